@@ -1,0 +1,19 @@
+# The two commands of the README. Each does its own set-up on a fresh Debian/Ubuntu machine.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+.PHONY: run test ui
+
+## run: build the console and serve it at http://127.0.0.1:8080 with demo accounts
+run:
+	scripts/setup.sh run
+	scripts/build-ui.sh
+	cargo build --release -p backend
+	$(TARGET_DIR)/release/greenlight serve --demo
+
+## test: formatting, lints, unit + integration tests, the wasm build and the browser tests
+test:
+	scripts/test.sh
+
+## ui: rebuild only the console bundle
+ui:
+	scripts/build-ui.sh

@@ -1,0 +1,11 @@
+//! Who is asking: local accounts, sign-in with rate limiting, server-side sessions, and the
+//! extractor that enforces a minimum role per route.
+
+pub mod extract;
+pub mod password;
+pub mod session;
+pub mod sign_in;
+
+pub use extract::{Admin, Authenticated, MinRole, Operator, Signed};
+pub use session::{CurrentSession, SessionSettings};
+pub use sign_in::{RateLimits, SignInOutcome};

@@ -1,0 +1,174 @@
+//! Server-side sessions in Postgres.
+//!
+//! The browser holds a random 256-bit id in an HttpOnly cookie; the table holds only its SHA-256,
+//! so reading the table does not let anyone sign in. A session ends at its absolute expiry or
+//! after `idle` without requests, whichever comes first.
+
+use crate::audit::{self, AuditEvent};
+use crate::secret::Secret;
+use chrono::{DateTime, Utc};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use shared::api::{SessionInfo, UserInfo};
+use shared::audit::AuditAction;
+use shared::{Role, Username};
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Name of the session cookie.
+pub const COOKIE_NAME: &str = "greenlight_session";
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however busy.
+    pub absolute: Duration,
+    /// Mark the cookie `Secure` (the console is served over https).
+    pub secure_cookie: bool,
+}
+
+/// The session a request arrived with, loaded by the session middleware.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub id_hash: Vec<u8>,
+    pub user: UserInfo,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl CurrentSession {
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            user: self.user.clone(),
+            csrf_token: self.csrf_token.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn hash_id(id: &str) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
+}
+
+/// Opens a session for `user` inside the caller's transaction (which also records the
+/// sign-in). Returns the cookie value, shown to nobody but the browser.
+pub async fn create(
+    tx: &mut PgConnection,
+    user: &UserInfo,
+    settings: &SessionSettings,
+) -> sqlx::Result<(Secret, CurrentSession)> {
+    let id = random_token();
+    let id_hash = hash_id(&id);
+    let csrf_token = random_token();
+    let absolute = chrono::Duration::from_std(settings.absolute).unwrap_or(chrono::Duration::MAX);
+    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+        "insert into sessions (id_hash, user_id, csrf_token, expires_at)
+         values ($1, $2, $3, now() + $4)
+         returning expires_at",
+    )
+    .bind(&id_hash)
+    .bind(user.id)
+    .bind(&csrf_token)
+    .bind(absolute)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((
+        Secret::new(id),
+        CurrentSession {
+            id_hash,
+            user: user.clone(),
+            csrf_token,
+            expires_at,
+        },
+    ))
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    user_id: Uuid,
+    username: String,
+    role: String,
+    csrf_token: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// The live session with this cookie value, refreshing its idle timer; `None` when there is
+/// none or it has expired.
+pub async fn load(
+    pool: &PgPool,
+    cookie_value: &Secret,
+    settings: &SessionSettings,
+) -> sqlx::Result<Option<CurrentSession>> {
+    let id_hash = hash_id(cookie_value.expose());
+    let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
+    let row = sqlx::query_as::<_, SessionRow>(
+        "update sessions s set last_seen_at = now()
+         from users u
+         where s.id_hash = $1 and u.id = s.user_id
+           and s.expires_at > now() and s.last_seen_at > now() - $2
+         returning u.id as user_id, u.username, u.role, s.csrf_token, s.expires_at",
+    )
+    .bind(&id_hash)
+    .bind(idle)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    // A row that no longer parses (a role renamed by hand) is treated as signed out.
+    let (Ok(username), Ok(role)) = (Username::parse(&row.username), row.role.parse::<Role>())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentSession {
+        id_hash,
+        user: UserInfo {
+            id: row.user_id,
+            username,
+            role,
+        },
+        csrf_token: row.csrf_token,
+        expires_at: row.expires_at,
+    }))
+}
+
+/// Ends `session` and records the sign-out.
+pub async fn end(pool: &PgPool, session: &CurrentSession) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("delete from sessions where id_hash = $1")
+        .bind(&session.id_hash)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        &AuditEvent {
+            actor: session.user.username.to_string(),
+            action: AuditAction::SignOut,
+            target: session.user.username.to_string(),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Removes sessions past either expiry, so the table does not grow without bound.
+pub async fn purge_expired(
+    conn: &mut PgConnection,
+    settings: &SessionSettings,
+) -> sqlx::Result<u64> {
+    let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
+    let done =
+        sqlx::query("delete from sessions where expires_at <= now() or last_seen_at <= now() - $1")
+            .bind(idle)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected())
+}

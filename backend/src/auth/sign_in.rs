@@ -1,0 +1,189 @@
+//! Signing in with a local account, rate limited per account and per client address.
+//!
+//! Failures are counted from the audit log itself, so the limit holds across restarts and
+//! across several backend replicas sharing one database.
+
+use super::password;
+use super::session::{self, CurrentSession, SessionSettings};
+use crate::audit::{self, AuditEvent};
+use crate::secret::Secret;
+use crate::store::users;
+use chrono::{DateTime, Utc};
+use shared::audit::AuditAction;
+use shared::Username;
+use sqlx::PgPool;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How many failed sign-ins are allowed within `window` before further attempts get 429.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    pub window: Duration,
+    pub per_account: i64,
+    pub per_address: i64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(15 * 60),
+            per_account: 5,
+            per_address: 50,
+        }
+    }
+}
+
+/// How a sign-in attempt ended.
+#[derive(Debug)]
+pub enum SignInOutcome {
+    SignedIn {
+        cookie: Secret,
+        session: CurrentSession,
+    },
+    /// Wrong user name or password (deliberately not told apart).
+    Refused,
+    /// Too many recent failures; try again after this long.
+    RateLimited { retry_after: Duration },
+}
+
+/// Recorded as the target when the typed name is not a valid user name, so a password typed
+/// into the wrong field never lands in the audit log.
+const INVALID_NAME_TARGET: &str = "-";
+
+pub async fn sign_in(
+    pool: &PgPool,
+    raw_username: &str,
+    password: Secret,
+    client: IpAddr,
+    settings: &SessionSettings,
+    limits: &RateLimits,
+) -> anyhow::Result<SignInOutcome> {
+    let username = Username::parse(raw_username).ok();
+    let target = username
+        .as_ref()
+        .map_or(INVALID_NAME_TARGET.to_owned(), Username::to_string);
+    let client_addr = client.to_string();
+
+    if let Some(retry_after) = rate_limited(pool, username.as_ref(), &client_addr, limits).await? {
+        record_alone(
+            pool,
+            AuditAction::SignInRateLimited,
+            &target,
+            &client_addr,
+            None,
+        )
+        .await?;
+        return Ok(SignInOutcome::RateLimited { retry_after });
+    }
+
+    let record = match &username {
+        Some(name) => users::find_by_username(&mut *pool.acquire().await?, name).await?,
+        None => None,
+    };
+    let matches =
+        password::verify_blocking(password, record.as_ref().map(|r| r.password_hash.clone()))
+            .await?;
+
+    let Some(user) = record.filter(|_| matches) else {
+        let reason = match (&username, matches) {
+            (None, _) => "invalid_username",
+            _ => "wrong_credentials",
+        };
+        record_alone(
+            pool,
+            AuditAction::SignInFailed,
+            &target,
+            &client_addr,
+            Some(reason),
+        )
+        .await?;
+        return Ok(SignInOutcome::Refused);
+    };
+
+    let mut tx = pool.begin().await?;
+    session::purge_expired(&mut tx, settings).await?;
+    let (cookie, session) = session::create(&mut tx, &user.info, settings).await?;
+    audit::record(
+        &mut tx,
+        &AuditEvent {
+            actor: target.clone(),
+            action: AuditAction::SignIn,
+            target,
+            details: serde_json::json!({ "client_addr": client_addr }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignInOutcome::SignedIn { cookie, session })
+}
+
+/// Records an attempt that changed nothing else.
+async fn record_alone(
+    pool: &PgPool,
+    action: AuditAction,
+    target: &str,
+    client_addr: &str,
+    reason: Option<&str>,
+) -> sqlx::Result<()> {
+    let mut details = serde_json::json!({ "client_addr": client_addr });
+    if let Some(reason) = reason {
+        details["reason"] = reason.into();
+    }
+    let mut tx = pool.begin().await?;
+    audit::record(
+        &mut tx,
+        &AuditEvent {
+            actor: target.to_owned(),
+            action,
+            target: target.to_owned(),
+            details,
+        },
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// `Some(wait)` when the account or the address used up its failures in the window.
+async fn rate_limited(
+    pool: &PgPool,
+    username: Option<&Username>,
+    client_addr: &str,
+    limits: &RateLimits,
+) -> sqlx::Result<Option<Duration>> {
+    let window = chrono::Duration::from_std(limits.window).unwrap_or(chrono::Duration::MAX);
+    let since = Utc::now() - window;
+    let failures = AuditAction::SignInFailed.as_str();
+    let mut waits = Vec::new();
+    if let Some(name) = username {
+        let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "select count(*), min(at) from audit_events
+             where action = $1 and target = $2 and at > $3",
+        )
+        .bind(failures)
+        .bind(name.as_str())
+        .bind(since)
+        .fetch_one(pool)
+        .await?;
+        if count >= limits.per_account {
+            waits.push(oldest);
+        }
+    }
+    let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "select count(*), min(at) from audit_events
+         where action = $1 and details ->> 'client_addr' = $2 and at > $3",
+    )
+    .bind(failures)
+    .bind(client_addr)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    if count >= limits.per_address {
+        waits.push(oldest);
+    }
+    Ok(waits.into_iter().flatten().min().map(|oldest| {
+        let until = oldest + window;
+        (until - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::from_secs(1))
+    }))
+}

@@ -1,0 +1,107 @@
+//! Dispatching the command line to `serve`, `user add` and `audit verify`.
+
+use crate::audit::{self, Verdict};
+use crate::auth::password;
+use crate::config::{AuditCommand, Cli, Command, LogFormat, UserAddArgs, UserCommand};
+use crate::postgres::Database;
+use crate::secret::Secret;
+use crate::store::users;
+use crate::{server, telemetry};
+use anyhow::Context;
+use clap::Parser;
+use shared::api::check_new_password;
+use shared::Username;
+use std::io::BufRead;
+use std::process::ExitCode;
+
+/// Recorded as the actor of changes made from the command line.
+const CLI_ACTOR: &str = "cli";
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::User(UserCommand::Add(args))) => {
+            telemetry::init(LogFormat::Text, "warn");
+            user_add(args).await
+        }
+        Some(Command::Audit(AuditCommand::Verify(args))) => {
+            telemetry::init(LogFormat::Text, "warn");
+            let database = Database::open(
+                args.database.database_url.as_deref(),
+                &args.database.state_dir,
+            )
+            .await?;
+            let verdict = audit::verify(&database.pool).await;
+            database.close().await;
+            Ok(match verdict? {
+                Verdict::Intact { rows } => {
+                    println!("audit log OK: {rows} events, hash chain intact");
+                    ExitCode::SUCCESS
+                }
+                Verdict::Broken { id, reason } => {
+                    println!("audit log BROKEN at event {id}: {reason}");
+                    ExitCode::FAILURE
+                }
+            })
+        }
+    }
+}
+
+async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init(args.log_format, "info");
+    server::serve(args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
+    let username = Username::parse(&args.name).context("invalid user name")?;
+    let (password, generated) = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        check_new_password(&password).map_err(anyhow::Error::msg)?;
+        (Secret::new(password), false)
+    } else {
+        (password::generate(), true)
+    };
+    let hash = password::hash_blocking(password.clone()).await?;
+    let database = Database::open(
+        args.database.database_url.as_deref(),
+        &args.database.state_dir,
+    )
+    .await?;
+    let created = users::create(&database.pool, CLI_ACTOR, &username, args.role, &hash).await;
+    database.close().await;
+    let user = created?;
+    println!("created user {} with role {}", user.username, user.role);
+    if generated {
+        println!("password (shown only this once): {}", password.expose());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,145 @@
+//! Command-line and environment configuration. Each flag's doc comment is its `--help` text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shared::Role;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "greenlight",
+    version,
+    about = "Greenlight: a browser console for safe rollouts of ML online endpoints.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve`, the default command.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the console and its API (the default command).
+    Serve(ServeArgs),
+    /// Manage local accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Where the data lives: an existing Postgres, or the private one under the state directory.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Folder for Greenlight's own state; holds the private Postgres cluster when
+    /// DATABASE_URL is not set.
+    #[arg(long, env = "GREENLIGHT_STATE_DIR", default_value = ".greenlight")]
+    pub state_dir: PathBuf,
+    /// Postgres to use instead of the private cluster, e.g. postgres://user@host/greenlight.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on. Port 0 picks a free port (the URL printed at start-up tells which).
+    #[arg(long, env = "GREENLIGHT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder with the built console (index.html and assets/).
+    #[arg(long, env = "GREENLIGHT_UI_DIR", default_value = "frontend/dist")]
+    pub ui_dir: PathBuf,
+    /// The URL people reach the console at, when it differs from the listen address (behind a
+    /// proxy). An https URL marks the session cookie Secure.
+    #[arg(long, env = "GREENLIGHT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Also create the demo accounts alice (operator) and bob (approver), printing their
+    /// passwords once, for trying the approval flow.
+    #[arg(long, env = "GREENLIGHT_DEMO")]
+    pub demo: bool,
+    /// Minutes without a request after which a session ends.
+    #[arg(long, env = "GREENLIGHT_SESSION_IDLE_MINUTES", default_value_t = 120)]
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which a session ends, however busy.
+    #[arg(long, env = "GREENLIGHT_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u64,
+    /// Log line format (the level comes from RUST_LOG, default info).
+    #[arg(long, env = "GREENLIGHT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a local account and print its generated password once (or read it from stdin).
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The account name: 2–64 lowercase letters, digits, '.', '_' or '-', starting with a letter.
+    pub name: String,
+    /// What the account may do.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Role,
+    /// Read the password from the first line of standard input instead of generating one.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain and name the first row that does not match.
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    raw.parse::<Role>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["greenlight"]).expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn user_add_refuses_an_unknown_role_naming_the_allowed_ones() {
+        let err = Cli::try_parse_from(["greenlight", "user", "add", "carol", "--role", "root"])
+            .expect_err("root is not a role");
+        assert!(err
+            .to_string()
+            .contains("viewer, operator, approver, admin"));
+    }
+}

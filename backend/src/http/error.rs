@@ -1,0 +1,164 @@
+//! `ApiError`: the one error type of the HTTP layer, mapped once to the error envelope.
+
+use crate::store::StoreError;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use shared::{ErrorBody, ErrorEnvelope, FieldError, Role};
+use std::time::Duration;
+
+tokio::task_local! {
+    /// The id of the request being served, set by the request-id middleware so every error
+    /// body can quote it.
+    pub static REQUEST_ID: String;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("wrong user name or password")]
+    InvalidCredentials,
+    #[error("this needs the {0} role or higher")]
+    Forbidden(Role),
+    #[error("{0}")]
+    CsrfFailed(&'static str),
+    #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error("{message}")]
+    Validation {
+        message: String,
+        fields: Vec<FieldError>,
+    },
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        fields: Vec<FieldError>,
+    },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("no such resource")]
+    NotFound,
+    /// Anything unexpected. Logged with its cause; the client only learns that it happened.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A validation error about one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Validation {
+            fields: vec![FieldError {
+                field: field.to_owned(),
+                message: message.clone(),
+            }],
+            message,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable word clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden(_) => "forbidden",
+            Self::CsrfFailed(_) => "csrf_failed",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Validation { .. } => "validation_failed",
+            Self::Conflict { .. } => "conflict",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::NotFound => "not_found",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict { field, message } => Self::Conflict {
+                fields: vec![FieldError {
+                    field: field.to_owned(),
+                    message: message.clone(),
+                }],
+                message,
+            },
+            StoreError::Database(err) => err.into(),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ),
+            JsonRejection::JsonDataError(err) => Self::Validation {
+                // serde's message names the field, e.g. "missing field `password`".
+                message: format!(
+                    "the JSON body does not match the expected shape: {}",
+                    err.body_text()
+                ),
+                fields: Vec::new(),
+            },
+            other => Self::Validation {
+                message: format!("the body is not valid JSON: {}", other.body_text()),
+                fields: Vec::new(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Self::Internal(err) => {
+                tracing::error!(error = ?err, "request failed");
+                "something went wrong on our side; quote the request id when reporting it"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        let fields = match &self {
+            Self::Validation { fields, .. } | Self::Conflict { fields, .. } => fields.clone(),
+            _ => Vec::new(),
+        };
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code().to_owned(),
+                message,
+                fields,
+                request_id: REQUEST_ID.try_with(Clone::clone).ok(),
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Self::RateLimited(wait) = &self {
+            if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,179 @@
+//! Middleware every request passes: request ids and logging, session loading, and the guard
+//! that refuses state-changing requests without a session and a CSRF token.
+
+use super::error::{ApiError, REQUEST_ID};
+use super::AppState;
+use crate::auth::session::{self, COOKIE_NAME};
+use crate::auth::CurrentSession;
+use crate::secret::Secret;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use shared::api::CSRF_HEADER;
+use std::time::Instant;
+use tracing::Instrument;
+
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// State-changing requests that need no session: signing in.
+pub const PUBLIC_WRITES: &[(Method, &str)] = &[(Method::POST, "/api/v1/session")];
+
+/// Gives each request an id (the caller's `x-request-id` when sane), a tracing span carrying
+/// it, a closing log line, and the id on the response.
+pub async fn request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let started = Instant::now();
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(request).instrument(span.clone()))
+        .await;
+    span.in_scope(|| {
+        let status = response.status().as_u16();
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if is_api {
+            tracing::info!(status, latency_ms, "request finished");
+        } else {
+            tracing::debug!(status, latency_ms, "request finished");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Loads the session named by the cookie, if any, into the request's extensions.
+pub async fn load_session(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(cookie) = session_cookie(request.headers()) {
+        if let Some(current) = session::load(&state.pool, &cookie, &state.sessions).await? {
+            request.extensions_mut().insert(current);
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// Default-deny for writes: every request that is not GET/HEAD/OPTIONS must carry the CSRF
+/// header, come from our own origin, and — unless it is a listed public write — carry a
+/// session whose CSRF token matches. Applied to the whole router, so a route added later is
+/// covered without anyone remembering to.
+pub async fn guard(request: Request, next: Next) -> Result<Response, ApiError> {
+    let method = request.method();
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(next.run(request).await);
+    }
+    check_origin(request.headers())?;
+    let token = request
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::CsrfFailed(
+            "this request needs the x-csrf-token header",
+        ))?;
+    let path = request.uri().path();
+    let public = PUBLIC_WRITES.iter().any(|(m, p)| m == method && *p == path);
+    if !public {
+        let current = request
+            .extensions()
+            .get::<CurrentSession>()
+            .ok_or(ApiError::Unauthenticated)?;
+        if !constant_time_eq(token.as_bytes(), current.csrf_token.as_bytes()) {
+            return Err(ApiError::CsrfFailed(
+                "the x-csrf-token header does not match this session",
+            ));
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// A browser always sends `Origin` on cross-site writes; when present it must name this host.
+fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    match (origin_host, host) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err(ApiError::CsrfFailed(
+            "cross-origin requests may not change anything",
+        )),
+    }
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<Secret> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| Secret::new(value))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; greenlight_session=abc123; x=y"),
+        );
+        assert_eq!(
+            session_cookie(&headers).map(|s| s.expose().to_owned()),
+            Some("abc123".into())
+        );
+    }
+
+    #[test]
+    fn a_foreign_origin_is_refused_and_our_own_accepted() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(check_origin(&headers).is_ok());
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(check_origin(&headers).is_err());
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

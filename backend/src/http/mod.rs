@@ -1,0 +1,83 @@
+//! The HTTP surface: REST API under `/api/v1`, the OpenAPI document, and the static console.
+
+pub mod error;
+mod health;
+pub mod json;
+pub mod middleware;
+mod openapi;
+mod session;
+mod static_files;
+mod users;
+
+use crate::auth::{RateLimits, SessionSettings};
+use axum::routing::get;
+use axum::{Json, Router};
+use error::ApiError;
+use sqlx::PgPool;
+use std::path::PathBuf;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use middleware::PUBLIC_WRITES;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub sessions: SessionSettings,
+    pub rate_limits: RateLimits,
+}
+
+/// Where the built console lives.
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    pub dir: PathBuf,
+}
+
+/// Every API route, each registered together with its OpenAPI description so the document
+/// cannot miss one.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(
+            session::current,
+            session::sign_in,
+            session::sign_out
+        ))
+        .routes(routes!(users::list, users::create))
+}
+
+/// The OpenAPI document of [`router`]'s API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The whole application.
+pub fn router(state: AppState, ui: &UiConfig) -> Router {
+    let (api, document) = api_routes().split_for_parts();
+    let document = Arc::new(document);
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { Json(document) }
+            }),
+        )
+        // Unknown API paths answer in the error envelope rather than with the console's HTML.
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { ApiError::NotFound }),
+        )
+        .fallback_service(static_files::service(&ui.dir))
+        .layer(axum::middleware::from_fn(middleware::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::load_session,
+        ))
+        .layer(axum::middleware::from_fn(middleware::request_id))
+        .with_state(state)
+}

@@ -1,0 +1,34 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Greenlight",
+        description = "Safe rollouts of ML online endpoints. Every state-changing request needs \
+                       the session cookie and the `x-csrf-token` header (see docs/API.md)."
+    ),
+    modifiers(&SessionCookie),
+    tags(
+        (name = "health", description = "Liveness of this instance"),
+        (name = "session", description = "Signing in and out"),
+        (name = "users", description = "Local accounts"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::session::COOKIE_NAME,
+            ))),
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! `/api/v1/session`: sign in, see who is signed in, sign out.
+
+use super::error::ApiError;
+use super::json::AppJson;
+use super::AppState;
+use crate::auth::session::{self, COOKIE_NAME};
+use crate::auth::{sign_in, Authenticated, SessionSettings, SignInOutcome};
+use crate::secret::Secret;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use shared::api::{SessionInfo, SignInRequest};
+use shared::ErrorEnvelope;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// The signed-in user and the CSRF token to send with writes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "session",
+    responses(
+        (status = 200, body = SessionInfo),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+    )
+)]
+pub async fn current(auth: Authenticated) -> AppJson<SessionInfo> {
+    AppJson(auth.session.info())
+}
+
+/// Signs in with a local account and sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "session",
+    request_body = SignInRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
+        (status = 401, description = "Wrong user name or password", body = ErrorEnvelope),
+        (status = 403, description = "Missing x-csrf-token header", body = ErrorEnvelope),
+        (status = 429, description = "Too many failed sign-ins", body = ErrorEnvelope),
+    )
+)]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    AppJson(request): AppJson<SignInRequest>,
+) -> Result<Response, ApiError> {
+    let client = connect_info.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0 .0.ip());
+    let outcome = sign_in::sign_in(
+        &state.pool,
+        &request.username,
+        Secret::new(request.password),
+        client,
+        &state.sessions,
+        &state.rate_limits,
+    )
+    .await?;
+    match outcome {
+        SignInOutcome::SignedIn { cookie, session } => {
+            let set_cookie = session_cookie(&cookie, &state.sessions);
+            Ok(([(header::SET_COOKIE, set_cookie)], AppJson(session.info())).into_response())
+        }
+        SignInOutcome::Refused => Err(ApiError::InvalidCredentials),
+        SignInOutcome::RateLimited { retry_after } => Err(ApiError::RateLimited(retry_after)),
+    }
+}
+
+/// Ends the current session and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "session",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+    )
+)]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Response, ApiError> {
+    session::end(&state.pool, &auth.session).await?;
+    let expired = format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let expired = HeaderValue::from_str(&expired).map_err(anyhow::Error::from)?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response())
+}
+
+fn session_cookie(value: &Secret, settings: &SessionSettings) -> HeaderValue {
+    let secure = if settings.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        value.expose(),
+        settings.absolute.as_secs()
+    );
+    // The value is hex and the rest is ours, so this cannot fail; stay total anyway.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}

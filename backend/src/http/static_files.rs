@@ -1,0 +1,38 @@
+//! The built console: hashed assets cached for a year, everything else revalidated, and
+//! `index.html` for every client-side route.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::MethodRouter;
+use std::path::Path;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// Folder (under the UI dir) whose file names carry a content hash, so they never change.
+const IMMUTABLE_PREFIX: &str = "/assets/";
+
+/// Serves `ui_dir`, preferring the `.gz` siblings the build writes when the browser accepts
+/// gzip; unknown paths get `index.html` so the client router can take them.
+pub fn service<S: Clone + Send + Sync + 'static>(ui_dir: &Path) -> MethodRouter<S> {
+    let index = ServeFile::new(ui_dir.join("index.html")).precompressed_gzip();
+    let files = ServeDir::new(ui_dir)
+        .precompressed_gzip()
+        .append_index_html_on_directories(true)
+        .fallback(index);
+    axum::routing::get_service(files).layer(middleware::from_fn(cache_control))
+}
+
+async fn cache_control(request: Request, next: Next) -> Response {
+    let immutable = request.uri().path().starts_with(IMMUTABLE_PREFIX);
+    let mut response = next.run(request).await;
+    let value = if immutable && response.status().is_success() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}

@@ -1,0 +1,60 @@
+//! `/api/v1/users`: local accounts (admins only).
+
+use super::error::ApiError;
+use super::json::AppJson;
+use super::AppState;
+use crate::auth::{password, Admin, Authenticated};
+use crate::secret::Secret;
+use crate::store::users;
+use axum::extract::State;
+use axum::http::StatusCode;
+use shared::api::{check_new_password, CreateUserRequest, UserInfo, UserList};
+use shared::{ErrorEnvelope, Username};
+
+/// Every local account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    responses(
+        (status = 200, body = UserList),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authenticated<Admin>,
+) -> Result<AppJson<UserList>, ApiError> {
+    Ok(AppJson(UserList {
+        items: users::list(&state.pool).await?,
+    }))
+}
+
+/// Creates a local account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = UserInfo),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
+        (status = 409, description = "The name is taken", body = ErrorEnvelope),
+        (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated<Admin>,
+    AppJson(request): AppJson<CreateUserRequest>,
+) -> Result<(StatusCode, AppJson<UserInfo>), ApiError> {
+    let username = Username::parse(&request.username)
+        .map_err(|e| ApiError::invalid("username", e.to_string()))?;
+    check_new_password(&request.password).map_err(|m| ApiError::invalid("password", m))?;
+    let hash = password::hash_blocking(Secret::new(request.password)).await?;
+    let actor = auth.session.user.username.to_string();
+    let user = users::create(&state.pool, &actor, &username, request.role, &hash).await?;
+    Ok((StatusCode::CREATED, AppJson(user)))
+}

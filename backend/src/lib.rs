@@ -1,0 +1,15 @@
+//! The Greenlight server: REST API and static console over axum, local accounts and sessions,
+//! the tamper-evident audit log, and the Postgres store (or a private cluster it runs itself).
+
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod postgres;
+pub mod secret;
+pub mod server;
+pub mod store;
+mod sys;
+mod telemetry;

@@ -1,0 +1,5 @@
+//! `greenlight`: see `greenlight --help`.
+
+fn main() -> std::process::ExitCode {
+    backend::cli::main()
+}

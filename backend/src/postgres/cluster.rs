@@ -1,0 +1,430 @@
+//! A private Postgres cluster that lives and dies with this process.
+//!
+//! The server listens only on a Unix socket inside the cluster's folder (no TCP port to clash
+//! with), is started directly as a child (not daemonised by `pg_ctl`) so the kernel can stop it
+//! when we die, and is reused rather than restarted when another Greenlight process on the same
+//! state directory already runs it (e.g. `greenlight user add` beside a running console).
+
+use super::binaries::PgBinaries;
+use crate::sys;
+use anyhow::{bail, Context};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::Connection;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Longest Unix socket path Linux accepts (`sun_path` is 108 bytes with the terminating NUL).
+const MAX_SOCKET_PATH: usize = 107;
+const SOCKET_NAME: &str = ".s.PGSQL.5432";
+/// Parent of relocated clusters: world-traversable and, unlike /tmp, kept across reboots.
+const RELOCATED_PARENT: &str = "/var/tmp";
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Postgres' "fast" shutdown: roll back open transactions, then stop cleanly.
+const FAST_SHUTDOWN: i32 = libc::SIGINT;
+
+/// How much durability the cluster trades for speed.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterOptions {
+    durable: bool,
+}
+
+impl ClusterOptions {
+    /// For the user's data: fsync on.
+    pub fn durable() -> Self {
+        Self { durable: true }
+    }
+
+    /// For tests: nothing survives a crash, and everything is faster.
+    pub fn throwaway() -> Self {
+        Self { durable: false }
+    }
+}
+
+/// A running cluster. Dropping it (or [`Cluster::stop`]) stops the server if this process
+/// started it; a cluster we merely reused keeps running for its owner.
+#[derive(Debug)]
+pub struct Cluster {
+    root: PathBuf,
+    supervisor: Option<Supervisor>,
+}
+
+#[derive(Debug)]
+struct Supervisor {
+    stop: mpsc::Sender<()>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Cluster {
+    /// Starts the cluster in `root` (creating it on first use), or attaches to the server that
+    /// already runs there. Blocks until the server accepts connections.
+    pub fn start(root: &Path, options: ClusterOptions) -> anyhow::Result<Self> {
+        let binaries = PgBinaries::find().map_err(anyhow::Error::msg)?;
+        fs::create_dir_all(root)
+            .with_context(|| format!("creating the database folder {}", root.display()))?;
+        let requested = root
+            .canonicalize()
+            .with_context(|| format!("resolving {}", root.display()))?;
+        let run_as = server_account()?;
+        let root = match run_as {
+            Some(account) if !reachable_by(&requested, account) => relocate(&requested)?,
+            _ => requested,
+        };
+        check_socket_path(&root)?;
+        restrict(&root).with_context(|| format!("restricting {}", root.display()))?;
+        if let Some(account) = run_as {
+            std::os::unix::fs::chown(&root, Some(account.uid), Some(account.gid))
+                .with_context(|| format!("giving {} to the database account", root.display()))?;
+        }
+        let data = root.join("data");
+
+        if let Some(pid) = live_postmaster(&data)? {
+            tracing::info!(pid, dir = %root.display(), "reusing the running Postgres server");
+            wait_until_ready(&data, || Ok(()))?;
+            return Ok(Self {
+                root,
+                supervisor: None,
+            });
+        }
+        if !data.join("PG_VERSION").exists() {
+            init_cluster(&binaries, &root, &data, run_as, options)?;
+        }
+        let supervisor =
+            Supervisor::spawn(server_command(&binaries, &root, &data, run_as, options))?;
+        let started = Self {
+            root,
+            supervisor: Some(supervisor),
+        };
+        wait_until_ready(&data, || started.check_alive())?;
+        tracing::info!(dir = %started.root.display(), "private Postgres server started");
+        Ok(started)
+    }
+
+    /// How to connect to `database` in this cluster.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.root)
+            .username("postgres")
+            .database(database)
+    }
+
+    /// Creates `database` unless it exists.
+    pub async fn ensure_database(&self, database: &str) -> anyhow::Result<()> {
+        let mut conn = sqlx::PgConnection::connect_with(&self.connect_options("postgres"))
+            .await
+            .context("connecting to the private Postgres server")?;
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(database)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            let create = format!("create database \"{}\"", database.replace('"', "\"\""));
+            if let Err(err) = sqlx::query(&create).execute(&mut conn).await {
+                // Another process may have created it meanwhile.
+                let duplicate = err
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .is_some_and(|code| code == "42P04");
+                if !duplicate {
+                    return Err(err).context("creating the database");
+                }
+            }
+        }
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// Stops the server if this process started it, and waits until it has exited.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.stop.send(());
+            if supervisor.thread.join().is_err() {
+                tracing::error!("the Postgres supervisor thread panicked");
+            }
+        }
+    }
+
+    fn check_alive(&self) -> anyhow::Result<()> {
+        match &self.supervisor {
+            Some(s) if s.thread.is_finished() => bail!(
+                "the Postgres server exited during start-up; its log ends with:\n{}",
+                log_tail(&self.root.join("server.log"))
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+impl Supervisor {
+    /// Spawns the server from a dedicated thread that outlives every caller: the kernel's
+    /// parent-death signal fires when the *spawning thread* exits, so spawning from a request or
+    /// test thread would stop the server as soon as that thread ended.
+    fn spawn(mut command: Command) -> anyhow::Result<Self> {
+        let (spawned_tx, spawned_rx) = mpsc::channel::<std::io::Result<()>>();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("postgres-supervisor".into())
+            .spawn(move || match command.spawn() {
+                Ok(child) => {
+                    let _ = spawned_tx.send(Ok(()));
+                    supervise(child, &stop_rx);
+                }
+                Err(err) => {
+                    let _ = spawned_tx.send(Err(err));
+                }
+            })
+            .context("starting the Postgres supervisor thread")?;
+        spawned_rx
+            .recv()
+            .context("the Postgres supervisor thread ended early")?
+            .context("starting the Postgres server")?;
+        Ok(Self {
+            stop: stop_tx,
+            thread,
+        })
+    }
+}
+
+/// Waits for a stop request (or for the owner to go away), then shuts the server down.
+fn supervise(mut child: Child, stop: &mpsc::Receiver<()>) {
+    loop {
+        match stop.recv_timeout(Duration::from_millis(250)) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(status)) = child.try_wait() {
+                    tracing::error!(%status, "the private Postgres server exited unexpectedly");
+                    return;
+                }
+            }
+        }
+    }
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
+    if let Err(err) = sys::send_signal(pid, FAST_SHUTDOWN) {
+        tracing::warn!(%err, "could not signal the Postgres server to stop");
+    }
+    match child.wait() {
+        Ok(status) => tracing::info!(%status, "private Postgres server stopped"),
+        Err(err) => tracing::warn!(%err, "waiting for the Postgres server to stop"),
+    }
+}
+
+fn check_socket_path(root: &Path) -> anyhow::Result<()> {
+    let socket = root.join(SOCKET_NAME);
+    let len = socket.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        bail!(
+            "the database socket path {} is {len} bytes, longer than the {MAX_SOCKET_PATH} \
+             Linux allows: choose a shorter --state-dir",
+            socket.display()
+        );
+    }
+    Ok(())
+}
+
+/// Postgres refuses to run as root. When we are root, the server runs as the `postgres`
+/// account (or `nobody` where there is none).
+fn server_account() -> anyhow::Result<Option<sys::Account>> {
+    if sys::effective_uid() != 0 {
+        return Ok(None);
+    }
+    ["postgres", "nobody"]
+        .into_iter()
+        .find_map(sys::lookup_account)
+        .map(Some)
+        .context("running as root, but there is no `postgres` or `nobody` account to run the database server as")
+}
+
+/// True when `account` may enter every folder above `dir` (it will own `dir` itself).
+fn reachable_by(dir: &Path, account: sys::Account) -> bool {
+    dir.ancestors().skip(1).all(|ancestor| {
+        fs::metadata(ancestor).is_ok_and(|meta| {
+            let mode = meta.mode();
+            mode & 0o001 != 0
+                || (meta.uid() == account.uid && mode & 0o100 != 0)
+                || (meta.gid() == account.gid && mode & 0o010 != 0)
+        })
+    })
+}
+
+/// Where the cluster of `requested` lives when the unprivileged database account cannot reach
+/// it (root running Greenlight from a private folder such as /root): a folder in /var/tmp named
+/// after the requested path, so each state directory keeps its own cluster across restarts. A
+/// note in `requested` tells people where their data went.
+fn relocate(requested: &Path) -> anyhow::Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(requested.as_os_str().as_encoded_bytes());
+    let root =
+        Path::new(RELOCATED_PARENT).join(format!("greenlight-pg-{}", &hex::encode(digest)[..16]));
+    tracing::warn!(
+        requested = %requested.display(),
+        actual = %root.display(),
+        "the database account cannot enter the state directory; keeping the cluster elsewhere"
+    );
+    fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let note = format!(
+        "The Postgres cluster of this state directory lives in {} because the unprivileged \
+         account that runs it cannot enter this folder.\n",
+        root.display()
+    );
+    fs::write(requested.join("LOCATION.txt"), note)
+        .with_context(|| format!("writing a note in {}", requested.display()))?;
+    Ok(root)
+}
+
+/// The pid of a server already running on `data`, after clearing a stale `postmaster.pid`
+/// left by a crash.
+fn live_postmaster(data: &Path) -> anyhow::Result<Option<i32>> {
+    let pid_file = data.join("postmaster.pid");
+    let Ok(contents) = fs::read_to_string(&pid_file) else {
+        return Ok(None);
+    };
+    let pid = contents
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse::<i32>().ok());
+    if let Some(pid) = pid {
+        let is_postgres = fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|comm| comm.trim() == "postgres");
+        if sys::process_exists(pid) && is_postgres {
+            return Ok(Some(pid));
+        }
+    }
+    tracing::warn!(file = %pid_file.display(), "removing a stale postmaster.pid left by an earlier run");
+    fs::remove_file(&pid_file).with_context(|| format!("removing {}", pid_file.display()))?;
+    Ok(None)
+}
+
+fn init_cluster(
+    binaries: &PgBinaries,
+    root: &Path,
+    data: &Path,
+    run_as: Option<sys::Account>,
+    options: ClusterOptions,
+) -> anyhow::Result<()> {
+    tracing::info!(dir = %data.display(), "creating a private Postgres cluster");
+    let mut command = Command::new(binaries.initdb());
+    command
+        .arg("-D")
+        .arg(data)
+        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"])
+        .arg("--no-instructions")
+        .current_dir(root)
+        .stdin(Stdio::null());
+    if !options.durable {
+        command.arg("--no-sync");
+    }
+    as_account(&mut command, run_as);
+    let output = command.output().context("running initdb")?;
+    if !output.status.success() {
+        bail!(
+            "initdb failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn server_command(
+    binaries: &PgBinaries,
+    root: &Path,
+    data: &Path,
+    run_as: Option<sys::Account>,
+    options: ClusterOptions,
+) -> Command {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("server.log"));
+    let mut command = Command::new(binaries.postgres());
+    command
+        .arg("-D")
+        .arg(data)
+        .arg("-k")
+        .arg(root)
+        .args([
+            "-c",
+            "listen_addresses=",
+            "-c",
+            "unix_socket_permissions=0700",
+        ])
+        .current_dir(root)
+        .stdin(Stdio::null());
+    if !options.durable {
+        command.args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]);
+    }
+    match log.and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok((out, err)) => {
+            command.stdout(out).stderr(err);
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot open server.log; Postgres output is discarded");
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    as_account(&mut command, run_as);
+    sys::die_with_parent(&mut command, FAST_SHUTDOWN);
+    command
+}
+
+fn as_account(command: &mut Command, account: Option<sys::Account>) {
+    if let Some(account) = account {
+        command.uid(account.uid).gid(account.gid);
+    }
+}
+
+/// Polls `postmaster.pid` until its status line says `ready` (what `pg_ctl -w` waits for).
+fn wait_until_ready(
+    data: &Path,
+    check_alive: impl Fn() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let ready = fs::read_to_string(data.join("postmaster.pid"))
+            .is_ok_and(|pid_file| pid_file.lines().nth(7).is_some_and(|l| l.trim() == "ready"));
+        if ready {
+            return Ok(());
+        }
+        check_alive()?;
+        if Instant::now() > deadline {
+            bail!("the Postgres server did not become ready within {READY_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+/// Keeps the cluster folder (socket, server log) private to its owner.
+fn restrict(dir: &Path) -> std::io::Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}

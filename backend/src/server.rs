@@ -1,0 +1,83 @@
+//! `greenlight serve`: the database, the start-up accounts, the listener, graceful shutdown.
+
+use crate::auth::{RateLimits, SessionSettings};
+use crate::bootstrap;
+use crate::config::ServeArgs;
+use crate::http::{self, AppState, UiConfig};
+use crate::postgres::Database;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Listen for signals before anything else: from the moment the ready line is printed, a
+    // Ctrl-C or SIGTERM must mean a graceful stop, never the default abrupt exit.
+    let shutdown = shutdown_signal()?;
+    let database = Database::open(
+        args.database.database_url.as_deref(),
+        &args.database.state_dir,
+    )
+    .await?;
+    let mut accounts: Vec<_> = bootstrap::initial_admin(&database.pool)
+        .await?
+        .into_iter()
+        .collect();
+    if args.demo {
+        accounts.extend(bootstrap::demo_accounts(&database.pool).await?);
+    }
+    if !accounts.is_empty() {
+        print!("{}", bootstrap::banner(&accounts));
+    }
+
+    let state = AppState {
+        pool: database.pool.clone(),
+        sessions: SessionSettings {
+            idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
+            absolute: Duration::from_secs(args.session_max_hours.saturating_mul(3600)),
+            secure_cookie: args
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://")),
+        },
+        rate_limits: RateLimits::default(),
+    };
+    let ui = UiConfig {
+        dir: args.ui_dir.clone(),
+    };
+    if !ui.dir.join("index.html").is_file() {
+        tracing::warn!(
+            dir = %ui.dir.display(),
+            "the console is not built there; the API works, the pages will not (run `make run`)"
+        );
+    }
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "serving");
+    println!("Greenlight is ready at http://{address}");
+
+    let app = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
+    tracing::info!("shutting down");
+    database.close().await;
+    served
+}
+
+/// Installs the SIGINT and SIGTERM handlers now; the future resolves on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
+}

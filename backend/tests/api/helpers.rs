@@ -1,0 +1,142 @@
+//! `spawn_app()` and a typed client with one method per endpoint.
+
+use crate::common::{fresh_database, TestDatabase};
+use backend::auth::{password, RateLimits, SessionSettings};
+use backend::http::{self, AppState, UiConfig};
+use backend::secret::Secret;
+use backend::store::users;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use shared::api::CSRF_HEADER;
+use shared::{Role, Username};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub const PASSWORD: &str = "a-long-enough-password";
+
+pub struct TestApp {
+    pub url: String,
+    pub db: TestDatabase,
+}
+
+pub fn default_sessions() -> SessionSettings {
+    SessionSettings {
+        idle: Duration::from_secs(3600),
+        absolute: Duration::from_secs(12 * 3600),
+        secure_cookie: false,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(RateLimits::default()).await
+}
+
+pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
+    let db = fresh_database().await;
+    let state = AppState {
+        pool: db.pool.clone(),
+        sessions: default_sessions(),
+        rate_limits,
+    };
+    let ui = UiConfig {
+        dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let address = listener.local_addr().expect("local address");
+    let app = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestApp {
+        url: format!("http://{address}"),
+        db,
+    }
+}
+
+/// A browser-like client: its own cookie jar, and the CSRF token of its session.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: Option<String>,
+}
+
+impl TestApp {
+    pub fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("build client"),
+            base: self.url.clone(),
+            csrf: None,
+        }
+    }
+
+    /// Creates a user straight in the store, as `greenlight user add` would.
+    pub async fn add_user(&self, name: &str, role: Role) {
+        let hash = password::hash(&Secret::new(PASSWORD)).expect("hash");
+        let username = Username::parse(name).expect("valid name");
+        users::create(&self.db.pool, "test", &username, role, &hash)
+            .await
+            .expect("create user");
+    }
+
+    /// A client signed in as a new user with `role`.
+    pub async fn signed_in(&self, name: &str, role: Role) -> Client {
+        self.add_user(name, role).await;
+        let mut client = self.client();
+        let (status, _) = client.sign_in(name, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "sign-in as {name}");
+        client
+    }
+
+    pub async fn audit_actions(&self) -> Vec<(String, String, Value)> {
+        sqlx::query_as("select action, target, details from audit_events order by id")
+            .fetch_all(&self.db.pool)
+            .await
+            .expect("read audit log")
+    }
+}
+
+impl Client {
+    /// Sends a request; on a write, adds the CSRF header with the session's token (or, before
+    /// sign-in, any value).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if method != Method::GET {
+            request = request.header(CSRF_HEADER, self.csrf.as_deref().unwrap_or("sign-in"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn sign_in(&mut self, name: &str, password: &str) -> (StatusCode, Value) {
+        let (status, body) = self
+            .send(
+                Method::POST,
+                "/api/v1/session",
+                Some(json!({ "username": name, "password": password })),
+            )
+            .await;
+        if status == StatusCode::OK {
+            self.csrf = body["csrf_token"].as_str().map(str::to_owned);
+        }
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+}

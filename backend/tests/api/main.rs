@@ -1,0 +1,10 @@
+//! API tests: the real router on a real socket (port 0) over a fresh Postgres database each.
+
+mod audit;
+#[path = "../common/mod.rs"]
+mod common;
+mod guard;
+mod health;
+mod helpers;
+mod session;
+mod users;

@@ -1,0 +1,482 @@
+//! Tests of the `greenlight` binary as a person runs it: start-up, signals, kill -9, the
+//! private Postgres it manages, the CLI, and what ends up in its logs.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_greenlight");
+const READY: &str = "Greenlight is ready at ";
+
+/// A running `greenlight serve`, with everything it printed.
+struct Server {
+    child: Child,
+    url: String,
+    stdout: mpsc::Receiver<String>,
+    stderr_file: PathBuf,
+}
+
+fn state_dir() -> tempfile::TempDir {
+    // Under /tmp: the Postgres socket lives in here and socket paths are short.
+    tempfile::Builder::new()
+        .prefix("gl-proc-")
+        .tempdir_in("/tmp")
+        .expect("temp dir")
+}
+
+fn serve(state: &Path, extra_env: &[(&str, &str)], extra_args: &[&str]) -> Server {
+    let stderr_file = state.with_extension(format!("stderr-{}", uuid::Uuid::new_v4().simple()));
+    let stderr = std::fs::File::create(&stderr_file).expect("stderr file");
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state)
+        .args(extra_args)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn greenlight");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let url = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no ready line; stdout so far: {seen:?}"));
+        if let Some(url) = line.strip_prefix(READY) {
+            break url.to_owned();
+        }
+        seen.push(line);
+    };
+    // Replay what came before the ready line (the one-time passwords) for the test to read.
+    let (replay_tx, replay_rx) = mpsc::channel();
+    for line in seen {
+        let _ = replay_tx.send(line);
+    }
+    std::thread::spawn(move || {
+        for line in rx {
+            if replay_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Server {
+        child,
+        url,
+        stdout: replay_rx,
+        stderr_file,
+    }
+}
+
+impl Server {
+    fn signal(&self, signal: i32) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "greenlight did not exit within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Lines printed to standard output so far (banner included).
+    fn printed(&self) -> Vec<String> {
+        self.stdout.try_iter().collect()
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr_file).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stderr_file);
+    }
+}
+
+/// Pids of Postgres processes whose command line mentions `dir`.
+fn postgres_processes_in(dir: &Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (cmdline.contains("postgres") && cmdline.contains(&needle)).then_some(pid)
+        })
+        .collect()
+}
+
+fn assert_no_postgres_within(dir: &Path, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = postgres_processes_in(dir);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "orphan Postgres processes: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+fn sign_in(client: &reqwest::blocking::Client, url: &str, name: &str, password: &str) -> u16 {
+    client
+        .post(format!("{url}/api/v1/session"))
+        .header("x-csrf-token", "sign-in")
+        .json(&serde_json::json!({ "username": name, "password": password }))
+        .send()
+        .expect("sign-in request")
+        .status()
+        .as_u16()
+}
+
+/// Runs `greenlight user add NAME --role ROLE --password-stdin` with `password` on stdin.
+fn user_add(args: &[&str], env: &[(&str, &str)], password: &str) -> std::process::Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(["user", "add"])
+        .args(args)
+        .arg("--password-stdin")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write password");
+    child.wait_with_output().expect("user add output")
+}
+
+/// The admin password from the first-run banner.
+fn admin_password(printed: &[String]) -> String {
+    printed
+        .iter()
+        .find(|l| l.contains("user admin"))
+        .and_then(|l| l.split_whitespace().last())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no admin password in {printed:?}"))
+}
+
+#[test]
+fn first_run_serves_health_and_sigterm_stops_postgres_too() {
+    let state = state_dir();
+    let mut server = serve(state.path(), &[], &[]);
+    let health: serde_json::Value = http()
+        .get(format!("{}/api/v1/health", server.url))
+        .send()
+        .expect("health")
+        .json()
+        .expect("json");
+    assert_eq!(health["database"], "ok");
+    let printed = server.printed();
+    let password = admin_password(&printed);
+    assert_eq!(sign_in(&http(), &server.url, "admin", &password), 200);
+    assert!(
+        !postgres_processes_in(state.path()).is_empty(),
+        "the private cluster runs"
+    );
+
+    server.signal(libc_signal::TERM);
+    assert!(server.wait().success(), "clean exit on SIGTERM");
+    assert_no_postgres_within(state.path(), Duration::from_secs(1));
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_leaves_no_postgres() {
+    let state = state_dir();
+    let mut server = serve(state.path(), &[], &[]);
+    server.signal(libc_signal::INT);
+    assert!(server.wait().success(), "clean exit on SIGINT");
+    assert_no_postgres_within(state.path(), Duration::from_secs(1));
+}
+
+#[test]
+fn after_kill_9_postgres_goes_too_and_a_restart_keeps_the_users() {
+    let state = state_dir();
+    let state_arg = state.path().to_str().expect("utf-8 path");
+    let mut server = serve(state.path(), &[], &[]);
+
+    // Beside the running console, the CLI reuses its Postgres rather than starting another.
+    let added = user_add(
+        &["dora", "--role", "operator", "--state-dir", state_arg],
+        &[],
+        "dora-password-123",
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert_eq!(
+        sign_in(&http(), &server.url, "dora", "dora-password-123"),
+        200
+    );
+
+    server.signal(libc_signal::KILL);
+    server.wait();
+    assert_no_postgres_within(state.path(), Duration::from_secs(10));
+
+    // A crash can also leave a stale postmaster.pid behind; the next start must cope.
+    let pid_file = state.path().join("pg/data/postmaster.pid");
+    std::fs::write(&pid_file, "999999\n/nowhere\n").expect("fake a stale pid file");
+
+    let restarted = serve(state.path(), &[], &[]);
+    assert_eq!(
+        sign_in(&http(), &restarted.url, "dora", "dora-password-123"),
+        200
+    );
+    assert!(
+        restarted.printed().iter().all(|l| !l.contains("password")),
+        "no new admin is created when users exist"
+    );
+}
+
+#[test]
+fn missing_postgres_programs_give_one_line_naming_the_package() {
+    let state = state_dir();
+    let output = Command::new(BIN)
+        .args(["audit", "verify", "--state-dir"])
+        .arg(state.path())
+        .env_remove("DATABASE_URL")
+        .env("PATH", "/nonexistent")
+        .env("GREENLIGHT_PG_BIN", "/nonexistent")
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("apt-get install postgresql"), "{stderr}");
+}
+
+#[tokio::test]
+async fn audit_verify_says_ok_then_names_the_row_a_superuser_tampered_with() {
+    let db = common::fresh_database().await;
+    let url = db.url();
+    let env = [("DATABASE_URL", url.as_str())];
+    for name in ["erin", "frank"] {
+        let added = user_add(&[name, "--role", "viewer"], &env, "a-long-enough-password");
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+    }
+    let verify = || {
+        Command::new(BIN)
+            .args(["audit", "verify"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .expect("audit verify")
+    };
+    let ok = verify();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit log OK: 2 events"));
+
+    let first: i64 = sqlx::query_scalar("select min(id) from audit_events")
+        .fetch_one(&db.pool)
+        .await
+        .expect("first id");
+    let mut tx = db.pool.begin().await.expect("begin");
+    sqlx::query("alter table audit_events disable trigger audit_events_no_update_or_delete")
+        .execute(&mut *tx)
+        .await
+        .expect("disable trigger");
+    sqlx::query("update audit_events set target = 'mallory' where id = $1")
+        .bind(first)
+        .execute(&mut *tx)
+        .await
+        .expect("tamper");
+    sqlx::query("alter table audit_events enable trigger audit_events_no_update_or_delete")
+        .execute(&mut *tx)
+        .await
+        .expect("enable trigger");
+    tx.commit().await.expect("commit");
+
+    let broken = verify();
+    assert!(!broken.status.success());
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        stdout.contains(&format!("BROKEN at event {first}")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn no_password_session_id_or_hash_reaches_the_logs_or_the_audit_details() {
+    let db = common::fresh_database().await;
+    let url = db.url();
+    let state = state_dir();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("RUST_LOG", "debug"),
+        ("GREENLIGHT_LOG_FORMAT", "json"),
+    ];
+    let server = serve(state.path(), &env, &["--demo"]);
+    let printed = server.printed();
+    let admin = admin_password(&printed);
+
+    let base = server.url.clone();
+    let cli_password = "cli-secret-password-42";
+    let api_password = "api-secret-password-43";
+    let wrong_password = "wrong-secret-password-44";
+    let session_cookie = tokio::task::spawn_blocking(move || {
+        let client = http();
+        assert_eq!(sign_in(&client, &base, "admin", wrong_password), 401);
+        let response = client
+            .post(format!("{base}/api/v1/session"))
+            .header("x-csrf-token", "sign-in")
+            .json(&serde_json::json!({ "username": "admin", "password": admin }))
+            .send()
+            .expect("sign in");
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .split(';')
+            .next()
+            .and_then(|kv| kv.split_once('='))
+            .map(|(_, v)| v.to_owned())
+            .expect("cookie value");
+        let session: serde_json::Value = response.json().expect("json");
+        let csrf = session["csrf_token"].as_str().expect("csrf").to_owned();
+        let created = client
+            .post(format!("{base}/api/v1/users"))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({ "username": "gina", "role": "viewer", "password": api_password }))
+            .send()
+            .expect("create user");
+        assert_eq!(created.status().as_u16(), 201);
+        let out = client
+            .delete(format!("{base}/api/v1/session"))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .expect("sign out");
+        assert_eq!(out.status().as_u16(), 204);
+        (cookie, admin)
+    })
+    .await
+    .expect("client thread");
+    let (cookie, admin) = session_cookie;
+    let added = user_add(&["hank", "--role", "viewer"], &env, cli_password);
+    assert!(added.status.success());
+
+    let mut secrets = vec![
+        admin,
+        cookie.clone(),
+        cli_password.into(),
+        api_password.into(),
+        wrong_password.into(),
+    ];
+    secrets.extend(
+        printed
+            .iter()
+            .filter(|line| line.trim_start().starts_with("user "))
+            .filter_map(|line| line.split_whitespace().last().map(str::to_owned)),
+    );
+    assert_eq!(
+        secrets.len(),
+        8,
+        "admin, alice and bob were printed once each"
+    );
+    let hashes: Vec<String> = sqlx::query_scalar("select password_hash from users")
+        .fetch_all(&db.pool)
+        .await
+        .expect("hashes");
+    secrets.extend(hashes);
+    let session_hash = sha2_hex(&cookie);
+    secrets.push(session_hash);
+
+    let mut logs = server.logs();
+    logs.push_str(&String::from_utf8_lossy(&added.stderr));
+    assert!(
+        logs.contains("request finished"),
+        "the logs were captured at debug level"
+    );
+    let details: Vec<String> = sqlx::query_scalar("select details::text from audit_events")
+        .fetch_all(&db.pool)
+        .await
+        .expect("details");
+    let details = details.join("\n");
+    for secret in &secrets {
+        assert!(secret.len() >= 12, "a real secret: {secret}");
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
+        assert!(
+            !details.contains(secret.as_str()),
+            "a secret reached the audit details"
+        );
+    }
+    let mut stdout_of_cli = String::new();
+    added
+        .stdout
+        .as_slice()
+        .read_to_string(&mut stdout_of_cli)
+        .expect("utf-8");
+    assert!(
+        !stdout_of_cli.contains(cli_password),
+        "a password given on stdin is not echoed"
+    );
+}
+
+fn sha2_hex(value: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
+}
+
+/// Signal numbers, named (Linux).
+mod libc_signal {
+    pub const INT: i32 = 2;
+    pub const KILL: i32 = 9;
+    pub const TERM: i32 = 15;
+}

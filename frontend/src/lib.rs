@@ -1,0 +1,28 @@
+//! The Greenlight console: a Leptos client-side-rendered app, served by the backend as wasm.
+
+mod api;
+mod pages;
+mod session;
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// Mounts the console on `<body>`.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    session::provide();
+    view! {
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/") view=pages::Home />
+                <Route path=path!("/signin") view=pages::SignIn />
+            </Routes>
+        </Router>
+    }
+}

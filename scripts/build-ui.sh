@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the console into frontend/dist: release wasm -> wasm-bindgen -> wasm-opt -> hashed
+# file names under assets/ (cached forever) -> gzip siblings -> index.html. Prints bundle sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir=${CARGO_TARGET_DIR:-target}
+out=frontend/dist
+stage=$(mktemp -d "${TMPDIR:-/tmp}/greenlight-ui.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+wasm-bindgen --target web --no-typescript --out-dir "$stage/bindgen" \
+  "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+# The wasm features rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept
+# them in the input and may use nothing newer in its output.
+tools/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  "$stage/bindgen/frontend_bg.wasm" -o "$stage/opt.wasm"
+
+mkdir -p "$stage/dist/assets"
+# Copies $1 to assets/<stem>-<content hash>.<ext> and prints the new name.
+hashed() {
+  local src=$1 stem=$2 ext=$3 hash
+  hash=$(sha256sum "$src" | cut -c1-16)
+  cp "$src" "$stage/dist/assets/$stem-$hash.$ext"
+  echo "$stem-$hash.$ext"
+}
+wasm=$(hashed "$stage/opt.wasm" greenlight wasm)
+js=$(hashed "$stage/bindgen/frontend.js" greenlight js)
+css=$(hashed frontend/style.css greenlight css)
+sed -e "s/@WASM@/$wasm/g" -e "s/@JS@/$js/g" -e "s/@CSS@/$css/g" frontend/index.html > "$stage/dist/index.html"
+find "$stage/dist" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.html' \) \
+  -exec gzip -9 -k -n {} \;
+
+rm -rf "$out.old"
+[ -d "$out" ] && mv "$out" "$out.old"
+mv "$stage/dist" "$out"
+rm -rf "$out.old"
+
+echo "UI bundle in $out:"
+total_raw=0 total_gz=0
+for f in "$wasm" "$js" "$css"; do
+  raw=$(stat -c %s "$out/assets/$f"); gz=$(stat -c %s "$out/assets/$f.gz")
+  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
+  printf '  %-40s %8d B raw %8d B gzip\n' "$f" "$raw" "$gz"
+done
+printf '  %-40s %8d B raw %8d B gzip\n' "total (wasm + js + css)" "$total_raw" "$total_gz"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what `make run` (mode "run") or `make test` (mode "test") needs on a fresh
+# Debian/Ubuntu machine that has a Rust toolchain. Only registries are used: Debian packages,
+# crates.io and npm. Nothing downloads a prebuilt browser or binary of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
+command -v npm >/dev/null || missing+=(nodejs npm)
+command -v gzip >/dev/null || missing+=(gzip)
+if [ "$mode" = test ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> installing ${missing[*]} (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "Greenlight needs these system packages. Install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || rustup target add wasm32-unknown-unknown
+
+# wasm-bindgen-cli must match the wasm-bindgen library version in Cargo.lock exactly.
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$have" != "$want" ]; then
+  echo "==> cargo install wasm-bindgen-cli $want (a few minutes, once)"
+  # Not --locked: its lock file pins a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$want"
+fi
+
+# npm ci only when the lock file changed since the last install.
+npm_ci() {
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    echo "==> npm ci in $1"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+npm_ci tools   # wasm-opt from binaryen (Debian's binaryen 108 emits wasm Chromium rejects)
+if [ "$mode" = test ]; then
+  npm_ci e2e   # Playwright's test runner; the browser is Debian's /usr/bin/chromium
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every check Greenlight has, in the order that fails fastest. `make test` and CI run this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir=${CARGO_TARGET_DIR:-target}
+
+scripts/setup.sh test
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "==> cargo test (unit + integration against a private Postgres)"
+# The frontend has no host-side tests; Playwright tests it in Chromium below.
+cargo test --workspace --exclude frontend
+echo "==> UI release build"
+scripts/build-ui.sh
+echo "==> Playwright (Chromium from /usr/bin/chromium)"
+cargo build -p backend
+export GREENLIGHT_BIN="$PWD/$target_dir/debug/greenlight"
+[ -x "$GREENLIGHT_BIN" ] || GREENLIGHT_BIN="$target_dir/debug/greenlight"
+export GREENLIGHT_UI_DIR="$PWD/frontend/dist"
+(cd e2e && npx playwright test)

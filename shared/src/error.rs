@@ -1,0 +1,32 @@
+//! The one error envelope every 4xx and 5xx answer of the API carries (see `docs/API.md`).
+
+use serde::{Deserialize, Serialize};
+
+/// `{"error": {...}}` — the body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// A stable snake_case word, e.g. `validation_failed`, `unauthenticated`, `rate_limited`.
+    pub code: String,
+    /// A sentence for people. For 5xx answers it never carries internal detail.
+    pub message: String,
+    /// Which input fields broke which rule, when the error is about input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+    /// Quote this when reporting a problem; the server logs it with the real cause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
