@@ -16,8 +16,8 @@ cargo test --workspace --exclude frontend
 echo "==> UI release build"
 scripts/build-ui.sh
 echo "==> Playwright (Chromium from /usr/bin/chromium)"
-cargo build -p backend
-export GREENLIGHT_BIN="$PWD/$target_dir/debug/greenlight"
-[ -x "$GREENLIGHT_BIN" ] || GREENLIGHT_BIN="$target_dir/debug/greenlight"
+# `cargo test` above built the binary the browser tests drive (integration tests need it).
+case $target_dir in /*) ;; *) target_dir=$PWD/$target_dir ;; esac
+export GREENLIGHT_BIN="$target_dir/debug/greenlight"
 export GREENLIGHT_UI_DIR="$PWD/frontend/dist"
 (cd e2e && npx playwright test)

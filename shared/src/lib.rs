@@ -1,15 +1,26 @@
 //! Greenlight's API types and domain rules.
 //!
-//! Everything here is used by more than one side — the server, the browser console and (later)
-//! the local workspace — so a rule is written once and enforced identically everywhere. The crate
-//! builds for `wasm32-unknown-unknown`; server-only derives sit behind the `openapi` feature.
+//! Everything here is used by more than one side — the server, the browser console and the local
+//! workspace — so a rule is written once and enforced identically everywhere. The crate builds
+//! for `wasm32-unknown-unknown`; server-only derives sit behind the `openapi` feature.
+//!
+//! - [`names`], [`limits`], [`traffic`]: the rules Azure ML applies to endpoints and deployments.
+//! - [`arm`]: the Azure Resource Manager wire format both the ARM client and the local workspace
+//!   speak.
 
 pub mod api;
+pub mod arm;
 pub mod audit;
 pub mod error;
+pub mod limits;
+pub mod names;
 pub mod role;
+pub mod traffic;
 pub mod username;
 
 pub use error::{ErrorBody, ErrorEnvelope, FieldError};
+pub use limits::{format_iso8601_duration, parse_iso8601_duration, DurationError};
+pub use names::{NameError, ResourceName};
 pub use role::Role;
+pub use traffic::{check_deployment_delete, check_traffic, RuleViolation};
 pub use username::Username;

@@ -5,7 +5,7 @@ use super::error::{ApiError, REQUEST_ID};
 use super::AppState;
 use crate::auth::session::{self, COOKIE_NAME};
 use crate::auth::CurrentSession;
-use crate::secret::Secret;
+use crate::secret::{constant_time_eq, Secret};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
@@ -54,13 +54,15 @@ pub async fn request_id(request: Request, next: Next) -> Response {
     response
 }
 
-/// Loads the session named by the cookie, if any, into the request's extensions.
+/// Loads the session named by the cookie, if any, into the API request's extensions.
 pub async fn load_session(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(cookie) = session_cookie(request.headers()) {
+    // Static assets need no session; sparing them the lookup keeps page loads off the database.
+    let is_api = request.uri().path().starts_with("/api/");
+    if let Some(cookie) = session_cookie(request.headers()).filter(|_| is_api) {
         if let Some(current) = session::load(&state.pool, &cookie, &state.sessions).await? {
             request.extensions_mut().insert(current);
         }
@@ -133,10 +135,6 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<Secret> {
         .map(|(_, value)| Secret::new(value))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,12 +166,5 @@ mod tests {
             HeaderValue::from_static("https://evil.example"),
         );
         assert!(check_origin(&headers).is_err());
-    }
-
-    #[test]
-    fn constant_time_eq_compares_whole_values() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
     }
 }
