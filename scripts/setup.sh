@@ -10,6 +10,7 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v gzip >/dev/null || missing+=(gzip)
+command -v python3 >/dev/null || missing+=(python3)   # the local workspace's model instances
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi

@@ -43,6 +43,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Emulator(args)) => {
+            telemetry::init(LogFormat::Text, "info");
+            crate::server::emulator_only(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::User(UserCommand::Add(args))) => {
             telemetry::init(LogFormat::Text, "warn");
             user_add(args).await

@@ -30,6 +30,47 @@ pub enum Command {
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run only the local workspace: an Azure ML online-endpoint emulator that really serves
+    /// models, speaking the ARM REST API.
+    Emulator(EmulatorArgs),
+}
+
+/// How the local workspace runs its model instances.
+#[derive(Debug, Clone, Args)]
+pub struct WorkspaceArgs {
+    /// Python 3 interpreter for model instances (the scoring harness needs only its standard
+    /// library).
+    #[arg(long, env = "GREENLIGHT_PYTHON", default_value = "python3")]
+    pub python: PathBuf,
+    /// Demo models to register as assets at start-up (each folder with model/ and code/).
+    #[arg(long, env = "GREENLIGHT_EXAMPLES_DIR", default_value = "examples")]
+    pub examples_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EmulatorArgs {
+    /// Address of the control plane (ARM API). Port 0 picks a free port.
+    #[arg(
+        long,
+        env = "GREENLIGHT_EMULATOR_LISTEN",
+        default_value = "127.0.0.1:8090"
+    )]
+    pub listen: SocketAddr,
+    /// Address of the data plane (scoring URIs). Port 0 picks a free port.
+    #[arg(
+        long,
+        env = "GREENLIGHT_EMULATOR_SCORING_LISTEN",
+        default_value = "127.0.0.1:8091"
+    )]
+    pub scoring_listen: SocketAddr,
+    /// Folder for the workspace's state (endpoints, deployments, keys, assets).
+    #[arg(long, env = "GREENLIGHT_STATE_DIR", default_value = ".greenlight")]
+    pub state_dir: PathBuf,
+    /// Bearer token ARM requests must carry. Without it a random one is made and printed.
+    #[arg(long, env = "GREENLIGHT_EMULATOR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
 }
 
 /// Where the data lives: an existing Postgres, or the private one under the state directory.
@@ -79,6 +120,8 @@ pub struct ServeArgs {
     /// Log line format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "GREENLIGHT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
 }
 
 #[derive(Debug, Subcommand)]

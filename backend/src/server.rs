@@ -1,10 +1,13 @@
 //! `greenlight serve`: the database, the start-up accounts, the listener, graceful shutdown.
 
+use crate::auth::password;
 use crate::auth::{RateLimits, SessionSettings};
 use crate::bootstrap;
-use crate::config::ServeArgs;
+use crate::config::{EmulatorArgs, ServeArgs, WorkspaceArgs};
+use crate::emulator::{Emulator, EmulatorConfig};
 use crate::http::{self, AppState, UiConfig};
 use crate::postgres::Database;
+use crate::secret::Secret;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -52,6 +55,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
+    // The embedded local workspace, on its own loopback listeners with a token of this run.
+    let emulator = start_emulator(
+        &args.database.state_dir.join("workspace"),
+        password::generate(),
+        &args.workspace,
+        loopback_any_port(),
+        loopback_any_port(),
+    )
+    .await?;
+    println!(
+        "Local workspace (Azure ML emulator): ARM API at {}, scoring at {}",
+        emulator.control_url, emulator.scoring_url
+    );
+
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -65,8 +82,65 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving HTTP");
     tracing::info!("shutting down");
+    emulator.shutdown().await;
     database.close().await;
     served
+}
+
+/// `greenlight emulator`: only the local workspace, until Ctrl-C or SIGTERM.
+pub async fn emulator_only(args: EmulatorArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
+    let (token, generated) = match args.token {
+        Some(token) => (Secret::new(token), false),
+        None => (password::generate(), true),
+    };
+    let emulator = start_emulator(
+        &args.state_dir.join("workspace"),
+        token.clone(),
+        &args.workspace,
+        args.listen,
+        args.scoring_listen,
+    )
+    .await?;
+    if generated {
+        println!("Bearer token for this run (shown once): {}", token.expose());
+    }
+    println!("Scoring URIs are under {}", emulator.scoring_url);
+    println!("Local workspace is ready at {}", emulator.control_url);
+    shutdown.await;
+    emulator.shutdown().await;
+    Ok(())
+}
+
+fn loopback_any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn start_emulator(
+    state_dir: &std::path::Path,
+    token: Secret,
+    workspace: &WorkspaceArgs,
+    control: SocketAddr,
+    scoring: SocketAddr,
+) -> anyhow::Result<Emulator> {
+    let control = TcpListener::bind(control)
+        .await
+        .with_context(|| format!("listening on {control} (local workspace API)"))?;
+    let scoring = TcpListener::bind(scoring)
+        .await
+        .with_context(|| format!("listening on {scoring} (local workspace scoring)"))?;
+    Emulator::start(
+        EmulatorConfig {
+            state_dir: state_dir.to_path_buf(),
+            token,
+            python: workspace.python.clone(),
+            examples_dir: Some(workspace.examples_dir.clone()),
+        },
+        control,
+        scoring,
+    )
+    .await
+    .context("starting the local workspace")
 }
 
 /// Installs the SIGINT and SIGTERM handlers now; the future resolves on the first of them.

@@ -1,0 +1,60 @@
+//! Polling long-running operations.
+
+use super::error::ArmFailure;
+use super::ControlState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use shared::arm::OperationState;
+
+#[derive(Debug, Deserialize)]
+pub struct OperationPath {
+    id: String,
+}
+
+/// The `Azure-AsyncOperation` URL: the operation's status document.
+pub async fn status(
+    State(state): State<ControlState>,
+    Path(path): Path<OperationPath>,
+) -> Result<Json<shared::arm::OperationStatus>, ArmFailure> {
+    state
+        .workspace
+        .operations
+        .get(&path.id)
+        .map(Json)
+        .ok_or_else(|| ArmFailure::not_found(&format!("operation {}", path.id)))
+}
+
+/// The `Location` URL: 202 while the operation runs, then 200 (or the failure as an ARM error).
+pub async fn result(
+    State(state): State<ControlState>,
+    Path(path): Path<OperationPath>,
+) -> Result<Response, ArmFailure> {
+    let status = state
+        .workspace
+        .operations
+        .get(&path.id)
+        .ok_or_else(|| ArmFailure::not_found(&format!("operation {}", path.id)))?;
+    Ok(match status.status {
+        OperationState::Succeeded => StatusCode::OK.into_response(),
+        OperationState::Failed | OperationState::Canceled => {
+            let error = status.error.unwrap_or_else(|| {
+                shared::arm::ArmError::new("OperationFailed", "the operation failed")
+            });
+            ArmFailure {
+                status: StatusCode::BAD_REQUEST,
+                error: Box::new(error),
+            }
+            .into_response()
+        }
+        _ => {
+            let mut response = StatusCode::ACCEPTED.into_response();
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+            response
+        }
+    })
+}

@@ -1,0 +1,11 @@
+//! Deployment instances as real processes: one Python harness per instance running the Azure ML
+//! scoring contract (`init()` once, `run(raw_data)` per request), with readiness and liveness
+//! probes, restarts with backoff after a crash, draining on scale-down, and kept logs.
+
+mod logs;
+mod pool;
+mod process;
+
+pub use logs::LogBuffer;
+pub use pool::{DeploymentPool, PoolStatus, ScoreError, ScoreReply};
+pub use process::{InstanceSpec, Probe};

@@ -1,0 +1,184 @@
+//! Per-deployment request metrics, live and mirrored traffic kept apart, so the console can
+//! compare green with blue.
+
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (ms) of the latency histogram's buckets; the last bucket is unbounded.
+const BUCKETS_MS: [f64; 14] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 60000.0,
+];
+/// Differing mirrored outputs kept as samples.
+const MAX_SAMPLES: usize = 5;
+
+/// Counts for one kind of traffic (live or mirrored) to one deployment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrafficStats {
+    pub requests: u64,
+    pub errors: u64,
+    /// Answers by HTTP status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Counts per bucket of `BUCKETS_MS` (plus one for slower requests).
+    pub latency_buckets: Vec<u64>,
+    pub latency_sum_ms: f64,
+}
+
+impl TrafficStats {
+    fn record(&mut self, status: u16, latency: Duration) {
+        if self.latency_buckets.is_empty() {
+            self.latency_buckets = vec![0; BUCKETS_MS.len() + 1];
+        }
+        self.requests += 1;
+        if status >= 400 {
+            self.errors += 1;
+        }
+        *self.statuses.entry(status).or_default() += 1;
+        let ms = latency.as_secs_f64() * 1000.0;
+        self.latency_sum_ms += ms;
+        let bucket = BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(BUCKETS_MS.len());
+        self.latency_buckets[bucket] += 1;
+    }
+
+    /// The latency below which `q` (0–1) of requests finished: the upper bound of the bucket
+    /// that holds that quantile, so an over-estimate by at most one bucket.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        if self.requests == 0 {
+            return None;
+        }
+        let target = (q * self.requests as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, count) in self.latency_buckets.iter().enumerate() {
+            seen += count;
+            if seen >= target {
+                return Some(BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY));
+            }
+        }
+        None
+    }
+}
+
+/// What mirrored requests showed compared with the live answer to the same request.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Comparison {
+    pub equal: u64,
+    pub differ: u64,
+    pub samples: VecDeque<DifferingSample>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DifferingSample {
+    pub request: String,
+    pub live: String,
+    pub mirror: String,
+}
+
+/// One deployment's metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeploymentMetrics {
+    pub live: TrafficStats,
+    pub mirrored: TrafficStats,
+    pub comparison: Comparison,
+}
+
+/// The metrics of all deployments of one endpoint.
+#[derive(Debug, Default)]
+pub struct EndpointMetrics {
+    deployments: Mutex<BTreeMap<String, DeploymentMetrics>>,
+}
+
+impl EndpointMetrics {
+    pub fn record_live(&self, deployment: &str, status: u16, latency: Duration) {
+        self.with(deployment, |m| m.live.record(status, latency));
+    }
+
+    pub fn record_mirrored(&self, deployment: &str, status: u16, latency: Duration) {
+        self.with(deployment, |m| m.mirrored.record(status, latency));
+    }
+
+    /// Records whether the mirror's output equalled the live output for the same request.
+    pub fn record_comparison(&self, deployment: &str, request: &[u8], live: &[u8], mirror: &[u8]) {
+        self.with(deployment, |m| {
+            if live == mirror {
+                m.comparison.equal += 1;
+            } else {
+                m.comparison.differ += 1;
+                if m.comparison.samples.len() == MAX_SAMPLES {
+                    m.comparison.samples.pop_front();
+                }
+                let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(2048)]).into_owned();
+                m.comparison.samples.push_back(DifferingSample {
+                    request: text(request),
+                    live: text(live),
+                    mirror: text(mirror),
+                });
+            }
+        });
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, DeploymentMetrics> {
+        self.deployments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn with(&self, deployment: &str, f: impl FnOnce(&mut DeploymentMetrics)) {
+        let mut all = self.deployments.lock().unwrap_or_else(|p| p.into_inner());
+        f(all.entry(deployment.to_owned()).or_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_and_mirrored_traffic_are_counted_apart() {
+        let metrics = EndpointMetrics::default();
+        metrics.record_live("blue", 200, Duration::from_millis(3));
+        metrics.record_live("blue", 424, Duration::from_millis(3));
+        metrics.record_mirrored("green", 200, Duration::from_millis(30));
+        let snapshot = metrics.snapshot();
+        assert_eq!(snapshot["blue"].live.requests, 2);
+        assert_eq!(snapshot["blue"].live.errors, 1);
+        assert_eq!(snapshot["blue"].mirrored.requests, 0);
+        assert_eq!(snapshot["green"].mirrored.requests, 1);
+        assert_eq!(snapshot["green"].live.requests, 0);
+    }
+
+    #[test]
+    fn quantiles_come_from_the_histogram_buckets() {
+        let mut stats = TrafficStats::default();
+        for _ in 0..90 {
+            stats.record(200, Duration::from_millis(4));
+        }
+        for _ in 0..10 {
+            stats.record(200, Duration::from_millis(150));
+        }
+        assert_eq!(stats.quantile_ms(0.5), Some(5.0));
+        assert_eq!(stats.quantile_ms(0.95), Some(200.0));
+        assert_eq!(TrafficStats::default().quantile_ms(0.5), None);
+    }
+
+    #[test]
+    fn differing_mirror_outputs_keep_a_few_samples() {
+        let metrics = EndpointMetrics::default();
+        metrics.record_comparison("green", b"{}", b"[1]", b"[1]");
+        for i in 0..10 {
+            metrics.record_comparison("green", b"{}", b"[-1]", format!("[{i}]").as_bytes());
+        }
+        let green = &metrics.snapshot()["green"];
+        assert_eq!(green.comparison.equal, 1);
+        assert_eq!(green.comparison.differ, 10);
+        assert_eq!(green.comparison.samples.len(), MAX_SAMPLES);
+        assert_eq!(
+            green.comparison.samples.back().map(|s| s.mirror.as_str()),
+            Some("[9]")
+        );
+    }
+}

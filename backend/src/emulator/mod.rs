@@ -1,0 +1,172 @@
+//! The local workspace: an emulator of the Azure ML online-endpoint API that really serves
+//! models on this machine. This module never imports the rollout engine; Greenlight reaches it
+//! only through its ARM client, as it would reach Azure.
+//!
+//! Two loopback listeners: the control plane (ARM routes, bearer token, long-running
+//! operations) and the data plane (each endpoint's scoring URI, routing to instance processes).
+
+pub mod arm;
+pub mod harness;
+pub mod instances;
+pub mod metrics;
+pub mod operations;
+pub mod routing;
+pub mod scoring;
+pub mod state;
+pub mod workspace;
+
+use crate::secret::Secret;
+use anyhow::Context;
+use state::StateFile;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use workspace::{LocalWorkspace, Runtime};
+
+/// The workspace demo assets are registered in; assets resolve from any workspace path.
+pub const DEMO_WORKSPACE: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.MachineLearningServices/workspaces/local";
+
+/// How to run the local workspace.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Holds `workspace.json` and the installed harness.
+    pub state_dir: PathBuf,
+    /// The bearer token ARM requests must carry.
+    pub token: Secret,
+    /// The Python interpreter instances run with.
+    pub python: PathBuf,
+    /// Demo models to register at start (`examples/`), when present.
+    pub examples_dir: Option<PathBuf>,
+}
+
+/// A running local workspace.
+#[derive(Debug)]
+pub struct Emulator {
+    pub control_url: String,
+    pub scoring_url: String,
+    pub workspace: Arc<LocalWorkspace>,
+    stop: watch::Sender<bool>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Emulator {
+    /// Starts both planes on the given listeners and the instances of stored deployments.
+    pub async fn start(
+        config: EmulatorConfig,
+        control: TcpListener,
+        scoring: TcpListener,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.state_dir)
+            .with_context(|| format!("creating {}", config.state_dir.display()))?;
+        let control_url = format!("http://{}", control.local_addr()?);
+        let scoring_url = format!("http://{}", scoring.local_addr()?);
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .context("building the instance HTTP client")?;
+        let runtime = Runtime {
+            python: config.python.clone(),
+            harness: harness::install(&config.state_dir)?,
+            scoring_base: scoring_url.clone(),
+            http,
+        };
+        let workspace = LocalWorkspace::open(StateFile::new(&config.state_dir), runtime)?;
+        if let Some(dir) = &config.examples_dir {
+            register_examples(&workspace, dir).await?;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let control_app = arm::router(arm::ControlState {
+            workspace: Arc::clone(&workspace),
+            token: config.token.clone(),
+            base_url: control_url.clone(),
+        });
+        let scoring_app = scoring::router(Arc::clone(&workspace.routes));
+        let servers = vec![
+            tokio::spawn(serve_until(control, control_app, stopped.clone())),
+            tokio::spawn(serve_until(scoring, scoring_app, stopped)),
+        ];
+        Ok(Self {
+            control_url,
+            scoring_url,
+            workspace,
+            stop,
+            servers,
+        })
+    }
+
+    /// Stops both planes and every instance.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for server in self.servers {
+            let _ = server.await;
+        }
+        self.workspace.shutdown().await;
+    }
+}
+
+async fn serve_until(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await
+}
+
+/// Registers each `examples/<name>/` holding `model/` and `code/` as model and code version
+/// `<name>:1`, plus one environment, so the demo flow needs no registration step.
+async fn register_examples(workspace: &LocalWorkspace, dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "no demo models found");
+        return Ok(());
+    };
+    let failure =
+        |f: arm::error::ArmFailure| anyhow::anyhow!("registering a demo asset: {}", f.error);
+    workspace
+        .put_asset(
+            &format!("{DEMO_WORKSPACE}/environments/python-stdlib/versions/1"),
+            serde_json::json!({ "properties": {
+                "description": "Python 3 with the standard library; what local instances run",
+                "image": "local/python3",
+            }}),
+        )
+        .await
+        .map_err(failure)?;
+    for entry in entries.flatten() {
+        let path = entry.path().canonicalize()?;
+        let (model, code) = (path.join("model"), path.join("code"));
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !model.is_dir() || !code.is_dir() {
+            continue;
+        }
+        workspace
+            .put_asset(
+                &format!("{DEMO_WORKSPACE}/models/{name}/versions/1"),
+                serde_json::json!({ "properties": {
+                    "description": format!("demo model {name}"),
+                    "modelUri": format!("file://{}", model.display()),
+                    "modelType": "CustomModel",
+                }}),
+            )
+            .await
+            .map_err(failure)?;
+        workspace
+            .put_asset(
+                &format!("{DEMO_WORKSPACE}/codes/{name}/versions/1"),
+                serde_json::json!({ "properties": {
+                    "description": format!("scoring code of demo model {name}"),
+                    "codeUri": format!("file://{}", code.display()),
+                }}),
+            )
+            .await
+            .map_err(failure)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The data plane: each endpoint's scoring URI. Routes by the `azureml-model-deployment`
+//! header or by the traffic weights, copies the mirrored share to the mirror deployment in the
+//! background, and answers with Azure's status codes.
+
+use super::instances::{ScoreError, ScoreReply};
+use super::routing::{EndpointRoute, RoutingTable, Target};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// Header that names the deployment a request is for, and the one that answered.
+pub const DEPLOYMENT_HEADER: &str = "azureml-model-deployment";
+/// Header carrying the scoring script's error on a 424.
+pub const MODEL_ERROR_HEADER: &str = "ms-azureml-model-error-reason";
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The scoring router over `routes`. Scoring URIs are `/endpoints/{endpoint}/score`.
+pub fn router(routes: Arc<RoutingTable>) -> Router {
+    Router::new()
+        .route("/endpoints/{endpoint}/score", post(score))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(routes)
+}
+
+/// An error answer in the shape Azure's scoring front end uses.
+fn refuse(status: StatusCode, message: &str, request_id: &str) -> Response {
+    let body = serde_json::json!({ "message": message });
+    let mut response = (status, axum::Json(body)).into_response();
+    set_header(&mut response, "x-request-id", request_id);
+    response
+}
+
+fn set_header(response: &mut Response, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+async fn score(
+    State(routes): State<Arc<RoutingTable>>,
+    Path(endpoint): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = headers
+        .get("x-ms-client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let Some(route) = routes.get(&endpoint) else {
+        return refuse(StatusCode::NOT_FOUND, "endpoint not found", &request_id);
+    };
+    if !bearer(&headers).is_some_and(|credential| route.authorizes(credential)) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or invalid credentials: send Authorization: Bearer <key or token>",
+            &request_id,
+        );
+    }
+    let named = headers.get(DEPLOYMENT_HEADER).and_then(|v| v.to_str().ok());
+    let Some(target) = route.pick(named) else {
+        let message = match named {
+            Some(name) => format!("deployment {name} not found on this endpoint"),
+            None => "no deployment of this endpoint has live traffic".to_owned(),
+        };
+        return refuse(StatusCode::NOT_FOUND, &message, &request_id);
+    };
+    // The mirror gets the live answer once there is one, to compare outputs.
+    let mut live_answer = None;
+    if target.by_weight {
+        if let Some(mirror) = route.draw_mirror() {
+            let (tx, rx) = oneshot::channel();
+            live_answer = Some(tx);
+            tokio::spawn(mirror_request(Arc::clone(&route), mirror, body.clone(), rx));
+        }
+    }
+    let started = Instant::now();
+    let result = target.pool.score(body).await;
+    if let (Some(tx), Ok(reply)) = (live_answer, &result) {
+        let _ = tx.send(reply.body.clone());
+    }
+    let mut response = answer(&result, &request_id);
+    route.metrics.record_live(
+        &target.deployment,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    set_header(&mut response, DEPLOYMENT_HEADER, &target.deployment);
+    response
+}
+
+/// Turns an instance's answer into the client's response.
+fn answer(result: &Result<ScoreReply, ScoreError>, request_id: &str) -> Response {
+    match result {
+        Ok(reply) => {
+            let mut response = (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                reply.body.clone(),
+            )
+                .into_response();
+            set_header(&mut response, "x-request-id", request_id);
+            response
+        }
+        Err(ScoreError::Timeout) => refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request exceeded the deployment's request timeout",
+            request_id,
+        ),
+        Err(ScoreError::ModelError(reason)) => {
+            let mut response = refuse(
+                StatusCode::FAILED_DEPENDENCY,
+                &format!("the model raised an error: {reason}"),
+                request_id,
+            );
+            set_header(&mut response, MODEL_ERROR_HEADER, reason);
+            response
+        }
+        Err(ScoreError::NoInstance) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no instance of the deployment is ready",
+            request_id,
+        ),
+        Err(ScoreError::Unavailable(_)) => refuse(
+            StatusCode::BAD_GATEWAY,
+            "the deployment's instance did not answer",
+            request_id,
+        ),
+    }
+}
+
+/// Sends a copy of a live request to the mirror deployment, discards its answer and records
+/// its status, latency and whether its output matched the live answer to the same request.
+async fn mirror_request(
+    route: Arc<EndpointRoute>,
+    mirror: Target,
+    body: Bytes,
+    live_answer: oneshot::Receiver<Bytes>,
+) {
+    let started = Instant::now();
+    let mirrored = mirror.pool.score(body.clone()).await;
+    let status = answer(&mirrored, "mirror").status().as_u16();
+    route
+        .metrics
+        .record_mirrored(&mirror.deployment, status, started.elapsed());
+    if let (Ok(mirror_reply), Ok(live)) = (mirrored, live_answer.await) {
+        route
+            .metrics
+            .record_comparison(&mirror.deployment, &body, &live, &mirror_reply.body);
+    }
+}

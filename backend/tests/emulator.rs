@@ -1,0 +1,832 @@
+//! The local workspace driven over plain HTTP, as any ARM client would drive Azure: the seed's
+//! whole rollout flow with real instance processes, and Azure's rules refused by field.
+//! Deliberately not through Greenlight's own ARM client, so the two check each other.
+
+use backend::emulator::{Emulator, EmulatorConfig};
+use backend::secret::Secret;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "emulator-test-token";
+const WORKSPACE: &str = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
+const API: &str = "api-version=2024-04-01";
+
+fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+struct Local {
+    emulator: Emulator,
+    http: reqwest::Client,
+    _state: tempfile::TempDir,
+}
+
+async fn start() -> Local {
+    let state = tempfile::tempdir().expect("state dir");
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0")
+    };
+    let emulator = Emulator::start(
+        EmulatorConfig {
+            state_dir: state.path().to_path_buf(),
+            token: Secret::new(TOKEN),
+            python: PathBuf::from("python3"),
+            examples_dir: Some(examples_dir()),
+        },
+        bind().await,
+        bind().await,
+    )
+    .await
+    .expect("start the local workspace");
+    Local {
+        emulator,
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client"),
+        _state: state,
+    }
+}
+
+/// A response, read whole.
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Local {
+    async fn arm(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let url = format!("{}{path}{separator}{API}", self.emulator.control_url);
+        self.send(method, &url, body, Some(TOKEN)).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Reply {
+        let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Follows a write's `Azure-AsyncOperation` (or `Location`) to a terminal state.
+    async fn settle(&self, reply: &Reply) -> Value {
+        let header = |name: &str| {
+            reply
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("retry-after").as_deref(), Some("1"));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        if let Some(url) = header("azure-asyncoperation") {
+            loop {
+                let status = self.send(Method::GET, &url, None, Some(TOKEN)).await;
+                let state = status.body["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if state != "InProgress" {
+                    return status.body;
+                }
+                assert!(Instant::now() < deadline, "operation did not finish");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let url = header("location").expect("an operation header");
+        loop {
+            let result = self.send(Method::GET, &url, None, Some(TOKEN)).await;
+            if result.status != StatusCode::ACCEPTED {
+                return json!({ "status": if result.status.is_success() { "Succeeded" } else { "Failed" }, "error": result.body["error"] });
+            }
+            assert!(Instant::now() < deadline, "operation did not finish");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn create_endpoint(&self, name: &str) {
+        let reply = self
+            .arm(
+                Method::PUT,
+                &format!("{WORKSPACE}/onlineEndpoints/{name}"),
+                Some(json!({ "location": "local", "properties": { "authMode": "Key" } })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(self.settle(&reply).await["status"], "Succeeded");
+    }
+
+    fn deployment_body(model: &str, instances: u32) -> Value {
+        json!({
+            "location": "local",
+            "sku": { "name": "Default", "capacity": instances },
+            "properties": {
+                "endpointComputeType": "Managed",
+                "model": format!("azureml:{model}:1"),
+                "codeConfiguration": { "codeId": format!("azureml:{model}:1"), "scoringScript": "score.py" },
+                "environmentId": "azureml:python-stdlib:1",
+                "instanceType": "Standard_F2s_v2",
+                "readinessProbe": { "initialDelay": "PT0S", "period": "PT0.2S", "timeout": "PT2S", "failureThreshold": 50 },
+                "requestSettings": { "requestTimeout": "PT10S", "maxConcurrentRequestsPerInstance": 1 }
+            }
+        })
+    }
+
+    async fn create_deployment(&self, endpoint: &str, name: &str, model: &str) -> Value {
+        let reply = self
+            .arm(
+                Method::PUT,
+                &format!("{WORKSPACE}/onlineEndpoints/{endpoint}/deployments/{name}"),
+                Some(Self::deployment_body(model, 1)),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert!(reply.headers.contains_key("azure-asyncoperation"));
+        assert!(reply.headers.contains_key("x-ms-async-operation-timeout"));
+        self.settle(&reply).await
+    }
+
+    /// GET the endpoint, set traffic and mirror, PUT it back (never PUT without both).
+    async fn set_traffic(&self, endpoint: &str, traffic: Value, mirror: Value) -> Reply {
+        let path = format!("{WORKSPACE}/onlineEndpoints/{endpoint}");
+        let mut current = self.arm(Method::GET, &path, None).await.body;
+        current["properties"]["traffic"] = traffic;
+        current["properties"]["mirrorTraffic"] = mirror;
+        self.arm(Method::PUT, &path, Some(current)).await
+    }
+
+    async fn key(&self, endpoint: &str) -> String {
+        let keys = self
+            .arm(
+                Method::POST,
+                &format!("{WORKSPACE}/onlineEndpoints/{endpoint}/listKeys"),
+                None,
+            )
+            .await;
+        keys.body["primaryKey"]
+            .as_str()
+            .expect("a primary key")
+            .to_owned()
+    }
+
+    async fn score(
+        &self,
+        endpoint: &str,
+        key: &str,
+        deployment: Option<&str>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut request = self
+            .http
+            .post(format!(
+                "{}/endpoints/{endpoint}/score",
+                self.emulator.scoring_url
+            ))
+            .bearer_auth(key)
+            .json(&sample_request());
+        if let Some(deployment) = deployment {
+            request = request.header("azureml-model-deployment", deployment);
+        }
+        let response = request.send().await.expect("score");
+        let status = response.status();
+        let answered_by = response
+            .headers()
+            .get("azureml-model-deployment")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, answered_by, body)
+    }
+}
+
+fn sample_request() -> Value {
+    let text = std::fs::read_to_string(examples_dir().join("regression-v1/sample-request.json"))
+        .expect("sample request");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// The predictions a model's coefficients give for the sample request.
+fn expected(model: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(examples_dir().join(model).join("model/model.json"))
+        .expect("model file");
+    let model: Value = serde_json::from_str(&text).expect("json");
+    let coefficients: Vec<f64> = model["coefficients"]
+        .as_array()
+        .expect("coefficients")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    let intercept = model["intercept"].as_f64().unwrap_or(0.0);
+    sample_request()["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            let row: Vec<f64> = row
+                .as_array()
+                .expect("row")
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
+            row.iter()
+                .zip(&coefficients)
+                .map(|(x, c)| x * c)
+                .sum::<f64>()
+                + intercept
+        })
+        .collect()
+}
+
+fn predictions(body: &Value) -> Vec<f64> {
+    body.as_array()
+        .unwrap_or_else(|| panic!("predictions, got {body}"))
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect()
+}
+
+fn close(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
+}
+
+/// The 99.9 % two-sided binomial bound around `p`·`n` (normal approximation, z = 3.29).
+fn within_bound(count: u64, n: u64, p: f64) -> bool {
+    let mean = p * n as f64;
+    let sd = (n as f64 * p * (1.0 - p)).sqrt();
+    (count as f64 - mean).abs() <= 3.29 * sd
+}
+
+fn process_alive(pid: u32) -> bool {
+    // A zombie (state Z) has exited; it only waits to be reaped.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.split_whitespace()
+            .nth(2)
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_flow_runs_end_to_end_with_real_instances() {
+    let local = start().await;
+    let endpoint = "seed-flow";
+    local.create_endpoint(endpoint).await;
+    let created = local
+        .arm(
+            Method::GET,
+            &format!("{WORKSPACE}/onlineEndpoints/{endpoint}"),
+            None,
+        )
+        .await;
+    assert_eq!(created.body["properties"]["provisioningState"], "Succeeded");
+    assert!(created.body["properties"]["scoringUri"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("http://127.0.0.1:")));
+
+    // Blue with v1; its process really runs.
+    let blue = local
+        .create_deployment(endpoint, "blue", "regression-v1")
+        .await;
+    assert_eq!(blue["status"], "Succeeded", "{blue}");
+    let blue_pool = local
+        .emulator
+        .workspace
+        .pool(endpoint, "blue")
+        .expect("blue's pool");
+    let blue_pids: Vec<u32> = blue_pool
+        .ready_instances()
+        .into_iter()
+        .filter_map(|(_, pid)| pid)
+        .collect();
+    assert_eq!(blue_pids.len(), 1);
+    assert!(process_alive(blue_pids[0]));
+    let got = local
+        .arm(
+            Method::GET,
+            &format!("{WORKSPACE}/onlineEndpoints/{endpoint}/deployments/blue"),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(got["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(got["properties"]["scaleSettings"]["scaleType"], "Default");
+    assert_eq!(got["sku"]["capacity"], 1);
+
+    let reply = local
+        .set_traffic(endpoint, json!({ "blue": 100 }), json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let key = local.key(endpoint).await;
+    let (status, by, body) = local.score(endpoint, &key, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(by.as_deref(), Some("blue"));
+    assert!(close(&predictions(&body), &expected("regression-v1")));
+
+    // Scale blue to 2 while a client scores continuously: nothing fails.
+    let scaling = local
+        .arm(
+            Method::PATCH,
+            &format!("{WORKSPACE}/onlineEndpoints/{endpoint}/deployments/blue"),
+            Some(json!({ "sku": { "capacity": 2 } })),
+        )
+        .await;
+    assert_eq!(scaling.status, StatusCode::ACCEPTED, "{}", scaling.body);
+    let mut failures = 0;
+    let mut scored = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while blue_pool.ready_instances().len() < 2 {
+        assert!(Instant::now() < deadline, "blue did not scale to 2");
+        let (status, _, _) = local.score(endpoint, &key, None).await;
+        scored += 1;
+        if status != StatusCode::OK {
+            failures += 1;
+        }
+    }
+    for _ in 0..20 {
+        let (status, _, _) = local.score(endpoint, &key, None).await;
+        scored += 1;
+        if status != StatusCode::OK {
+            failures += 1;
+        }
+    }
+    assert_eq!(local.settle(&scaling).await["status"], "Succeeded");
+    assert_eq!(
+        failures, 0,
+        "{failures} of {scored} requests failed while scaling"
+    );
+
+    // Green with v2 at 0 %; reachable by name only.
+    let green = local
+        .create_deployment(endpoint, "green", "regression-v2")
+        .await;
+    assert_eq!(green["status"], "Succeeded", "{green}");
+    let (status, by, body) = local.score(endpoint, &key, Some("green")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(by.as_deref(), Some("green"));
+    assert!(close(&predictions(&body), &expected("regression-v2")));
+    assert!(!close(
+        &expected("regression-v1"),
+        &expected("regression-v2")
+    ));
+
+    // Mirror 10 %: every client answer still comes from blue.
+    let n = 400u64;
+    let reply = local
+        .set_traffic(
+            endpoint,
+            json!({ "blue": 100, "green": 0 }),
+            json!({ "green": 10 }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let route = local
+        .emulator
+        .workspace
+        .routes
+        .get(endpoint)
+        .expect("route");
+    let mirrored_before = route
+        .metrics
+        .snapshot()
+        .get("green")
+        .map_or(0, |m| m.mirrored.requests);
+    for _ in 0..n {
+        let (status, by, _) = local.score(endpoint, &key, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(by.as_deref(), Some("blue"));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = route.metrics.snapshot();
+    let mirrored = metrics["green"].mirrored.requests - mirrored_before;
+    assert!(
+        within_bound(mirrored, n, 0.10),
+        "mirrored {mirrored} of {n}"
+    );
+    assert_eq!(
+        metrics["green"].comparison.equal, 0,
+        "v2 answers differ from v1"
+    );
+    assert_eq!(metrics["green"].comparison.differ, mirrored);
+
+    // Mirror off, then 90/10.
+    let reply = local
+        .set_traffic(
+            endpoint,
+            json!({ "blue": 90, "green": 10 }),
+            json!({ "green": 0 }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let mut green_answers = 0;
+    for _ in 0..n {
+        let (status, by, _) = local.score(endpoint, &key, None).await;
+        assert_eq!(status, StatusCode::OK);
+        if by.as_deref() == Some("green") {
+            green_answers += 1;
+        }
+    }
+    assert!(
+        within_bound(green_answers, n, 0.10),
+        "green answered {green_answers} of {n}"
+    );
+    assert_eq!(
+        route.metrics.snapshot()["green"].mirrored.requests - mirrored_before,
+        mirrored,
+        "no mirroring once the mirror share is 0"
+    );
+
+    // 0/100: all v2.
+    let reply = local
+        .set_traffic(endpoint, json!({ "blue": 0, "green": 100 }), json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    for _ in 0..20 {
+        let (status, by, body) = local.score(endpoint, &key, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(by.as_deref(), Some("green"));
+        assert!(close(&predictions(&body), &expected("regression-v2")));
+    }
+
+    // Delete blue: its processes are gone.
+    let all_blue_pids: Vec<u32> = blue_pool
+        .ready_instances()
+        .into_iter()
+        .filter_map(|(_, pid)| pid)
+        .collect();
+    assert_eq!(all_blue_pids.len(), 2);
+    let deleting = local
+        .arm(
+            Method::DELETE,
+            &format!("{WORKSPACE}/onlineEndpoints/{endpoint}/deployments/blue"),
+            None,
+        )
+        .await;
+    assert_eq!(deleting.status, StatusCode::ACCEPTED);
+    assert_eq!(local.settle(&deleting).await["status"], "Succeeded");
+    for pid in all_blue_pids {
+        assert!(!process_alive(pid), "blue's instance {pid} still runs");
+    }
+    let gone = local
+        .arm(
+            Method::GET,
+            &format!("{WORKSPACE}/onlineEndpoints/{endpoint}/deployments/blue"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.body["error"]["code"], "ResourceNotFound");
+
+    // Delete the endpoint.
+    let deleting = local
+        .arm(
+            Method::DELETE,
+            &format!("{WORKSPACE}/onlineEndpoints/{endpoint}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleting.status, StatusCode::ACCEPTED);
+    assert_eq!(local.settle(&deleting).await["status"], "Succeeded");
+    let (status, _, _) = local.score(endpoint, &key, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    local.emulator.shutdown().await;
+}
+
+/// Asserts a 400 in ARM's error shape whose target or message names `field`.
+fn assert_refused(reply: &Reply, field: &str) {
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    let error = &reply.body["error"];
+    assert!(error["code"].is_string(), "{}", reply.body);
+    let target = error["target"].as_str().unwrap_or_default();
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        target.contains(field) || message.contains(field),
+        "the error should name {field}: {}",
+        reply.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azures_rules_are_refused_with_an_arm_error_naming_the_field() {
+    let local = start().await;
+    let endpoint = "rules";
+    let endpoint_path = format!("{WORKSPACE}/onlineEndpoints/{endpoint}");
+
+    // Names: 3–32 characters, a letter first, letters, digits and '-', no '-' last.
+    for bad in ["ab", "1abc", "bad_name", "ends-", &"x".repeat(33)] {
+        let reply = local
+            .arm(
+                Method::PUT,
+                &format!("{WORKSPACE}/onlineEndpoints/{bad}"),
+                Some(json!({ "properties": { "authMode": "Key" } })),
+            )
+            .await;
+        assert_refused(&reply, "name");
+    }
+    // authMode is required.
+    let reply = local
+        .arm(
+            Method::PUT,
+            &endpoint_path,
+            Some(json!({ "properties": {} })),
+        )
+        .await;
+    assert_refused(&reply, "properties.authMode");
+
+    local.create_endpoint(endpoint).await;
+    // Traffic may name only existing deployments.
+    let reply = local
+        .set_traffic(endpoint, json!({ "ghost": 100 }), json!({}))
+        .await;
+    assert_refused(&reply, "properties.traffic.ghost");
+    let blue = local
+        .create_deployment(endpoint, "blue", "regression-v1")
+        .await;
+    assert_eq!(blue["status"], "Succeeded", "{blue}");
+    let green = local
+        .create_deployment(endpoint, "green", "regression-v2")
+        .await;
+    assert_eq!(green["status"], "Succeeded", "{green}");
+
+    let cases = [
+        (json!({ "blue": 90 }), json!({}), "properties.traffic"),
+        (
+            json!({ "blue": 101, "green": -1 }),
+            json!({}),
+            "properties.traffic.blue",
+        ),
+        (
+            json!({ "blue": 100 }),
+            json!({ "green": 51 }),
+            "properties.mirrorTraffic.green",
+        ),
+        (
+            json!({ "blue": 50, "green": 50 }),
+            json!({ "green": 10 }),
+            "properties.mirrorTraffic.green",
+        ),
+        (
+            json!({ "blue": 100 }),
+            json!({ "green": 10, "blue": 10 }),
+            "properties.mirrorTraffic",
+        ),
+    ];
+    for (traffic, mirror, field) in cases {
+        let reply = local
+            .set_traffic(endpoint, traffic.clone(), mirror.clone())
+            .await;
+        assert_refused(&reply, field);
+    }
+    // Nothing of a refused change was applied.
+    let current = local.arm(Method::GET, &endpoint_path, None).await.body;
+    assert_eq!(current["properties"]["traffic"], json!({}));
+
+    // Deployment limits.
+    let deployment_path = format!("{endpoint_path}/deployments/big");
+    let mut body = Local::deployment_body("regression-v1", 51);
+    let reply = local
+        .arm(Method::PUT, &deployment_path, Some(body.clone()))
+        .await;
+    assert_refused(&reply, "sku.capacity");
+    body = Local::deployment_body("regression-v1", 1);
+    body["properties"]["requestSettings"]["requestTimeout"] = json!("PT181S");
+    let reply = local
+        .arm(Method::PUT, &deployment_path, Some(body.clone()))
+        .await;
+    assert_refused(&reply, "properties.requestSettings.requestTimeout");
+    body = Local::deployment_body("regression-v1", 1);
+    body["properties"]["endpointComputeType"] = json!("Kubernetes");
+    let reply = local.arm(Method::PUT, &deployment_path, Some(body)).await;
+    assert_refused(&reply, "properties.endpointComputeType");
+    let reply = local
+        .arm(
+            Method::PUT,
+            &deployment_path,
+            Some(Local::deployment_body("no-such-model", 1)),
+        )
+        .await;
+    assert_refused(&reply, "properties.model");
+
+    // A deployment with live or mirror traffic can't be deleted.
+    let reply = local
+        .set_traffic(endpoint, json!({ "blue": 100 }), json!({ "green": 20 }))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    for (name, field) in [
+        ("blue", "properties.traffic.blue"),
+        ("green", "properties.mirrorTraffic.green"),
+    ] {
+        let reply = local
+            .arm(
+                Method::DELETE,
+                &format!("{endpoint_path}/deployments/{name}"),
+                None,
+            )
+            .await;
+        assert_refused(&reply, field);
+    }
+
+    // One operation at a time per endpoint.
+    let creating = local
+        .arm(
+            Method::PUT,
+            &format!("{endpoint_path}/deployments/third"),
+            Some(Local::deployment_body("regression-v1", 1)),
+        )
+        .await;
+    assert_eq!(creating.status, StatusCode::CREATED);
+    let clash = local
+        .set_traffic(endpoint, json!({ "blue": 100 }), json!({}))
+        .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert_eq!(clash.body["error"]["code"], "Conflict");
+    assert_eq!(local.settle(&creating).await["status"], "Succeeded");
+
+    // api-version and the bearer token.
+    let url = format!("{}{endpoint_path}", local.emulator.control_url);
+    let missing = local.send(Method::GET, &url, None, Some(TOKEN)).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.body["error"]["code"], "MissingApiVersionParameter");
+    let malformed = local
+        .send(
+            Method::GET,
+            &format!("{url}?api-version=2024-13-01"),
+            None,
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        malformed.body["error"]["code"],
+        "InvalidApiVersionParameter"
+    );
+    let old_preview = local
+        .send(
+            Method::GET,
+            &format!("{url}?api-version=2022-02-01-preview"),
+            None,
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(old_preview.status, StatusCode::OK);
+    let anonymous = local
+        .send(Method::GET, &format!("{url}?{API}"), None, None)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.body["error"]["code"], "AuthenticationFailed");
+    let wrong = local
+        .send(Method::GET, &format!("{url}?{API}"), None, Some("nope"))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body["error"]["code"], "InvalidAuthenticationToken");
+
+    // Scoring: a wrong key is 401, an unknown deployment 404; regenerating a key retires it.
+    let key = local.key(endpoint).await;
+    let (status, _, _) = local.score(endpoint, "wrong-key", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = local.score(endpoint, &key, Some("ghost")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let regenerate = local
+        .arm(
+            Method::POST,
+            &format!("{endpoint_path}/regenerateKeys"),
+            Some(json!({ "keyType": "Primary" })),
+        )
+        .await;
+    assert_eq!(regenerate.status, StatusCode::ACCEPTED);
+    assert_eq!(local.settle(&regenerate).await["status"], "Succeeded");
+    let (status, _, _) = local.score(endpoint, &key, None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old key stops working at once"
+    );
+    let (status, _, _) = local
+        .score(endpoint, &local.key(endpoint).await, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    local.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoring_script_whose_init_raises_fails_the_deployment_with_its_reason() {
+    let local = start().await;
+    let code = tempfile::tempdir().expect("code dir");
+    std::fs::write(
+        code.path().join("score.py"),
+        "def init():\n    raise ValueError('model file is corrupt')\n\ndef run(raw):\n    return raw\n",
+    )
+    .expect("write script");
+    let registered = local
+        .arm(
+            Method::PUT,
+            &format!("{WORKSPACE}/codes/broken/versions/1"),
+            Some(
+                json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }),
+            ),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+    local.create_endpoint("broken-init").await;
+    let mut body = Local::deployment_body("regression-v1", 1);
+    body["properties"]["codeConfiguration"]["codeId"] = json!("azureml:broken:1");
+    let path = format!("{WORKSPACE}/onlineEndpoints/broken-init/deployments/blue");
+    let reply = local.arm(Method::PUT, &path, Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let outcome = local.settle(&reply).await;
+    assert_eq!(outcome["status"], "Failed");
+    let message = outcome["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("ValueError: model file is corrupt"),
+        "{outcome}"
+    );
+    let deployment = local.arm(Method::GET, &path, None).await.body;
+    assert_eq!(deployment["properties"]["provisioningState"], "Failed");
+    let logs = local
+        .arm(
+            Method::POST,
+            &format!("{path}/getLogs"),
+            Some(json!({ "containerType": "InferenceServer", "tail": 50 })),
+        )
+        .await;
+    assert_eq!(logs.status, StatusCode::OK);
+    assert!(
+        logs.body["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("model file is corrupt")),
+        "{}",
+        logs.body
+    );
+    local.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_is_replaced_and_requests_succeed_again() {
+    let local = start().await;
+    let endpoint = "self-heal";
+    local.create_endpoint(endpoint).await;
+    assert_eq!(
+        local
+            .create_deployment(endpoint, "blue", "regression-v1")
+            .await["status"],
+        "Succeeded"
+    );
+    let reply = local
+        .set_traffic(endpoint, json!({ "blue": 100 }), json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let key = local.key(endpoint).await;
+    let pool = local
+        .emulator
+        .workspace
+        .pool(endpoint, "blue")
+        .expect("pool");
+    let (_, pid) = pool.ready_instances().pop().expect("an instance");
+    let pid = pid.expect("a pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let replaced = pool
+            .ready_instances()
+            .into_iter()
+            .any(|(_, new_pid)| new_pid.is_some_and(|p| p != pid));
+        if replaced {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed instance was not replaced"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..20 {
+        let (status, _, _) = local.score(endpoint, &key, None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    local.emulator.shutdown().await;
+}
