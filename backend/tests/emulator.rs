@@ -318,7 +318,7 @@ async fn the_seed_flow_runs_end_to_end_with_real_instances() {
     let blue_pids: Vec<u32> = blue_pool
         .ready_instances()
         .into_iter()
-        .filter_map(|(_, pid)| pid)
+        .filter_map(|i| i.pid)
         .collect();
     assert_eq!(blue_pids.len(), 1);
     assert!(process_alive(blue_pids[0]));
@@ -473,7 +473,7 @@ async fn the_seed_flow_runs_end_to_end_with_real_instances() {
     let all_blue_pids: Vec<u32> = blue_pool
         .ready_instances()
         .into_iter()
-        .filter_map(|(_, pid)| pid)
+        .filter_map(|i| i.pid)
         .collect();
     assert_eq!(all_blue_pids.len(), 2);
     let deleting = local
@@ -802,8 +802,11 @@ async fn a_killed_instance_is_replaced_and_requests_succeed_again() {
         .workspace
         .pool(endpoint, "blue")
         .expect("pool");
-    let (_, pid) = pool.ready_instances().pop().expect("an instance");
-    let pid = pid.expect("a pid");
+    let pid = pool
+        .ready_instances()
+        .pop()
+        .and_then(|i| i.pid)
+        .expect("an instance with a pid");
     let killed = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
@@ -814,7 +817,7 @@ async fn a_killed_instance_is_replaced_and_requests_succeed_again() {
         let replaced = pool
             .ready_instances()
             .into_iter()
-            .any(|(_, new_pid)| new_pid.is_some_and(|p| p != pid));
+            .any(|i| i.pid.is_some_and(|p| p != pid));
         if replaced {
             break;
         }
@@ -828,5 +831,351 @@ async fn a_killed_instance_is_replaced_and_requests_succeed_again() {
         let (status, _, _) = local.score(endpoint, &key, None).await;
         assert_eq!(status, StatusCode::OK);
     }
+    local.emulator.shutdown().await;
+}
+
+/// A request body from Azure's public examples (`parameters.body`).
+fn example_body(file: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/tests/fixtures/azure-rest-examples")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let example: Value = serde_json::from_str(&text).expect("json");
+    example["parameters"]["body"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azures_example_request_bodies_are_accepted_or_refused_with_a_reason() {
+    let local = start().await;
+    let endpoint = format!("{WORKSPACE}/onlineEndpoints/examples");
+    local.create_endpoint("examples").await;
+    assert_eq!(
+        local
+            .create_deployment("examples", "blue", "regression-v1")
+            .await["status"],
+        "Succeeded"
+    );
+    let deployment = format!("{endpoint}/deployments/blue");
+
+    // (example file, method, path, Ok(status) or Err(what the refusal must name))
+    let cases: [(&str, Method, String, Result<StatusCode, &str>); 9] = [
+        // Sends traffic to a deployment called "string", which this endpoint does not have.
+        (
+            "Workspace/OnlineEndpoint/createOrUpdate.json",
+            Method::PUT,
+            format!("{WORKSPACE}/onlineEndpoints/examples-put"),
+            Err("properties.traffic.string"),
+        ),
+        (
+            "2024-10-01/Workspace/OnlineEndpoint/update.json",
+            Method::PATCH,
+            endpoint.clone(),
+            Ok(StatusCode::ACCEPTED),
+        ),
+        // Asks for a 5-minute request timeout; Azure's limit is 180 s.
+        (
+            "OnlineDeployment/ManagedOnlineDeployment/createOrUpdate.json",
+            Method::PUT,
+            format!("{endpoint}/deployments/managed"),
+            Err("properties.requestSettings.requestTimeout"),
+        ),
+        // Kubernetes compute is not something the local workspace runs.
+        (
+            "OnlineDeployment/KubernetesOnlineDeployment/createOrUpdate.json",
+            Method::PUT,
+            format!("{endpoint}/deployments/k8s"),
+            Err("properties.endpointComputeType"),
+        ),
+        (
+            "OnlineDeployment/ManagedOnlineDeployment/update.json",
+            Method::PATCH,
+            deployment.clone(),
+            Ok(StatusCode::ACCEPTED),
+        ),
+        (
+            "OnlineDeployment/KubernetesOnlineDeployment/update.json",
+            Method::PATCH,
+            deployment.clone(),
+            Ok(StatusCode::ACCEPTED),
+        ),
+        (
+            "Workspace/OnlineEndpoint/regenerateKeys.json",
+            Method::POST,
+            format!("{endpoint}/regenerateKeys"),
+            Ok(StatusCode::ACCEPTED),
+        ),
+        (
+            "2024-10-01/OnlineDeployment/getLogs.json",
+            Method::POST,
+            format!("{deployment}/getLogs"),
+            Ok(StatusCode::OK),
+        ),
+        (
+            "Workspace/ModelVersion/createOrUpdate.json",
+            Method::PUT,
+            format!("{WORKSPACE}/models/example-model/versions/1"),
+            Ok(StatusCode::OK),
+        ),
+    ];
+    for (file, method, path, expected) in cases {
+        let reply = local.arm(method, &path, Some(example_body(file))).await;
+        match expected {
+            Ok(status) => {
+                assert_eq!(reply.status, status, "{file}: {}", reply.body);
+                if reply.headers.contains_key("location")
+                    || reply.headers.contains_key("azure-asyncoperation")
+                {
+                    assert_eq!(local.settle(&reply).await["status"], "Succeeded", "{file}");
+                }
+            }
+            Err(field) => assert_refused(&reply, field),
+        }
+    }
+    local.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_restart_and_instances_start_again() {
+    let state = tempfile::tempdir().expect("state dir");
+    let config = EmulatorConfig {
+        state_dir: state.path().to_path_buf(),
+        token: Secret::new(TOKEN),
+        python: PathBuf::from("python3"),
+        examples_dir: Some(examples_dir()),
+    };
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind")
+    };
+    let first = Local {
+        emulator: Emulator::start(config.clone(), bind().await, bind().await)
+            .await
+            .expect("start"),
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client"),
+        _state: tempfile::tempdir().expect("unused"),
+    };
+    first.create_endpoint("durable").await;
+    assert_eq!(
+        first
+            .create_deployment("durable", "blue", "regression-v1")
+            .await["status"],
+        "Succeeded"
+    );
+    assert_eq!(
+        first
+            .set_traffic("durable", json!({ "blue": 100 }), json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let key = first.key("durable").await;
+    first.emulator.shutdown().await;
+
+    let second = Local {
+        emulator: Emulator::start(config, bind().await, bind().await)
+            .await
+            .expect("restart"),
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client"),
+        _state: tempfile::tempdir().expect("unused"),
+    };
+    let endpoint = second
+        .arm(
+            Method::GET,
+            &format!("{WORKSPACE}/onlineEndpoints/durable"),
+            None,
+        )
+        .await;
+    assert_eq!(endpoint.status, StatusCode::OK);
+    assert_eq!(endpoint.body["properties"]["traffic"]["blue"], 100);
+    assert_eq!(second.key("durable").await, key, "keys survive");
+    let pool = second
+        .emulator
+        .workspace
+        .pool("durable", "blue")
+        .expect("pool again");
+    assert!(matches!(
+        pool.wait_settled(Duration::from_secs(30)).await,
+        backend::emulator::instances::PoolStatus::Settled { instances: 1 }
+    ));
+    let (status, _, body) = second.score("durable", &key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(close(&predictions(&body), &expected("regression-v1")));
+    second.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoring_answers_with_azures_status_codes() {
+    let local = start().await;
+    local.create_endpoint("codes").await;
+    let path = format!("{WORKSPACE}/onlineEndpoints/codes/deployments");
+    // Always failing, and too slow for a 1 s timeout: the faulty model, tuned by environment.
+    let mut failing = Local::deployment_body("regression-v3-faulty", 1);
+    failing["properties"]["environmentVariables"] =
+        json!({ "FAULTY_FAILURE_RATE": "1", "FAULTY_DELAY_MS": "0" });
+    let mut slow = Local::deployment_body("regression-v3-faulty", 1);
+    slow["properties"]["environmentVariables"] =
+        json!({ "FAULTY_FAILURE_RATE": "0", "FAULTY_DELAY_MS": "1500" });
+    slow["properties"]["requestSettings"]["requestTimeout"] = json!("PT1S");
+    for (name, body) in [("failing", failing), ("slow", slow)] {
+        let reply = local
+            .arm(Method::PUT, &format!("{path}/{name}"), Some(body))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(local.settle(&reply).await["status"], "Succeeded");
+    }
+    let key = local.key("codes").await;
+
+    let (status, _, _) = local.score("codes", &key, None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no deployment has live traffic"
+    );
+
+    let response = local
+        .http
+        .post(format!(
+            "{}/endpoints/codes/score",
+            local.emulator.scoring_url
+        ))
+        .bearer_auth(&key)
+        .header("azureml-model-deployment", "failing")
+        .header("x-ms-client-request-id", "client-id-1")
+        .json(&sample_request())
+        .send()
+        .await
+        .expect("score");
+    assert_eq!(response.status(), StatusCode::FAILED_DEPENDENCY);
+    assert_eq!(response.headers()["x-request-id"], "client-id-1");
+    let reason = response.headers()["ms-azureml-model-error-reason"]
+        .to_str()
+        .expect("ascii");
+    assert!(reason.contains("simulated model failure"), "{reason}");
+
+    let (status, by, _) = local.score("codes", &key, Some("slow")).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(by.as_deref(), Some("slow"));
+
+    let too_big = vec![b' '; backend::emulator::scoring::MAX_BODY_BYTES + 1];
+    let response = local
+        .http
+        .post(format!(
+            "{}/endpoints/codes/score",
+            local.emulator.scoring_url
+        ))
+        .bearer_auth(&key)
+        .header("azureml-model-deployment", "failing")
+        .body(too_big)
+        .send()
+        .await
+        .expect("score");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // More than 2 × maxConcurrentRequestsPerInstance × instances pending: 429.
+    let requests = (0..6).map(|_| {
+        let http = local.http.clone();
+        let url = format!("{}/endpoints/codes/score", local.emulator.scoring_url);
+        let key = key.clone();
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(key)
+                .header("azureml-model-deployment", "slow")
+                .json(&sample_request())
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    });
+    let mut statuses = Vec::new();
+    for request in requests.collect::<Vec<_>>() {
+        statuses.push(request.await.expect("task").expect("answer"));
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+
+    // Metrics: JSON per endpoint and Prometheus text for all.
+    let metrics: Value = local
+        .http
+        .get(format!(
+            "{}/endpoints/codes/metrics",
+            local.emulator.scoring_url
+        ))
+        .send()
+        .await
+        .expect("metrics")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        metrics["deployments"]["failing"]["live"]["statuses"]["424"],
+        1
+    );
+    let text = local
+        .http
+        .get(format!("{}/metrics", local.emulator.scoring_url))
+        .send()
+        .await
+        .expect("prometheus")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains(r#"greenlight_scoring_requests_total{endpoint="codes",deployment="failing",traffic="live",status="424"} 1"#), "{text}");
+    local.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aml_token_endpoint_takes_issued_tokens_only() {
+    let local = start().await;
+    let path = format!("{WORKSPACE}/onlineEndpoints/tokens");
+    let reply = local
+        .arm(
+            Method::PUT,
+            &path,
+            Some(json!({ "location": "local", "properties": { "authMode": "AMLToken" } })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    local.settle(&reply).await;
+    assert_eq!(
+        local
+            .create_deployment("tokens", "blue", "regression-v1")
+            .await["status"],
+        "Succeeded"
+    );
+    assert_eq!(
+        local
+            .set_traffic("tokens", json!({ "blue": 100 }), json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let keys = local
+        .arm(Method::POST, &format!("{path}/listKeys"), None)
+        .await;
+    assert_eq!(
+        keys.status,
+        StatusCode::BAD_REQUEST,
+        "no keys for AMLToken endpoints"
+    );
+    let token = local
+        .arm(Method::POST, &format!("{path}/token"), None)
+        .await;
+    assert_eq!(token.status, StatusCode::OK);
+    let expiry = token.body["expiryTimeUtc"].as_i64().expect("expiry");
+    assert!(expiry > chrono::Utc::now().timestamp());
+    let access = token.body["accessToken"].as_str().expect("token");
+    let (status, _, _) = local.score("tokens", access, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = local.score("tokens", "made-up-token", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     local.emulator.shutdown().await;
 }

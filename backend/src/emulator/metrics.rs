@@ -133,6 +133,112 @@ impl EndpointMetrics {
     }
 }
 
+/// A summary of one kind of traffic, with latency quantiles, as the console reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrafficSummary {
+    pub requests: u64,
+    pub errors: u64,
+    pub statuses: BTreeMap<u16, u64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl From<&TrafficStats> for TrafficSummary {
+    fn from(stats: &TrafficStats) -> Self {
+        Self {
+            requests: stats.requests,
+            errors: stats.errors,
+            statuses: stats.statuses.clone(),
+            p50_ms: stats.quantile_ms(0.50),
+            p95_ms: stats.quantile_ms(0.95),
+            p99_ms: stats.quantile_ms(0.99),
+        }
+    }
+}
+
+/// One deployment's metrics as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentSummary {
+    pub live: TrafficSummary,
+    pub mirrored: TrafficSummary,
+    pub comparison: Comparison,
+}
+
+impl EndpointMetrics {
+    pub fn summary(&self) -> BTreeMap<String, DeploymentSummary> {
+        self.snapshot()
+            .into_iter()
+            .map(|(name, m)| {
+                let summary = DeploymentSummary {
+                    live: TrafficSummary::from(&m.live),
+                    mirrored: TrafficSummary::from(&m.mirrored),
+                    comparison: m.comparison,
+                };
+                (name, summary)
+            })
+            .collect()
+    }
+
+    /// Appends this endpoint's metrics in Prometheus' text format.
+    pub fn write_prometheus(&self, endpoint: &str, out: &mut String) {
+        use std::fmt::Write;
+        for (deployment, m) in self.snapshot() {
+            for (traffic, stats) in [("live", &m.live), ("mirror", &m.mirrored)] {
+                let labels = format!(
+                    "endpoint=\"{endpoint}\",deployment=\"{deployment}\",traffic=\"{traffic}\""
+                );
+                for (status, count) in &stats.statuses {
+                    let _ = writeln!(
+                        out,
+                        "greenlight_scoring_requests_total{{{labels},status=\"{status}\"}} {count}"
+                    );
+                }
+                let mut cumulative = 0;
+                for (i, count) in stats.latency_buckets.iter().enumerate() {
+                    cumulative += count;
+                    let le = BUCKETS_MS
+                        .get(i)
+                        .map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
+                    let _ = writeln!(
+                        out,
+                        "greenlight_scoring_latency_ms_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "greenlight_scoring_latency_ms_sum{{{labels}}} {}",
+                    stats.latency_sum_ms
+                );
+                let _ = writeln!(
+                    out,
+                    "greenlight_scoring_latency_ms_count{{{labels}}} {}",
+                    stats.requests
+                );
+            }
+            for (outcome, count) in [
+                ("equal", m.comparison.equal),
+                ("differ", m.comparison.differ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "greenlight_mirror_comparisons_total{{endpoint=\"{endpoint}\",deployment=\"{deployment}\",outcome=\"{outcome}\"}} {count}"
+                );
+            }
+        }
+    }
+}
+
+/// The `# HELP` and `# TYPE` lines of the metrics above.
+pub const PROMETHEUS_HEADER: &str = "\
+# HELP greenlight_scoring_requests_total Scoring requests answered, by deployment, traffic kind and status.
+# TYPE greenlight_scoring_requests_total counter
+# HELP greenlight_scoring_latency_ms Scoring latency in milliseconds as the router saw it.
+# TYPE greenlight_scoring_latency_ms histogram
+# HELP greenlight_mirror_comparisons_total Mirrored answers compared with the live answer to the same request.
+# TYPE greenlight_mirror_comparisons_total counter
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +269,25 @@ mod tests {
         assert_eq!(stats.quantile_ms(0.5), Some(5.0));
         assert_eq!(stats.quantile_ms(0.95), Some(200.0));
         assert_eq!(TrafficStats::default().quantile_ms(0.5), None);
+    }
+
+    #[test]
+    fn prometheus_text_has_cumulative_buckets_and_counts() {
+        let metrics = EndpointMetrics::default();
+        metrics.record_live("blue", 200, Duration::from_millis(3));
+        metrics.record_live("blue", 200, Duration::from_millis(30));
+        let mut text = String::new();
+        metrics.write_prometheus("ep", &mut text);
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        assert!(line("greenlight_scoring_requests_total{endpoint=\"ep\",deployment=\"blue\",traffic=\"live\",status=\"200\"}").ends_with(" 2"));
+        assert!(line("greenlight_scoring_latency_ms_bucket{endpoint=\"ep\",deployment=\"blue\",traffic=\"live\",le=\"5\"}").ends_with(" 1"));
+        assert!(line("greenlight_scoring_latency_ms_bucket{endpoint=\"ep\",deployment=\"blue\",traffic=\"live\",le=\"+Inf\"}").ends_with(" 2"));
+        assert!(line("greenlight_scoring_latency_ms_count{endpoint=\"ep\",deployment=\"blue\",traffic=\"live\"}").ends_with(" 2"));
     }
 
     #[test]

@@ -196,6 +196,19 @@ impl RoutingTable {
             .insert(route.name.clone(), route);
     }
 
+    /// Every endpoint, by name.
+    pub fn all(&self) -> Vec<Arc<EndpointRoute>> {
+        let mut all: Vec<_> = self
+            .endpoints
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
     pub fn remove(&self, endpoint: &str) -> Option<Arc<EndpointRoute>> {
         self.endpoints
             .write()

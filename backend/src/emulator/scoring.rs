@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,12 +21,67 @@ pub const MODEL_ERROR_HEADER: &str = "ms-azureml-model-error-reason";
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// The scoring router over `routes`. Scoring URIs are `/endpoints/{endpoint}/score`.
+/// The scoring router over `routes`. Scoring URIs are `/endpoints/{endpoint}/score`; each
+/// endpoint's metrics are JSON at `/endpoints/{endpoint}/metrics`, all of them Prometheus text
+/// at `/metrics`.
 pub fn router(routes: Arc<RoutingTable>) -> Router {
     Router::new()
         .route("/endpoints/{endpoint}/score", post(score))
+        .route("/endpoints/{endpoint}/swagger.json", get(swagger))
+        .route("/endpoints/{endpoint}/metrics", get(endpoint_metrics))
+        .route("/metrics", get(prometheus))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(routes)
+}
+
+/// Per-deployment metrics of one endpoint, live and mirrored apart, with latency quantiles.
+async fn endpoint_metrics(
+    State(routes): State<Arc<RoutingTable>>,
+    Path(endpoint): Path<String>,
+) -> Response {
+    match routes.get(&endpoint) {
+        Some(route) => axum::Json(serde_json::json!({ "deployments": route.metrics.summary() }))
+            .into_response(),
+        None => refuse(StatusCode::NOT_FOUND, "endpoint not found", "metrics"),
+    }
+}
+
+/// Every endpoint's metrics in Prometheus' text format.
+async fn prometheus(State(routes): State<Arc<RoutingTable>>) -> Response {
+    let mut text = String::from(super::metrics::PROMETHEUS_HEADER);
+    for route in routes.all() {
+        route.metrics.write_prometheus(&route.name, &mut text);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// A minimal OpenAPI document of the scoring route, as Azure serves at `swaggerUri`.
+async fn swagger(
+    State(routes): State<Arc<RoutingTable>>,
+    Path(endpoint): Path<String>,
+) -> Response {
+    if routes.get(&endpoint).is_none() {
+        return refuse(StatusCode::NOT_FOUND, "endpoint not found", "swagger");
+    }
+    axum::Json(serde_json::json!({
+        "openapi": "3.0.1",
+        "info": { "title": format!("{endpoint} scoring"), "version": "1.0" },
+        "paths": { format!("/endpoints/{endpoint}/score"): { "post": {
+            "summary": "Score with the deployment chosen by traffic, or named in azureml-model-deployment",
+            "security": [{ "bearer": [] }],
+            "requestBody": { "content": { "application/json": {} } },
+            "responses": { "200": { "description": "the model's answer" } }
+        }}},
+        "components": { "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } }
+    }))
+    .into_response()
 }
 
 /// An error answer in the shape Azure's scoring front end uses.
@@ -132,6 +187,11 @@ fn answer(result: &Result<ScoreReply, ScoreError>, request_id: &str) -> Response
             set_header(&mut response, MODEL_ERROR_HEADER, reason);
             response
         }
+        Err(ScoreError::Overloaded) => refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests are pending for this deployment; retry later or add instances",
+            request_id,
+        ),
         Err(ScoreError::NoInstance) => refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "no instance of the deployment is ready",

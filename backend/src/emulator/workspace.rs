@@ -849,6 +849,12 @@ impl LocalWorkspace {
                 Probe::default_liveness(),
             ),
             request_timeout: request_timeout_of(deployment),
+            max_concurrent_per_instance: properties
+                .request_settings
+                .as_ref()
+                .and_then(|r| r.max_concurrent_requests_per_instance)
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(1),
         })
     }
 }

@@ -7,5 +7,5 @@ mod pool;
 mod process;
 
 pub use logs::LogBuffer;
-pub use pool::{DeploymentPool, PoolStatus, ScoreError, ScoreReply};
+pub use pool::{DeploymentPool, InstanceInfo, PoolStatus, ScoreError, ScoreReply};
 pub use process::{InstanceSpec, Probe};

@@ -27,6 +27,15 @@ pub enum PoolStatus {
     Failed(String),
 }
 
+/// A serving instance as others may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceInfo {
+    pub name: String,
+    pub pid: Option<u32>,
+    /// Where the instance's harness listens (loopback).
+    pub address: std::net::SocketAddr,
+}
+
 /// An answer from an instance.
 #[derive(Debug)]
 pub struct ScoreReply {
@@ -42,6 +51,8 @@ pub enum ScoreError {
     NoInstance,
     #[error("the instance did not answer within the request timeout")]
     Timeout,
+    #[error("too many requests are pending for this deployment")]
+    Overloaded,
     /// The scoring script's `run()` raised.
     #[error("the model failed: {0}")]
     ModelError(String),
@@ -158,18 +169,33 @@ impl DeploymentPool {
         &self.inner.logs
     }
 
-    /// Names and process ids of the serving instances (for diagnostics and tests).
-    pub fn ready_instances(&self) -> Vec<(String, Option<u32>)> {
+    /// The serving instances (for diagnostics, tests and benchmarks).
+    pub fn ready_instances(&self) -> Vec<InstanceInfo> {
         read(&self.inner.ready)
             .iter()
-            .map(|r| (r.name.clone(), r.pid))
+            .map(|r| InstanceInfo {
+                name: r.name.clone(),
+                pid: r.pid,
+                address: r.address,
+            })
             .collect()
     }
 
     /// Sends `body` to the least busy ready instance.
+    ///
+    /// Like Azure, refuses with [`ScoreError::Overloaded`] when more than
+    /// 2 × `maxConcurrentRequestsPerInstance` × instances requests are already pending.
     pub async fn score(&self, body: bytes::Bytes) -> Result<ScoreReply, ScoreError> {
         let instance = {
             let ready = read(&self.inner.ready);
+            let capacity = 2 * self.inner.spec.max_concurrent_per_instance.max(1) * ready.len();
+            let pending: usize = ready
+                .iter()
+                .map(|r| r.in_flight.load(Ordering::Relaxed))
+                .sum();
+            if !ready.is_empty() && pending >= capacity {
+                return Err(ScoreError::Overloaded);
+            }
             ready
                 .iter()
                 .min_by_key(|r| r.in_flight.load(Ordering::Relaxed))

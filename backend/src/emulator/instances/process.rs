@@ -65,6 +65,8 @@ pub struct InstanceSpec {
     pub readiness: Probe,
     pub liveness: Probe,
     pub request_timeout: Duration,
+    /// `maxConcurrentRequestsPerInstance`: bounds how many requests may wait per instance.
+    pub max_concurrent_per_instance: usize,
 }
 
 /// A started harness that reported its port.
