@@ -1179,3 +1179,95 @@ async fn an_aml_token_endpoint_takes_issued_tokens_only() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     local.emulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_down_drains_in_flight_requests_and_logs_honour_tail() {
+    let local = start().await;
+    let endpoint = "drain";
+    local.create_endpoint(endpoint).await;
+    let path = format!("{WORKSPACE}/onlineEndpoints/{endpoint}/deployments/blue");
+    let reply = local
+        .arm(
+            Method::PUT,
+            &path,
+            Some(Local::deployment_body("regression-v1", 2)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(local.settle(&reply).await["status"], "Succeeded");
+    assert_eq!(
+        local
+            .set_traffic(endpoint, json!({ "blue": 100 }), json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let key = local.key(endpoint).await;
+    let pool = local
+        .emulator
+        .workspace
+        .pool(endpoint, "blue")
+        .expect("pool");
+    assert_eq!(pool.ready_instances().len(), 2);
+
+    // A client scores in a loop while the deployment scales from 2 instances to 1.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let (http, url, key, stop) = (
+            local.http.clone(),
+            format!("{}/endpoints/{endpoint}/score", local.emulator.scoring_url),
+            key.clone(),
+            std::sync::Arc::clone(&stop),
+        );
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let status = http
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&sample_request())
+                    .send()
+                    .await
+                    .map(|r| r.status());
+                if status.is_ok_and(|s| s == StatusCode::OK) {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            (ok, failed)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let scaling = local
+        .arm(
+            Method::PATCH,
+            &path,
+            Some(json!({ "sku": { "capacity": 1 } })),
+        )
+        .await;
+    assert_eq!(scaling.status, StatusCode::ACCEPTED);
+    assert_eq!(local.settle(&scaling).await["status"], "Succeeded");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = client.await.expect("client");
+    assert!(ok > 0);
+    assert_eq!(
+        failed, 0,
+        "{failed} requests failed while scaling down ({ok} succeeded)"
+    );
+    assert_eq!(pool.ready_instances().len(), 1);
+
+    let logs = local
+        .arm(
+            Method::POST,
+            &format!("{path}/getLogs"),
+            Some(json!({ "tail": 3 })),
+        )
+        .await;
+    assert_eq!(logs.status, StatusCode::OK);
+    let content = logs.body["content"].as_str().expect("content");
+    assert_eq!(content.lines().count(), 3, "{content}");
+    assert!(content.contains("POST /score 200"), "{content}");
+    local.emulator.shutdown().await;
+}

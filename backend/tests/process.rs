@@ -480,3 +480,77 @@ mod libc_signal {
     pub const KILL: i32 = 9;
     pub const TERM: i32 = 15;
 }
+
+#[test]
+fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
+    let state = state_dir();
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut child = Command::new(BIN)
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--scoring-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg("--examples-dir")
+        .arg(&examples)
+        .env("GREENLIGHT_EMULATOR_TOKEN", "cli-token")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn greenlight emulator");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .expect("a ready line before stdout closes");
+        if let Some(url) = line.strip_prefix("Local workspace is ready at ") {
+            break url.to_owned();
+        }
+    };
+    let workspace = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w";
+    let client = http();
+    let answer = client
+        .get(format!("{url}{workspace}?api-version=2024-04-01"))
+        .bearer_auth("cli-token")
+        .send()
+        .expect("workspace");
+    assert_eq!(answer.status().as_u16(), 200);
+    let body: serde_json::Value = answer.json().expect("json");
+    assert_eq!(body["location"], "local");
+    let model = client
+        .get(format!(
+            "{url}{workspace}/models/regression-v1/versions/1?api-version=2024-04-01"
+        ))
+        .bearer_auth("cli-token")
+        .send()
+        .expect("model");
+    assert_eq!(
+        model.status().as_u16(),
+        200,
+        "demo models are registered at start"
+    );
+    let model: serde_json::Value = model.json().expect("json");
+    assert!(model["properties"]["modelUri"]
+        .as_str()
+        .is_some_and(|uri| uri.starts_with("file://") && uri.ends_with("regression-v1/model")));
+    let refused = client
+        .get(format!("{url}{workspace}?api-version=2024-04-01"))
+        .send()
+        .expect("anonymous");
+    assert_eq!(refused.status().as_u16(), 401);
+
+    let killed = Command::new("kill")
+        .args(["-15", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+}

@@ -785,11 +785,11 @@ impl LocalWorkspace {
         Ok(body)
     }
 
+    /// An asset version by id. The local workspaces share their assets (the demo models are
+    /// registered once), so an asset registered under any workspace path is found from all.
     pub async fn get_asset(&self, id: &str) -> Result<serde_json::Value, ArmFailure> {
         let state = self.state.lock().await;
-        state
-            .assets
-            .get(&id.to_ascii_lowercase())
+        find_asset(&state, &asset_suffix(id))
             .cloned()
             .ok_or_else(|| ArmFailure::not_found(&format!("asset {id}")))
     }
@@ -1059,11 +1059,7 @@ fn asset_path(
         reference[at..].to_owned()
     }
     .to_ascii_lowercase();
-    let asset = state
-        .assets
-        .iter()
-        .find(|(id, _)| id.ends_with(&suffix))
-        .map(|(_, asset)| asset)
+    let asset = find_asset(state, &suffix)
         .ok_or_else(|| ArmFailure::bad_field(field, format!("{reference} is not registered")))?;
     let uri = asset["properties"][uri_field].as_str().unwrap_or_default();
     let path = uri.strip_prefix("file://").ok_or_else(|| {
@@ -1073,6 +1069,24 @@ fn asset_path(
         )
     })?;
     Ok(PathBuf::from(path))
+}
+
+/// The workspace-independent tail of an asset id: `/{kind}/{name}/versions/{version}`.
+fn asset_suffix(id: &str) -> String {
+    let parts: Vec<&str> = id.rsplitn(5, '/').collect();
+    match parts.as_slice() {
+        [version, versions, name, kind, _] => format!("/{kind}/{name}/{versions}/{version}"),
+        _ => id.to_owned(),
+    }
+    .to_ascii_lowercase()
+}
+
+fn find_asset<'a>(state: &'a Snapshot, suffix: &str) -> Option<&'a serde_json::Value> {
+    state
+        .assets
+        .iter()
+        .find(|(id, _)| id.ends_with(suffix))
+        .map(|(_, asset)| asset)
 }
 
 /// RFC 7386 JSON merge patch.
@@ -1106,6 +1120,16 @@ mod tests {
             &serde_json::json!({"b": {"c": 5, "d": null}, "e": null, "f": 6}),
         );
         assert_eq!(doc, serde_json::json!({"a": 1, "b": {"c": 5}, "f": 6}));
+    }
+
+    #[test]
+    fn asset_ids_match_across_workspaces_by_their_tail() {
+        assert_eq!(
+            asset_suffix(
+                "/subscriptions/s/resourceGroups/g/providers/P/workspaces/w/models/M/versions/1"
+            ),
+            "/models/m/versions/1"
+        );
     }
 
     #[test]
