@@ -33,28 +33,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print!("{}", bootstrap::banner(&accounts));
     }
 
-    let state = AppState {
-        pool: database.pool.clone(),
-        sessions: SessionSettings {
-            idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
-            absolute: Duration::from_secs(args.session_max_hours.saturating_mul(3600)),
-            secure_cookie: args
-                .public_url
-                .as_deref()
-                .is_some_and(|url| url.starts_with("https://")),
-        },
-        rate_limits: RateLimits::default(),
-    };
-    let ui = UiConfig {
-        dir: args.ui_dir.clone(),
-    };
-    if !ui.dir.join("index.html").is_file() {
-        tracing::warn!(
-            dir = %ui.dir.display(),
-            "the console is not built there; the API works, the pages will not (run `make run`)"
-        );
-    }
-
     // The embedded local workspace, on its own loopback listeners with a token of this run.
     let emulator = start_emulator(
         &args.database.state_dir.join("workspace"),
@@ -68,6 +46,32 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "Local workspace (Azure ML emulator): ARM API at {}, scoring at {}",
         emulator.control_url, emulator.scoring_url
     );
+
+    let state = AppState {
+        pool: database.pool.clone(),
+        sessions: SessionSettings {
+            idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
+            absolute: Duration::from_secs(args.session_max_hours.saturating_mul(3600)),
+            secure_cookie: args
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://")),
+        },
+        rate_limits: RateLimits::default(),
+        local_workspace: Some(shared::api::LocalWorkspaceInfo {
+            arm_url: emulator.control_url.clone(),
+            scoring_url: emulator.scoring_url.clone(),
+        }),
+    };
+    let ui = UiConfig {
+        dir: args.ui_dir.clone(),
+    };
+    if !ui.dir.join("index.html").is_file() {
+        tracing::warn!(
+            dir = %ui.dir.display(),
+            "the console is not built there; the API works, the pages will not (run `make run`)"
+        );
+    }
 
     let listener = TcpListener::bind(args.listen)
         .await

@@ -13,6 +13,7 @@ test('a visitor is sent to sign in, signs in and sees their name and role', asyn
   await expect(console.currentUser).toHaveText(OPERATOR.name);
   await expect(console.currentRole).toHaveText(OPERATOR.role);
   await expect(page.getByTestId('health')).toContainText('database ok');
+  await expect(page.getByTestId('local-workspace')).toContainText('http://127.0.0.1:');
 
   // The session lives in an HttpOnly cookie, so it survives a reload.
   await page.reload();

@@ -2,7 +2,7 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
-use shared::api::{Health, SessionInfo, SignInRequest, CSRF_HEADER};
+use shared::api::{About, Health, SessionInfo, SignInRequest, CSRF_HEADER};
 use shared::ErrorEnvelope;
 use std::fmt;
 
@@ -67,6 +67,10 @@ async fn json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
 
 pub async fn health() -> Result<Health, ApiError> {
     json(send(Request::get("/api/v1/health"), None).await?).await
+}
+
+pub async fn about() -> Result<About, ApiError> {
+    json(send(Request::get("/api/v1/about"), None).await?).await
 }
 
 /// The current session, or `None` when nobody is signed in.

@@ -53,6 +53,7 @@ pub fn Home() -> impl IntoView {
         }
     });
     let health = LocalResource::new(api::health);
+    let about = LocalResource::new(api::about);
     view! {
         <TopBar />
         <main class="page">
@@ -70,6 +71,20 @@ pub fn Home() -> impl IntoView {
                                 "Server " {h.status} " · database " {h.database} " · version " {h.version}
                             </p>
                         }.into_any(),
+                        Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                    })}
+                    {move || about.get().map(|result| match result {
+                        Ok(about) => match about.local_workspace {
+                            Some(local) => view! {
+                                <p data-testid="local-workspace">
+                                    "Local workspace (Azure ML emulator): ARM API "
+                                    <code>{local.arm_url}</code>
+                                    ", scoring "
+                                    <code>{local.scoring_url}</code>
+                                </p>
+                            }.into_any(),
+                            None => view! { <p>"Connected to Azure ML"</p> }.into_any(),
+                        },
                         Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
                     })}
                 </Suspense>

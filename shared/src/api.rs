@@ -19,6 +19,25 @@ pub struct Health {
     pub version: String,
 }
 
+/// `GET /api/v1/about`: what this Greenlight instance is connected to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct About {
+    pub version: String,
+    /// The embedded local workspace, when this instance runs one.
+    pub local_workspace: Option<LocalWorkspaceInfo>,
+}
+
+/// Where the embedded local workspace (the Azure ML emulator) listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LocalWorkspaceInfo {
+    /// Base URL of its ARM API.
+    pub arm_url: String,
+    /// Base URL of its scoring URIs.
+    pub scoring_url: String,
+}
+
 /// `POST /api/v1/session`: sign in with a local account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,5 +1,6 @@
 //! The HTTP surface: REST API under `/api/v1`, the OpenAPI document, and the static console.
 
+mod about;
 pub mod error;
 mod health;
 pub mod json;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub sessions: SessionSettings,
     pub rate_limits: RateLimits,
+    /// The embedded local workspace's addresses, when there is one.
+    pub local_workspace: Option<shared::api::LocalWorkspaceInfo>,
 }
 
 /// Where the built console lives.
@@ -41,6 +44,7 @@ pub struct UiConfig {
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
+        .routes(routes!(about::about))
         .routes(routes!(
             session::current,
             session::sign_in,

@@ -27,6 +27,7 @@ async fn the_openapi_document_describes_every_api_operation() {
     let paths = body["paths"].as_object().expect("paths");
     for (path, method) in [
         ("/api/v1/health", "get"),
+        ("/api/v1/about", "get"),
         ("/api/v1/session", "get"),
         ("/api/v1/session", "post"),
         ("/api/v1/session", "delete"),

@@ -37,6 +37,7 @@ pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
         pool: db.pool.clone(),
         sessions: default_sessions(),
         rate_limits,
+        local_workspace: None,
     };
     let ui = UiConfig {
         dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
