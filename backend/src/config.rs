@@ -69,6 +69,11 @@ pub struct EmulatorArgs {
     /// Bearer token ARM requests must carry. Without it a random one is made and printed.
     #[arg(long, env = "GREENLIGHT_EMULATOR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Serve both planes over HTTPS with a self-signed certificate for 127.0.0.1 and
+    /// localhost (made once, kept in the state folder; its path is printed). Azure's client
+    /// libraries send bearer tokens only over https.
+    #[arg(long, env = "GREENLIGHT_EMULATOR_TLS")]
+    pub tls: bool,
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
 }

@@ -38,8 +38,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &args.database.state_dir.join("workspace"),
         password::generate(),
         &args.workspace,
-        loopback_any_port(),
-        loopback_any_port(),
+        (loopback_any_port(), loopback_any_port()),
+        false,
     )
     .await?;
     println!(
@@ -102,10 +102,13 @@ pub async fn emulator_only(args: EmulatorArgs) -> anyhow::Result<()> {
         &args.state_dir.join("workspace"),
         token.clone(),
         &args.workspace,
-        args.listen,
-        args.scoring_listen,
+        (args.listen, args.scoring_listen),
+        args.tls,
     )
     .await?;
+    if let Some(certificate) = &emulator.certificate {
+        println!("HTTPS certificate to trust: {}", certificate.display());
+    }
     if generated {
         println!("Bearer token for this run (shown once): {}", token.expose());
     }
@@ -124,8 +127,8 @@ async fn start_emulator(
     state_dir: &std::path::Path,
     token: Secret,
     workspace: &WorkspaceArgs,
-    control: SocketAddr,
-    scoring: SocketAddr,
+    (control, scoring): (SocketAddr, SocketAddr),
+    tls: bool,
 ) -> anyhow::Result<Emulator> {
     let control = TcpListener::bind(control)
         .await
@@ -139,6 +142,7 @@ async fn start_emulator(
             token,
             python: workspace.python.clone(),
             examples_dir: Some(workspace.examples_dir.clone()),
+            tls,
         },
         control,
         scoring,

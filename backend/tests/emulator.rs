@@ -36,6 +36,7 @@ async fn start() -> Local {
             token: Secret::new(TOKEN),
             python: PathBuf::from("python3"),
             examples_dir: Some(examples_dir()),
+            tls: false,
         },
         bind().await,
         bind().await,
@@ -942,6 +943,7 @@ async fn state_survives_a_restart_and_instances_start_again() {
         token: Secret::new(TOKEN),
         python: PathBuf::from("python3"),
         examples_dir: Some(examples_dir()),
+        tls: false,
     };
     let bind = || async {
         tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -1269,5 +1271,63 @@ async fn scaling_down_drains_in_flight_requests_and_logs_honour_tail() {
     let content = logs.body["content"].as_str().expect("content");
     assert_eq!(content.lines().count(), 3, "{content}");
     assert!(content.contains("POST /score 200"), "{content}");
+    local.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_both_planes_serve_https_with_a_certificate_clients_can_trust() {
+    let state = tempfile::tempdir().expect("state dir");
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind")
+    };
+    let emulator = Emulator::start(
+        EmulatorConfig {
+            state_dir: state.path().to_path_buf(),
+            token: Secret::new(TOKEN),
+            python: PathBuf::from("python3"),
+            examples_dir: None,
+            tls: true,
+        },
+        bind().await,
+        bind().await,
+    )
+    .await
+    .expect("start with TLS");
+    assert!(emulator.control_url.starts_with("https://127.0.0.1:"));
+    assert!(emulator.scoring_url.starts_with("https://127.0.0.1:"));
+    let pem =
+        std::fs::read(emulator.certificate.as_ref().expect("a certificate path")).expect("pem");
+    let trusting = reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("certificate"))
+        .build()
+        .expect("client");
+    let local = Local {
+        emulator,
+        http: trusting,
+        _state: state,
+    };
+    let workspace = local.arm(Method::GET, WORKSPACE, None).await;
+    assert_eq!(workspace.status, StatusCode::OK);
+    local.create_endpoint("secure").await;
+    let key = local.key("secure").await;
+    let (status, _, body) = local.score("secure", &key, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "served over https: {body}");
+
+    let untrusting = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let refused = untrusting
+        .get(format!("{}{WORKSPACE}?{API}", local.emulator.control_url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a client that does not trust the certificate is refused"
+    );
     local.emulator.shutdown().await;
 }

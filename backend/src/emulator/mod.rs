@@ -13,6 +13,7 @@ pub mod operations;
 pub mod routing;
 pub mod scoring;
 pub mod state;
+pub mod tls;
 pub mod workspace;
 
 use crate::secret::Secret;
@@ -39,6 +40,8 @@ pub struct EmulatorConfig {
     pub python: PathBuf,
     /// Demo models to register at start (`examples/`), when present.
     pub examples_dir: Option<PathBuf>,
+    /// Serve both planes over HTTPS with a self-signed certificate kept in `state_dir/tls`.
+    pub tls: bool,
 }
 
 /// A running local workspace.
@@ -47,6 +50,8 @@ pub struct Emulator {
     pub control_url: String,
     pub scoring_url: String,
     pub workspace: Arc<LocalWorkspace>,
+    /// The certificate to trust, when serving HTTPS.
+    pub certificate: Option<PathBuf>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -60,8 +65,14 @@ impl Emulator {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.state_dir)
             .with_context(|| format!("creating {}", config.state_dir.display()))?;
-        let control_url = format!("http://{}", control.local_addr()?);
-        let scoring_url = format!("http://{}", scoring.local_addr()?);
+        let tls = if config.tls {
+            Some(tls::Tls::load_or_create(&config.state_dir.join("tls"))?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let control_url = format!("{scheme}://{}", control.local_addr()?);
+        let scoring_url = format!("{scheme}://{}", scoring.local_addr()?);
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -83,14 +94,26 @@ impl Emulator {
             base_url: control_url.clone(),
         });
         let scoring_app = scoring::router(Arc::clone(&workspace.routes));
-        let servers = vec![
-            tokio::spawn(serve_until(control, control_app, stopped.clone())),
-            tokio::spawn(serve_until(scoring, scoring_app, stopped)),
-        ];
+        let servers = match &tls {
+            Some(tls) => vec![
+                tokio::spawn(tls::serve(
+                    control,
+                    control_app,
+                    tls.clone(),
+                    stopped.clone(),
+                )),
+                tokio::spawn(tls::serve(scoring, scoring_app, tls.clone(), stopped)),
+            ],
+            None => vec![
+                tokio::spawn(serve_until(control, control_app, stopped.clone())),
+                tokio::spawn(serve_until(scoring, scoring_app, stopped)),
+            ],
+        };
         Ok(Self {
             control_url,
             scoring_url,
             workspace,
+            certificate: tls.map(|t| t.certificate_path),
             stop,
             servers,
         })
