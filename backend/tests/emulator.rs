@@ -1331,3 +1331,60 @@ async fn with_tls_both_planes_serve_https_with_a_certificate_clients_can_trust()
     );
     local.emulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_takes_at_most_twenty_deployments() {
+    let local = start().await;
+    // Deployments whose init() fails end quickly and hold no process, but still count.
+    let code = tempfile::tempdir().expect("code dir");
+    std::fs::write(
+        code.path().join("score.py"),
+        "def init():\n    raise SystemExit(1)\n",
+    )
+    .expect("script");
+    let registered = local
+        .arm(
+            Method::PUT,
+            &format!("{WORKSPACE}/codes/quick-fail/versions/1"),
+            Some(
+                json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }),
+            ),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK);
+    local.create_endpoint("crowded").await;
+    let mut body = Local::deployment_body("regression-v1", 1);
+    body["properties"]["codeConfiguration"]["codeId"] = json!("azureml:quick-fail:1");
+    for i in 0..20 {
+        let reply = local
+            .arm(
+                Method::PUT,
+                &format!("{WORKSPACE}/onlineEndpoints/crowded/deployments/d{i:02}"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        local.settle(&reply).await;
+    }
+    let reply = local
+        .arm(
+            Method::PUT,
+            &format!("{WORKSPACE}/onlineEndpoints/crowded/deployments/d20"),
+            Some(body.clone()),
+        )
+        .await;
+    assert_refused(&reply, "at most 20 deployments");
+    body["properties"]["requestSettings"]["maxConcurrentRequestsPerInstance"] = json!(0);
+    let reply = local
+        .arm(
+            Method::PUT,
+            &format!("{WORKSPACE}/onlineEndpoints/crowded/deployments/d00"),
+            Some(body),
+        )
+        .await;
+    assert_refused(
+        &reply,
+        "properties.requestSettings.maxConcurrentRequestsPerInstance",
+    );
+    local.emulator.shutdown().await;
+}

@@ -947,6 +947,14 @@ fn validate_deployment(deployment: &OnlineDeployment) -> Result<(), ArmFailure> 
         }
     }
     if let Some(settings) = &deployment.properties.request_settings {
+        if let Some(n) = settings.max_concurrent_requests_per_instance {
+            if n < 1 {
+                return Err(ArmFailure::bad_field(
+                    "properties.requestSettings.maxConcurrentRequestsPerInstance",
+                    format!("maxConcurrentRequestsPerInstance must be at least 1 (got {n})"),
+                ));
+            }
+        }
         if let Some(text) = &settings.request_timeout {
             let timeout = parse_iso8601_duration(text).map_err(|e| {
                 ArmFailure::bad_field("properties.requestSettings.requestTimeout", e.to_string())
