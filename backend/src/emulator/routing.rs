@@ -133,8 +133,9 @@ impl EndpointRoute {
     pub fn pick(&self, named: Option<&str>) -> Option<Target> {
         let state = self.read();
         if let Some(name) = named {
-            return state.pools.get(name).map(|pool| Target {
-                deployment: name.to_owned(),
+            let name = name.to_ascii_lowercase();
+            return state.pools.get(&name).map(|pool| Target {
+                deployment: name,
                 pool: pool.clone(),
                 by_weight: false,
             });

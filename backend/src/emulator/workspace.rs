@@ -103,7 +103,9 @@ fn traffic_of(endpoint: &OnlineEndpoint) -> (BTreeMap<String, i64>, BTreeMap<Str
 impl LocalWorkspace {
     /// Loads the stored state and starts the instances of every stored deployment again.
     pub fn open(file: StateFile, runtime: Runtime) -> anyhow::Result<Arc<Self>> {
-        let snapshot = file.load()?;
+        let mut snapshot = file.load()?;
+        let unfinished = settle_interrupted(&mut snapshot);
+        file.save(&snapshot)?;
         let workspace = Arc::new(Self {
             state: tokio::sync::Mutex::new(snapshot.clone()),
             file,
@@ -124,6 +126,18 @@ impl LocalWorkspace {
                     pool.scale(instance_count(deployment));
                     route.add_pool(&key(&name), pool);
                 }
+            }
+        }
+        // Work a previous run left half done is followed to its end again.
+        for (endpoint, deployment) in unfinished {
+            if let (Ok(guard), Some(resource)) = (
+                workspace.claim(&endpoint),
+                snapshot
+                    .endpoints
+                    .get(&endpoint)
+                    .and_then(|e| e.deployments.get(&deployment)),
+            ) {
+                workspace.follow_deployment(guard, &endpoint, &deployment, resource);
             }
         }
         Ok(workspace)
@@ -859,6 +873,38 @@ impl LocalWorkspace {
     }
 }
 
+/// Finishes in the stored state what a previous run was doing when it stopped: endpoints being
+/// created are up, deletions are completed, and deployments still creating, updating or scaling
+/// are returned (endpoint, deployment) to be followed again.
+fn settle_interrupted(snapshot: &mut Snapshot) -> Vec<(String, String)> {
+    snapshot.endpoints.retain(|_, e| {
+        e.resource.properties.provisioning_state != Some(ProvisioningState::Deleting)
+    });
+    let mut unfinished = Vec::new();
+    for (endpoint, stored) in &mut snapshot.endpoints {
+        let state = &mut stored.resource.properties.provisioning_state;
+        if *state == Some(ProvisioningState::Creating)
+            || *state == Some(ProvisioningState::Updating)
+        {
+            *state = Some(ProvisioningState::Succeeded);
+        }
+        stored
+            .deployments
+            .retain(|_, d| d.properties.provisioning_state != Some(ProvisioningState::Deleting));
+        for (name, deployment) in &stored.deployments {
+            let running = deployment
+                .properties
+                .provisioning_state
+                .as_ref()
+                .is_some_and(|s| !s.is_terminal());
+            if running {
+                unfinished.push((endpoint.clone(), name.clone()));
+            }
+        }
+    }
+    unfinished
+}
+
 /// A deployment that did not come up, as Azure reports it in the operation.
 fn deployment_failed(message: String) -> ArmFailure {
     ArmFailure::new(StatusCode::BAD_REQUEST, "DeploymentFailed", message)
@@ -1128,6 +1174,54 @@ mod tests {
             &serde_json::json!({"b": {"c": 5, "d": null}, "e": null, "f": 6}),
         );
         assert_eq!(doc, serde_json::json!({"a": 1, "b": {"c": 5}, "f": 6}));
+    }
+
+    #[test]
+    fn work_interrupted_by_a_restart_is_finished_or_followed_again() {
+        let endpoint = |state: ProvisioningState, deployments: &[(&str, ProvisioningState)]| {
+            let mut resource: OnlineEndpoint =
+                serde_json::from_value(serde_json::json!({"properties": {}})).expect("endpoint");
+            resource.properties.provisioning_state = Some(state);
+            StoredEndpoint {
+                workspace_id: "w".into(),
+                resource,
+                keys: [String::new(), String::new()],
+                deployments: deployments
+                    .iter()
+                    .map(|(name, state)| {
+                        let mut d: OnlineDeployment =
+                            serde_json::from_value(serde_json::json!({"properties": {}}))
+                                .expect("deployment");
+                        d.properties.provisioning_state = Some(state.clone());
+                        ((*name).to_owned(), d)
+                    })
+                    .collect(),
+            }
+        };
+        let mut snapshot = Snapshot::default();
+        snapshot
+            .endpoints
+            .insert("gone".into(), endpoint(ProvisioningState::Deleting, &[]));
+        snapshot.endpoints.insert(
+            "kept".into(),
+            endpoint(
+                ProvisioningState::Creating,
+                &[
+                    ("blue", ProvisioningState::Succeeded),
+                    ("green", ProvisioningState::Scaling),
+                    ("old", ProvisioningState::Deleting),
+                ],
+            ),
+        );
+        let unfinished = settle_interrupted(&mut snapshot);
+        assert_eq!(unfinished, [("kept".to_owned(), "green".to_owned())]);
+        assert!(!snapshot.endpoints.contains_key("gone"));
+        let kept = &snapshot.endpoints["kept"];
+        assert_eq!(
+            kept.resource.properties.provisioning_state,
+            Some(ProvisioningState::Succeeded)
+        );
+        assert!(!kept.deployments.contains_key("old"));
     }
 
     #[test]
