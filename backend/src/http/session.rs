@@ -100,3 +100,31 @@ fn session_cookie(value: &Secret, settings: &SessionSettings) -> HeaderValue {
     // The value is hex and the rest is ours, so this cannot fail; stay total anyway.
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn settings(secure_cookie: bool) -> SessionSettings {
+        SessionSettings {
+            idle: Duration::from_secs(60),
+            absolute: Duration::from_secs(3600),
+            secure_cookie,
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_secure_only_when_served_over_https() {
+        let value = Secret::new("abc");
+        let plain = session_cookie(&value, &settings(false));
+        let secure = session_cookie(&value, &settings(true));
+        for cookie in [&plain, &secure] {
+            let text = cookie.to_str().expect("ascii");
+            assert!(text.contains("HttpOnly") && text.contains("SameSite=Lax"));
+            assert!(text.contains("Max-Age=3600"));
+        }
+        assert!(!plain.to_str().expect("ascii").contains("Secure"));
+        assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+    }
+}
