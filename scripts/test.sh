@@ -10,6 +10,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "==> Python: the instance harness and the demo models"
+python3 -m unittest discover -s examples/tests
 echo "==> cargo test (unit + integration against a private Postgres)"
 # The frontend has no host-side tests; Playwright tests it in Chromium below.
 cargo test --workspace --exclude frontend

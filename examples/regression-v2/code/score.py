@@ -1,5 +1,9 @@
 """Scoring script of the demo linear regression, in Azure ML's contract: init() once, run() per
-request. Standard library only, so the local workspace needs nothing but Python 3."""
+request. Standard library only, so the local workspace needs nothing but Python 3.
+
+Request:  {"data": [[10 numbers], [10 numbers], ...]}
+Answer:   [prediction per row]  (dot product with the coefficients, plus the intercept)
+"""
 
 import json
 import os
@@ -8,41 +12,56 @@ FEATURES = 10
 model = None
 
 
-def init():
-    """Loads the coefficients from model.json in the model folder Azure ML mounts."""
-    global model
-    path = os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")
+def load_model(model_dir):
+    """Reads model.json ({"coefficients": [10 numbers], "intercept": number}) and checks it."""
+    path = os.path.join(model_dir, "model.json")
     with open(path, encoding="utf-8") as f:
         loaded = json.load(f)
-    if len(loaded.get("coefficients", [])) != FEATURES:
-        raise ValueError(f"{path} must hold {FEATURES} coefficients")
-    model = loaded
+    coefficients = loaded.get("coefficients") if isinstance(loaded, dict) else None
+    if not isinstance(coefficients, list) or len(coefficients) != FEATURES or not all(
+        is_number(c) for c in coefficients
+    ):
+        raise ValueError(f"{path}: \"coefficients\" must be a list of {FEATURES} numbers")
+    intercept = loaded.get("intercept", 0.0)
+    if not is_number(intercept):
+        raise ValueError(f"{path}: \"intercept\" must be a number")
+    return {"coefficients": coefficients, "intercept": intercept}
 
 
-def predict(rows):
-    """One prediction per row: the dot product with the coefficients, plus the intercept."""
-    coefficients, intercept = model["coefficients"], model.get("intercept", 0.0)
-    return [sum(c * x for c, x in zip(coefficients, row)) + intercept for row in rows]
+def init():
+    """Loads the coefficients from the model folder Azure ML mounts at AZUREML_MODEL_DIR."""
+    global model
+    model_dir = os.environ.get("AZUREML_MODEL_DIR")
+    if not model_dir:
+        raise ValueError("AZUREML_MODEL_DIR is not set")
+    model = load_model(model_dir)
+
+
+def is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def parse(raw_data):
     """Azure's request shape: {"data": [[10 numbers], ...]}. Names what is wrong otherwise."""
     try:
         request = json.loads(raw_data)
-    except ValueError as err:
-        raise ValueError(f"the request is not JSON: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the request body is not JSON: {err}") from None
     if not isinstance(request, dict) or "data" not in request:
-        raise ValueError('the request needs a "data" field: a list of rows')
+        raise ValueError('the request has no "data" field: expected {"data": [[10 numbers], ...]}')
     rows = request["data"]
     if not isinstance(rows, list):
         raise ValueError('"data" must be a list of rows')
     for i, row in enumerate(rows):
-        numeric = isinstance(row, list) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in row
-        )
-        if not numeric or len(row) != FEATURES:
-            raise ValueError(f"row {i} of \"data\" must be a list of {FEATURES} numbers")
+        if not isinstance(row, list) or len(row) != FEATURES or not all(is_number(x) for x in row):
+            raise ValueError(f'row {i} of "data" must be a list of exactly {FEATURES} numbers')
     return rows
+
+
+def predict(rows):
+    """One prediction per row: the dot product with the coefficients, plus the intercept."""
+    coefficients, intercept = model["coefficients"], model["intercept"]
+    return [sum(c * x for c, x in zip(coefficients, row)) + intercept for row in rows]
 
 
 def run(raw_data):
