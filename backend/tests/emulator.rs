@@ -129,6 +129,23 @@ impl Local {
         }
     }
 
+    /// Registers code version `<name>:1` holding a `score.py` with `source`; the folder lives as
+    /// long as the returned guard.
+    async fn register_code(&self, name: &str, source: &str) -> tempfile::TempDir {
+        let code = tempfile::tempdir().expect("code dir");
+        std::fs::write(code.path().join("score.py"), source).expect("write score.py");
+        let uri = format!("file://{}", code.path().display());
+        let registered = self
+            .arm(
+                Method::PUT,
+                &format!("{WORKSPACE}/codes/{name}/versions/1"),
+                Some(json!({ "properties": { "codeUri": uri } })),
+            )
+            .await;
+        assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+        code
+    }
+
     async fn create_endpoint(&self, name: &str) {
         let reply = self
             .arm(
@@ -733,22 +750,12 @@ async fn azures_rules_are_refused_with_an_arm_error_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scoring_script_whose_init_raises_fails_the_deployment_with_its_reason() {
     let local = start().await;
-    let code = tempfile::tempdir().expect("code dir");
-    std::fs::write(
-        code.path().join("score.py"),
-        "def init():\n    raise ValueError('model file is corrupt')\n\ndef run(raw):\n    return raw\n",
-    )
-    .expect("write script");
-    let registered = local
-        .arm(
-            Method::PUT,
-            &format!("{WORKSPACE}/codes/broken/versions/1"),
-            Some(
-                json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }),
-            ),
+    let _code = local
+        .register_code(
+            "broken",
+            "def init():\n    raise ValueError('model file is corrupt')\n\ndef run(raw):\n    return raw\n",
         )
         .await;
-    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
     local.create_endpoint("broken-init").await;
     let mut body = Local::deployment_body("regression-v1", 1);
     body["properties"]["codeConfiguration"]["codeId"] = json!("azureml:broken:1");
@@ -1336,22 +1343,9 @@ async fn with_tls_both_planes_serve_https_with_a_certificate_clients_can_trust()
 async fn an_endpoint_takes_at_most_twenty_deployments() {
     let local = start().await;
     // Deployments whose init() fails end quickly and hold no process, but still count.
-    let code = tempfile::tempdir().expect("code dir");
-    std::fs::write(
-        code.path().join("score.py"),
-        "def init():\n    raise SystemExit(1)\n",
-    )
-    .expect("script");
-    let registered = local
-        .arm(
-            Method::PUT,
-            &format!("{WORKSPACE}/codes/quick-fail/versions/1"),
-            Some(
-                json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }),
-            ),
-        )
+    let _code = local
+        .register_code("quick-fail", "def init():\n    raise SystemExit(1)\n")
         .await;
-    assert_eq!(registered.status, StatusCode::OK);
     local.create_endpoint("crowded").await;
     let mut body = Local::deployment_body("regression-v1", 1);
     body["properties"]["codeConfiguration"]["codeId"] = json!("azureml:quick-fail:1");

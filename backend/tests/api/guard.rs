@@ -117,12 +117,8 @@ async fn a_cross_origin_sign_in_is_refused() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Operator).await;
     let response = app
-        .client()
-        .http
-        .post(format!("{}/api/v1/session", app.url))
-        .header("x-csrf-token", "sign-in")
+        .sign_in_request("alice", crate::helpers::PASSWORD)
         .header("origin", "https://evil.example")
-        .json(&serde_json::json!({ "username": "alice", "password": crate::helpers::PASSWORD }))
         .send()
         .await
         .expect("request");

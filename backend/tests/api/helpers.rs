@@ -73,6 +73,15 @@ impl TestApp {
         }
     }
 
+    /// A sign-in request as the browser sends it, for tests that need the raw response.
+    pub fn sign_in_request(&self, name: &str, password: &str) -> reqwest::RequestBuilder {
+        self.client()
+            .http
+            .post(format!("{}/api/v1/session", self.url))
+            .header(CSRF_HEADER, "sign-in")
+            .json(&json!({ "username": name, "password": password }))
+    }
+
     /// Creates a user straight in the store, as `greenlight user add` would.
     pub async fn add_user(&self, name: &str, role: Role) {
         let hash = password::hash(&Secret::new(PASSWORD)).expect("hash");

@@ -10,11 +10,7 @@ async fn signing_in_sets_an_httponly_lax_cookie_and_returns_the_user() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Operator).await;
     let response = app
-        .client()
-        .http
-        .post(format!("{}/api/v1/session", app.url))
-        .header("x-csrf-token", "sign-in")
-        .json(&serde_json::json!({ "username": "alice", "password": PASSWORD }))
+        .sign_in_request("alice", PASSWORD)
         .send()
         .await
         .expect("request");
@@ -40,11 +36,7 @@ async fn the_session_table_holds_only_a_hash_of_the_cookie() {
     let app = spawn_app().await;
     app.add_user("alice", Role::Operator).await;
     let response = app
-        .client()
-        .http
-        .post(format!("{}/api/v1/session", app.url))
-        .header("x-csrf-token", "sign-in")
-        .json(&serde_json::json!({ "username": "alice", "password": PASSWORD }))
+        .sign_in_request("alice", PASSWORD)
         .send()
         .await
         .expect("request");
@@ -135,11 +127,7 @@ async fn repeated_failures_lock_the_account_with_429_while_others_still_sign_in(
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let response = app
-        .client()
-        .http
-        .post(format!("{}/api/v1/session", app.url))
-        .header("x-csrf-token", "sign-in")
-        .json(&serde_json::json!({ "username": "alice", "password": PASSWORD }))
+        .sign_in_request("alice", PASSWORD)
         .send()
         .await
         .expect("request");
