@@ -14,3 +14,4 @@ pub mod server;
 pub mod store;
 mod sys;
 mod telemetry;
+pub mod workspace;

@@ -1,0 +1,110 @@
+//! Following a long-running ARM operation to its end: the `Azure-AsyncOperation` status
+//! document when the answer names one, else the `Location` result URL.
+
+use super::error::WorkspaceError;
+use super::retry::retry_after;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use shared::arm::{ArmErrorResponse, OperationState, OperationStatus};
+use std::time::{Duration, Instant};
+
+/// Wait between polls when the server does not say (ARM's own default is 30 s; the local
+/// workspace asks for 1 s).
+const DEFAULT_POLL: Duration = Duration::from_secs(5);
+/// Bounds on the server's `Retry-After`, so a poll neither spins nor stalls.
+const MIN_POLL: Duration = Duration::from_millis(100);
+const MAX_POLL: Duration = Duration::from_secs(60);
+
+/// Where to poll, taken from a write's answer; `None` when the write finished at once.
+pub fn poll_target(headers: &HeaderMap) -> Option<PollTarget> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let first_wait = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    if let Some(url) = header("azure-asyncoperation") {
+        return Some(PollTarget::Status { url, first_wait });
+    }
+    header("location").map(|url| PollTarget::Result { url, first_wait })
+}
+
+#[derive(Debug, Clone)]
+pub enum PollTarget {
+    Status {
+        url: String,
+        first_wait: Option<Duration>,
+    },
+    Result {
+        url: String,
+        first_wait: Option<Duration>,
+    },
+}
+
+fn clamp(wait: Option<Duration>) -> Duration {
+    wait.unwrap_or(DEFAULT_POLL).clamp(MIN_POLL, MAX_POLL)
+}
+
+/// Polls `target` with `get` until the operation ends, or `limit` passes.
+pub async fn follow<F, Fut>(
+    target: PollTarget,
+    limit: Duration,
+    get: F,
+) -> Result<(), WorkspaceError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<reqwest::Response, WorkspaceError>>,
+{
+    let deadline = Instant::now() + limit;
+    let (url, mut wait, by_status) = match target {
+        PollTarget::Status { url, first_wait } => (url, clamp(first_wait), true),
+        PollTarget::Result { url, first_wait } => (url, clamp(first_wait), false),
+    };
+    loop {
+        if Instant::now() + wait > deadline {
+            return Err(WorkspaceError::Timeout(limit));
+        }
+        tokio::time::sleep(wait).await;
+        let response = get(url.clone()).await?;
+        let status = response.status();
+        let next_wait = retry_after(&response);
+        if by_status {
+            if !status.is_success() {
+                return Err(super::client::arm_error(response).await);
+            }
+            let document: OperationStatus = response
+                .json()
+                .await
+                .map_err(|e| WorkspaceError::Unexpected(format!("operation status: {e}")))?;
+            match document.status {
+                OperationState::Succeeded => return Ok(()),
+                OperationState::Failed | OperationState::Canceled => {
+                    let error = document.error.unwrap_or_default();
+                    return Err(WorkspaceError::OperationFailed {
+                        code: error.code,
+                        message: error.message,
+                    });
+                }
+                _ => {}
+            }
+        } else if status != StatusCode::ACCEPTED {
+            if status.is_success() {
+                return Ok(());
+            }
+            let text = response.text().await.unwrap_or_default();
+            let error = serde_json::from_str::<ArmErrorResponse>(&text)
+                .map(|e| e.error)
+                .unwrap_or_default();
+            return Err(WorkspaceError::OperationFailed {
+                code: error.code,
+                message: error.message,
+            });
+        }
+        wait = clamp(next_wait);
+    }
+}

@@ -1,0 +1,15 @@
+//! The ARM client: Greenlight's one way to reach a workspace — Azure ML through
+//! `https://management.azure.com`, or the embedded local workspace, which speaks the same API.
+//! Typed resources come from `shared::arm`; long-running operations are followed to their end;
+//! throttling and transient failures are retried; endpoint updates never drop traffic.
+
+mod client;
+mod credential;
+mod error;
+mod lro;
+mod retry;
+
+pub use client::{ArmClient, ArmClientConfig};
+pub use credential::{StaticToken, TokenSource};
+pub use error::WorkspaceError;
+pub use retry::RetryPolicy;
