@@ -469,6 +469,16 @@ async fn no_password_session_id_or_hash_reaches_the_logs_or_the_audit_details() 
     );
 }
 
+/// A child process that is killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn sha2_hex(value: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(value.as_bytes()))
@@ -485,7 +495,7 @@ mod libc_signal {
 fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
     let state = state_dir();
     let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "emulator",
             "--listen",
@@ -503,7 +513,9 @@ fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn greenlight emulator");
-    let stdout = child.stdout.take().expect("stdout");
+    // Killed on drop, so a failing assertion does not leave it running.
+    let mut child = KillOnDrop(child);
+    let stdout = child.0.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
         let line = lines
@@ -547,10 +559,10 @@ fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
     assert_eq!(refused.status().as_u16(), 401);
 
     let killed = Command::new("kill")
-        .args(["-15", &child.id().to_string()])
+        .args(["-15", &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = child.wait().expect("wait");
+    let status = child.0.wait().expect("wait");
     assert!(status.success(), "clean exit on SIGTERM: {status}");
 }
