@@ -1,7 +1,7 @@
 # The two commands of the README. Each does its own set-up on a fresh Debian/Ubuntu machine.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run test ui
+.PHONY: run test ui bench
 
 ## run: build the console and serve it at http://127.0.0.1:8080 with demo accounts
 run:
@@ -17,3 +17,7 @@ test:
 ## ui: rebuild only the console bundle
 ui:
 	scripts/build-ui.sh
+
+## bench: the scoring router's added latency and throughput on this machine (backend/benches/scoring.rs)
+bench:
+	cargo bench -p backend --bench scoring

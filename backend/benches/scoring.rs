@@ -1,0 +1,625 @@
+//! The scoring router's cost: latency it adds over calling an instance directly, and its
+//! throughput, on one machine. A benchmark, not a test: it asserts nothing about the numbers,
+//! but it fails (exit status 1) if any request fails, since errors would make them meaningless.
+//!
+//! Starts the local workspace in-process, deploys the demo model `regression-v1` as `blue`
+//! (1 instance, 100 % of traffic), then times the same request sent
+//! (a) through the router, `POST {scoring_url}/endpoints/{endpoint}/score` with the key, and
+//! (b) directly to the instance's own server, `POST http://{instance}/score`,
+//! with one HTTP client (keep-alive, no proxy) for both.
+//!
+//! Settings (environment): `BENCH_REQUESTS` sequential requests per path (2000),
+//! `BENCH_CONCURRENCY` clients in the throughput phase (8), `BENCH_THROUGHPUT_REQUESTS`
+//! requests in the throughput phase, per path (4000).
+//!
+//! Run with `make bench` (`cargo bench -p backend --bench scoring`).
+
+use anyhow::{bail, ensure, Context, Result};
+use backend::emulator::{Emulator, EmulatorConfig};
+use backend::secret::Secret;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-token";
+const WORKSPACE: &str = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
+const API: &str = "api-version=2024-04-01";
+const ENDPOINT: &str = "bench";
+const DEPLOYMENT: &str = "blue";
+const MODEL: &str = "regression-v1";
+/// Requests per path before anything is measured.
+const WARMUP: usize = 200;
+/// The sequential phase alternates the two paths in blocks of this many requests, so drift
+/// (other load on the machine, CPU frequency) falls on both alike. A block takes well under a
+/// second, so no idle keep-alive connection times out between a path's blocks.
+const BLOCK: usize = 250;
+
+#[derive(Debug)]
+struct Settings {
+    requests: usize,
+    concurrency: usize,
+    throughput_requests: usize,
+}
+
+impl Settings {
+    fn from_env() -> Result<Self> {
+        Ok(Self {
+            requests: count("BENCH_REQUESTS", 2000)?,
+            concurrency: count("BENCH_CONCURRENCY", 8)?,
+            throughput_requests: count("BENCH_THROUGHPUT_REQUESTS", 4000)?,
+        })
+    }
+}
+
+/// A positive count from the environment, or `default` when unset.
+fn count(name: &str, default: usize) -> Result<usize> {
+    let Ok(text) = std::env::var(name) else {
+        return Ok(default);
+    };
+    let n: usize = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{name} must be a positive integer (got {text:?})"))?;
+    ensure!(n > 0, "{name} must be at least 1");
+    Ok(n)
+}
+
+/// Where a scoring request goes.
+#[derive(Debug, Clone)]
+enum Target {
+    Router { url: String, key: String },
+    Direct { url: String },
+}
+
+impl Target {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Router { .. } => "router",
+            Self::Direct { .. } => "direct",
+        }
+    }
+
+    fn request(&self, http: &reqwest::Client, body: &bytes::Bytes) -> reqwest::RequestBuilder {
+        let request = match self {
+            Self::Router { url, key } => http.post(url).bearer_auth(key),
+            Self::Direct { url } => http.post(url),
+        };
+        request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+    }
+}
+
+/// The request and the answer every request must get.
+#[derive(Debug, Clone)]
+struct Exchange {
+    request: bytes::Bytes,
+    answer: bytes::Bytes,
+}
+
+/// Sends one request and times it from sending to the last byte of the answer. Any answer
+/// other than 200 with the expected body is an error.
+async fn score_once(
+    http: &reqwest::Client,
+    target: &Target,
+    exchange: &Exchange,
+) -> Result<Duration> {
+    let started = Instant::now();
+    let response = target
+        .request(http, &exchange.request)
+        .send()
+        .await
+        .with_context(|| format!("{} request", target.label()))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .with_context(|| format!("{} answer", target.label()))?;
+    let elapsed = started.elapsed();
+    if status != StatusCode::OK || body != exchange.answer {
+        bail!(
+            "{} answered {status}: {}",
+            target.label(),
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(elapsed)
+}
+
+/// Latency figures of one phase.
+#[derive(Debug)]
+struct Stats {
+    count: usize,
+    p50: Duration,
+    p99: Duration,
+    mean: Duration,
+    per_second: f64,
+}
+
+impl Stats {
+    fn new(mut latencies: Vec<Duration>, wall: Duration) -> Self {
+        latencies.sort_unstable();
+        let count = latencies.len();
+        let total: Duration = latencies.iter().sum();
+        Self {
+            count,
+            p50: quantile(&latencies, 0.50),
+            p99: quantile(&latencies, 0.99),
+            mean: total / u32::try_from(count.max(1)).unwrap_or(u32::MAX),
+            per_second: count as f64 / wall.as_secs_f64().max(f64::EPSILON),
+        }
+    }
+}
+
+/// Nearest-rank quantile of sorted latencies.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// CPU time of the whole machine and of this benchmark's own processes (this one and the
+/// instance), from Linux's `/proc`, in clock ticks.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    busy: u64,
+    total: u64,
+    ours: u64,
+}
+
+impl CpuSample {
+    /// `None` where `/proc` is not Linux's.
+    fn take(instance_pid: Option<u32>) -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        // cpu  user nice system idle iowait irq softirq steal (guest time is inside user)
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        let total: u64 = ticks.iter().sum();
+        let idle = ticks.get(3)? + ticks.get(4)?;
+        let process = |path: &str| -> Option<u64> {
+            let text = std::fs::read_to_string(path).ok()?;
+            // After the command's ")": state is field 3, utime 14 and stime 15.
+            let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        };
+        let instance = match instance_pid {
+            Some(pid) => process(&format!("/proc/{pid}/stat"))?,
+            None => 0,
+        };
+        Some(Self {
+            busy: total.saturating_sub(idle),
+            total,
+            ours: process("/proc/self/stat")? + instance,
+        })
+    }
+
+    /// The share of the machine's CPU time since `self` that went to anything but this
+    /// benchmark's processes (other programs, other guests' steal, kernel work such as
+    /// loopback networking), in percent.
+    fn others_since(self, now: Option<Self>) -> Option<f64> {
+        let now = now?;
+        let total = now.total.checked_sub(self.total).filter(|t| *t > 0)?;
+        let others = now
+            .busy
+            .saturating_sub(self.busy)
+            .saturating_sub(now.ours.saturating_sub(self.ours));
+        Some(100.0 * others as f64 / total as f64)
+    }
+}
+
+/// One line saying how much else ran during a phase, when it can be known.
+fn print_others(before: Option<CpuSample>, instance_pid: Option<u32>) {
+    if let Some(share) = before.and_then(|b| b.others_since(CpuSample::take(instance_pid))) {
+        println!(
+            "CPU time used by other than this benchmark meanwhile: {share:.0} % of the machine"
+        );
+    }
+}
+
+/// `requests` sequential requests per target, alternating the targets in blocks of [`BLOCK`]
+/// (and which goes first). Returns each target's figures, in the order given.
+async fn sequential(
+    http: &reqwest::Client,
+    targets: [&Target; 2],
+    exchange: &Exchange,
+    requests: usize,
+) -> Result<[Stats; 2]> {
+    let mut latencies = [Vec::with_capacity(requests), Vec::with_capacity(requests)];
+    let mut walls = [Duration::ZERO; 2];
+    let mut block = 0;
+    while latencies[0].len() < requests {
+        let order = if block % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let n = BLOCK.min(requests - latencies[i].len());
+            let started = Instant::now();
+            for _ in 0..n {
+                latencies[i].push(score_once(http, targets[i], exchange).await?);
+            }
+            walls[i] += started.elapsed();
+        }
+        block += 1;
+    }
+    let [a, b] = latencies;
+    Ok([Stats::new(a, walls[0]), Stats::new(b, walls[1])])
+}
+
+/// What the concurrent phase measured.
+#[derive(Debug)]
+struct Throughput {
+    stats: Stats,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+/// `total` requests to `target` from `clients` concurrent clients, each sending its next
+/// request as soon as its previous one is answered. Failures are counted, not fatal.
+async fn concurrent(
+    http: &reqwest::Client,
+    target: &Target,
+    exchange: &Exchange,
+    clients: usize,
+    total: usize,
+) -> Result<Throughput> {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (http, target, exchange, issued) = (
+                http.clone(),
+                target.clone(),
+                exchange.clone(),
+                Arc::clone(&issued),
+            );
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = Vec::new();
+                while issued.fetch_add(1, Ordering::Relaxed) < total {
+                    match score_once(&http, &target, &exchange).await {
+                        Ok(latency) => latencies.push(latency),
+                        Err(err) => errors.push(format!("{err:#}")),
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(total);
+    let mut errors = Vec::new();
+    for task in tasks {
+        let (ok, failed) = task.await.context("a client task panicked")?;
+        latencies.extend(ok);
+        errors.extend(failed);
+    }
+    let wall = started.elapsed();
+    Ok(Throughput {
+        // Requests per second counts answered requests only.
+        stats: Stats::new(latencies, wall),
+        errors: errors.len(),
+        first_error: errors.into_iter().next(),
+    })
+}
+
+/// The control plane, driven over HTTP as any ARM client would.
+struct Control<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+}
+
+impl Control<'_> {
+    async fn arm(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            format!("{}{path}{separator}{API}", self.base)
+        };
+        let mut request = self.http.request(method, &url).bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| url.clone())?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.with_context(|| url.clone())?;
+        Ok((
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        ))
+    }
+
+    /// A write that must be accepted and whose operation must succeed.
+    async fn write(&self, method: Method, path: &str, body: Value) -> Result<()> {
+        let (status, headers, answer) = self.arm(method, path, Some(body)).await?;
+        ensure!(status.is_success(), "{path}: {status} {answer}");
+        let Some(operation) = headers
+            .get("azure-asyncoperation")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, _, state) = self.arm(Method::GET, operation, None).await?;
+            match state["status"].as_str() {
+                Some("InProgress") => {}
+                Some("Succeeded") => return Ok(()),
+                _ => bail!("{path}: the operation ended with {state}"),
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "{path}: the operation did not end"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// One endpoint with `blue` at 100 %; returns the endpoint's key.
+async fn deploy(control: &Control<'_>, concurrency: usize) -> Result<String> {
+    let endpoint = format!("{WORKSPACE}/onlineEndpoints/{ENDPOINT}");
+    control
+        .write(
+            Method::PUT,
+            &endpoint,
+            json!({ "location": "local", "properties": { "authMode": "Key" } }),
+        )
+        .await?;
+    // The router refuses (429) once 2 × maxConcurrentRequestsPerInstance × instances requests
+    // are pending, as Azure does; this bound admits every client of the throughput phase.
+    let max_concurrent = concurrency.div_ceil(2).max(1);
+    control
+        .write(
+            Method::PUT,
+            &format!("{endpoint}/deployments/{DEPLOYMENT}"),
+            json!({
+                "location": "local",
+                "sku": { "name": "Default", "capacity": 1 },
+                "properties": {
+                    "endpointComputeType": "Managed",
+                    "model": format!("azureml:{MODEL}:1"),
+                    "codeConfiguration": { "codeId": format!("azureml:{MODEL}:1"), "scoringScript": "score.py" },
+                    "environmentId": "azureml:python-stdlib:1",
+                    "instanceType": "Standard_F2s_v2",
+                    "readinessProbe": { "initialDelay": "PT0S", "period": "PT0.2S", "timeout": "PT2S", "failureThreshold": 50 },
+                    "requestSettings": { "requestTimeout": "PT10S", "maxConcurrentRequestsPerInstance": max_concurrent }
+                }
+            }),
+        )
+        .await?;
+    let (status, _, mut current) = control.arm(Method::GET, &endpoint, None).await?;
+    ensure!(status == StatusCode::OK, "GET the endpoint: {status}");
+    current["properties"]["traffic"] = json!({ (DEPLOYMENT): 100 });
+    current["properties"]["mirrorTraffic"] = json!({});
+    control.write(Method::PUT, &endpoint, current).await?;
+    let (status, _, keys) = control
+        .arm(Method::POST, &format!("{endpoint}/listKeys"), None)
+        .await?;
+    ensure!(status == StatusCode::OK, "listKeys: {status} {keys}");
+    Ok(keys["primaryKey"]
+        .as_str()
+        .context("listKeys gave no primaryKey")?
+        .to_owned())
+}
+
+/// Warms both paths up: connections opened, code paths hot.
+async fn warm_up(
+    http: &reqwest::Client,
+    targets: [&Target; 2],
+    exchange: &Exchange,
+    concurrency: usize,
+) -> Result<()> {
+    for target in targets {
+        for _ in 0..WARMUP {
+            score_once(http, target, exchange).await?;
+        }
+        // Opens the connections the concurrent phase uses, on both hops.
+        let warm = concurrent(http, target, exchange, concurrency, WARMUP).await?;
+        if let Some(error) = warm.first_error {
+            bail!("warming up: {error}");
+        }
+    }
+    Ok(())
+}
+
+async fn run(emulator: &Emulator, settings: &Settings) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .context("building the HTTP client")?;
+    let control = Control {
+        http: &http,
+        base: &emulator.control_url,
+    };
+    let key = deploy(&control, settings.concurrency).await?;
+    let pool = emulator
+        .workspace
+        .pool(ENDPOINT, DEPLOYMENT)
+        .context("the deployment has no instance pool")?;
+    let instances = pool.ready_instances();
+    ensure!(
+        instances.len() == 1,
+        "expected 1 ready instance, found {}",
+        instances.len()
+    );
+    let router = Target::Router {
+        url: format!("{}/endpoints/{ENDPOINT}/score", emulator.scoring_url),
+        key,
+    };
+    let direct = Target::Direct {
+        url: format!("http://{}/score", instances[0].address),
+    };
+
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let request = std::fs::read(examples.join(MODEL).join("sample-request.json"))
+        .context("reading the sample request")?;
+    // The reference answer comes from the instance itself; the router must pass it unchanged.
+    let mut exchange = Exchange {
+        request: request.into(),
+        answer: bytes::Bytes::new(),
+    };
+    let reference = direct
+        .request(&http, &exchange.request)
+        .send()
+        .await
+        .context("first direct request")?;
+    ensure!(
+        reference.status() == StatusCode::OK,
+        "the instance answered {}",
+        reference.status()
+    );
+    exchange.answer = reference.bytes().await.context("first direct answer")?;
+    let predictions: Value =
+        serde_json::from_slice(&exchange.answer).context("the answer is not JSON")?;
+    ensure!(
+        predictions.as_array().is_some_and(|a| a.len() == 2),
+        "expected 2 predictions, got {predictions}"
+    );
+
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    println!();
+    println!("Greenlight scoring benchmark: local workspace, {MODEL}, 1 instance, {cpus} CPUs");
+    println!(
+        "sequential: {} requests per path after {WARMUP} warm-up, paths alternating in blocks of {BLOCK}",
+        settings.requests
+    );
+    println!("direct = POST http://<instance>/score; router = POST <scoring>/endpoints/{ENDPOINT}/score (key auth, traffic weights)");
+
+    warm_up(&http, [&direct, &router], &exchange, settings.concurrency).await?;
+    // Other work on the machine skews every figure; each phase says how much there was.
+    let pid = instances[0].pid;
+    let before = CpuSample::take(pid);
+    let [direct_seq, router_seq] =
+        sequential(&http, [&direct, &router], &exchange, settings.requests).await?;
+
+    println!();
+    println!(
+        "{:<24} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "sequential (1 client)", "p50 µs", "p99 µs", "mean µs", "req/s", "errors"
+    );
+    for (name, s) in [("direct", &direct_seq), ("router", &router_seq)] {
+        println!(
+            "{:<24} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>7}",
+            name,
+            micros(s.p50),
+            micros(s.p99),
+            micros(s.mean),
+            s.per_second,
+            0
+        );
+    }
+    println!(
+        "{:<24} {:>+9.0} {:>+9.0} {:>+9.0}",
+        "router adds",
+        micros(router_seq.p50) - micros(direct_seq.p50),
+        micros(router_seq.p99) - micros(direct_seq.p99),
+        micros(router_seq.mean) - micros(direct_seq.mean),
+    );
+    print_others(before, pid);
+
+    let before = CpuSample::take(pid);
+
+    let direct_tp = concurrent(
+        &http,
+        &direct,
+        &exchange,
+        settings.concurrency,
+        settings.throughput_requests,
+    )
+    .await?;
+    let router_tp = concurrent(
+        &http,
+        &router,
+        &exchange,
+        settings.concurrency,
+        settings.throughput_requests,
+    )
+    .await?;
+    println!();
+    println!(
+        "{:<24} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        format!("concurrent ({} clients)", settings.concurrency),
+        "p50 µs",
+        "p99 µs",
+        "mean µs",
+        "req/s",
+        "errors"
+    );
+    for (name, t) in [("direct (reference)", &direct_tp), ("router", &router_tp)] {
+        println!(
+            "{:<24} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>7}",
+            name,
+            micros(t.stats.p50),
+            micros(t.stats.p99),
+            micros(t.stats.mean),
+            t.stats.per_second,
+            t.errors
+        );
+    }
+    print_others(before, pid);
+    println!(
+        "{} requests per path. The instance runs one run() at a time (like one Azure worker),",
+        settings.throughput_requests
+    );
+    println!("so with 1 instance, clients beyond 1 mostly queue: this measures queueing, not parallel scoring.");
+    println!();
+
+    for (name, t) in [("direct", &direct_tp), ("router", &router_tp)] {
+        if let Some(error) = &t.first_error {
+            bail!(
+                "{} of {} {name} requests failed in the concurrent phase; first: {error}",
+                t.errors,
+                t.errors + t.stats.count
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let settings = Settings::from_env()?;
+    let state = tempfile::tempdir().context("creating a state directory")?;
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port")
+    };
+    let emulator = Emulator::start(
+        EmulatorConfig {
+            state_dir: state.path().to_path_buf(),
+            token: Secret::new(TOKEN),
+            python: PathBuf::from("python3"),
+            examples_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")),
+            tls: false,
+        },
+        bind().await?,
+        bind().await?,
+    )
+    .await
+    .context("starting the local workspace")?;
+    let outcome = run(&emulator, &settings).await;
+    emulator.shutdown().await;
+    outcome
+}
