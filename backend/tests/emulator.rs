@@ -2,8 +2,11 @@
 //! whole rollout flow with real instance processes, and Azure's rules refused by field.
 //! Deliberately not through Greenlight's own ARM client, so the two check each other.
 
-use backend::emulator::{Emulator, EmulatorConfig};
-use backend::secret::Secret;
+#[path = "common/mod.rs"]
+mod common;
+
+use backend::emulator::Emulator;
+use common::{examples_dir, local_workspace_config, start_local_workspace};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -13,10 +16,6 @@ const TOKEN: &str = "emulator-test-token";
 const WORKSPACE: &str = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
 const API: &str = "api-version=2024-04-01";
 
-fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
 struct Local {
     emulator: Emulator,
     http: reqwest::Client,
@@ -25,24 +24,7 @@ struct Local {
 
 async fn start() -> Local {
     let state = tempfile::tempdir().expect("state dir");
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0")
-    };
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            state_dir: state.path().to_path_buf(),
-            token: Secret::new(TOKEN),
-            python: PathBuf::from("python3"),
-            examples_dir: Some(examples_dir()),
-            tls: false,
-        },
-        bind().await,
-        bind().await,
-    )
-    .await
-    .expect("start the local workspace");
+    let emulator = start_local_workspace(local_workspace_config(state.path(), TOKEN, false)).await;
     Local {
         emulator,
         http: reqwest::Client::builder()
@@ -945,22 +927,9 @@ async fn azures_example_request_bodies_are_accepted_or_refused_with_a_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart_and_instances_start_again() {
     let state = tempfile::tempdir().expect("state dir");
-    let config = EmulatorConfig {
-        state_dir: state.path().to_path_buf(),
-        token: Secret::new(TOKEN),
-        python: PathBuf::from("python3"),
-        examples_dir: Some(examples_dir()),
-        tls: false,
-    };
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind")
-    };
+    let config = local_workspace_config(state.path(), TOKEN, false);
     let first = Local {
-        emulator: Emulator::start(config.clone(), bind().await, bind().await)
-            .await
-            .expect("start"),
+        emulator: start_local_workspace(config.clone()).await,
         http: reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -985,9 +954,7 @@ async fn state_survives_a_restart_and_instances_start_again() {
     first.emulator.shutdown().await;
 
     let second = Local {
-        emulator: Emulator::start(config, bind().await, bind().await)
-            .await
-            .expect("restart"),
+        emulator: start_local_workspace(config).await,
         http: reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -1284,24 +1251,9 @@ async fn scaling_down_drains_in_flight_requests_and_logs_honour_tail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_tls_both_planes_serve_https_with_a_certificate_clients_can_trust() {
     let state = tempfile::tempdir().expect("state dir");
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind")
-    };
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            state_dir: state.path().to_path_buf(),
-            token: Secret::new(TOKEN),
-            python: PathBuf::from("python3"),
-            examples_dir: None,
-            tls: true,
-        },
-        bind().await,
-        bind().await,
-    )
-    .await
-    .expect("start with TLS");
+    let mut config = local_workspace_config(state.path(), TOKEN, true);
+    config.examples_dir = None;
+    let emulator = start_local_workspace(config).await;
     assert!(emulator.control_url.starts_with("https://127.0.0.1:"));
     assert!(emulator.scoring_url.starts_with("https://127.0.0.1:"));
     let pem =

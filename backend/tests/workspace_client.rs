@@ -6,13 +6,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::Router;
-use backend::emulator::{Emulator, EmulatorConfig};
+#[path = "common/mod.rs"]
+mod common;
+
+use backend::emulator::Emulator;
 use backend::secret::Secret;
 use backend::workspace::{ArmClient, ArmClientConfig, RetryPolicy, StaticToken, WorkspaceError};
 use serde_json::{json, Value};
 use shared::arm::{OnlineDeployment, OnlineEndpoint};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,25 +55,8 @@ fn split(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
 
 async fn local_workspace() -> (Emulator, tempfile::TempDir) {
     let state = tempfile::tempdir().expect("state");
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind")
-    };
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            state_dir: state.path().to_path_buf(),
-            token: Secret::new(TOKEN),
-            python: PathBuf::from("python3"),
-            examples_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")),
-            tls: false,
-        },
-        bind().await,
-        bind().await,
-    )
-    .await
-    .expect("local workspace");
-    (emulator, state)
+    let config = common::local_workspace_config(state.path(), TOKEN, false);
+    (common::start_local_workspace(config).await, state)
 }
 
 fn deployment(model: &str, code: &str) -> OnlineDeployment {

@@ -115,3 +115,37 @@ pub async fn fresh_database() -> TestDatabase {
         name,
     }
 }
+
+/// The demo models in the repository.
+pub fn examples_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// A local workspace for a test: state in `state_dir`, `python3` instances, the demo models.
+pub fn local_workspace_config(
+    state_dir: &std::path::Path,
+    token: &str,
+    tls: bool,
+) -> backend::emulator::EmulatorConfig {
+    backend::emulator::EmulatorConfig {
+        state_dir: state_dir.to_path_buf(),
+        token: backend::secret::Secret::new(token),
+        python: std::path::PathBuf::from("python3"),
+        examples_dir: Some(examples_dir()),
+        tls,
+    }
+}
+
+/// Starts a local workspace with both planes on port 0.
+pub async fn start_local_workspace(
+    config: backend::emulator::EmulatorConfig,
+) -> backend::emulator::Emulator {
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0")
+    };
+    backend::emulator::Emulator::start(config, bind().await, bind().await)
+        .await
+        .expect("start the local workspace")
+}
