@@ -170,6 +170,18 @@ impl Local {
         self.settle(&reply).await
     }
 
+    /// Deploys `blue` (regression-v1) and gives it all live traffic.
+    async fn blue_takes_all_traffic(&self, endpoint: &str) {
+        let blue = self
+            .create_deployment(endpoint, "blue", "regression-v1")
+            .await;
+        assert_eq!(blue["status"], "Succeeded", "{blue}");
+        let reply = self
+            .set_traffic(endpoint, json!({ "blue": 100 }), json!({}))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
     /// GET the endpoint, set traffic and mirror, PUT it back (never PUT without both).
     async fn set_traffic(&self, endpoint: &str, traffic: Value, mirror: Value) -> Reply {
         let path = format!("{WORKSPACE}/onlineEndpoints/{endpoint}");
@@ -937,19 +949,7 @@ async fn state_survives_a_restart_and_instances_start_again() {
         _state: tempfile::tempdir().expect("unused"),
     };
     first.create_endpoint("durable").await;
-    assert_eq!(
-        first
-            .create_deployment("durable", "blue", "regression-v1")
-            .await["status"],
-        "Succeeded"
-    );
-    assert_eq!(
-        first
-            .set_traffic("durable", json!({ "blue": 100 }), json!({}))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    first.blue_takes_all_traffic("durable").await;
     let key = first.key("durable").await;
     first.emulator.shutdown().await;
 
@@ -1121,19 +1121,7 @@ async fn an_aml_token_endpoint_takes_issued_tokens_only() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     local.settle(&reply).await;
-    assert_eq!(
-        local
-            .create_deployment("tokens", "blue", "regression-v1")
-            .await["status"],
-        "Succeeded"
-    );
-    assert_eq!(
-        local
-            .set_traffic("tokens", json!({ "blue": 100 }), json!({}))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    local.blue_takes_all_traffic("tokens").await;
     let keys = local
         .arm(Method::POST, &format!("{path}/listKeys"), None)
         .await;
