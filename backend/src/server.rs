@@ -8,8 +8,10 @@ use crate::emulator::{Emulator, EmulatorConfig};
 use crate::http::{self, AppState, UiConfig};
 use crate::postgres::Database;
 use crate::secret::Secret;
+use crate::workspace::{ArmClient, ArmClientConfig, StaticToken};
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -34,9 +36,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     // The embedded local workspace, on its own loopback listeners with a token of this run.
+    let workspace_token = password::generate();
     let emulator = start_emulator(
         &args.database.state_dir.join("workspace"),
-        password::generate(),
+        workspace_token.clone(),
         &args.workspace,
         (loopback_any_port(), loopback_any_port()),
         false,
@@ -62,6 +65,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             arm_url: emulator.control_url.clone(),
             scoring_url: emulator.scoring_url.clone(),
         }),
+        workspace: Some(Arc::new(ArmClient::new(
+            ArmClientConfig::local(&emulator.control_url),
+            Arc::new(StaticToken(workspace_token)),
+        )?)),
     };
     let ui = UiConfig {
         dir: args.ui_dir.clone(),

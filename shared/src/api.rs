@@ -38,6 +38,29 @@ pub struct LocalWorkspaceInfo {
     pub scoring_url: String,
 }
 
+/// An online endpoint as the console lists it (`GET /api/v1/endpoints`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EndpointSummary {
+    pub name: String,
+    /// `Key` or `AMLToken`.
+    pub auth_mode: Option<String>,
+    /// Azure's provisioning state, e.g. `Creating`, `Succeeded`, `Failed`.
+    pub provisioning_state: Option<String>,
+    /// Live shares in percent, by deployment.
+    pub traffic: std::collections::BTreeMap<String, i64>,
+    /// Mirrored shares in percent, by deployment.
+    pub mirror_traffic: std::collections::BTreeMap<String, i64>,
+    pub scoring_uri: Option<String>,
+}
+
+/// `GET /api/v1/endpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EndpointList {
+    pub items: Vec<EndpointSummary>,
+}
+
 /// `POST /api/v1/session`: sign in with a local account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -22,6 +22,17 @@ pub struct ErrorBody {
     /// Quote this when reporting a problem; the server logs it with the real cause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The workspace's own error (Azure's code and message, unchanged) when it caused this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<WorkspaceErrorDetails>,
+}
+
+/// An error as Azure ML (or the local workspace) reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkspaceErrorDetails {
+    pub code: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

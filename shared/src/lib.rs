@@ -18,7 +18,7 @@ pub mod role;
 pub mod traffic;
 pub mod username;
 
-pub use error::{ErrorBody, ErrorEnvelope, FieldError};
+pub use error::{ErrorBody, ErrorEnvelope, FieldError, WorkspaceErrorDetails};
 pub use limits::{format_iso8601_duration, parse_iso8601_duration, DurationError};
 pub use names::{NameError, ResourceName};
 pub use role::Role;

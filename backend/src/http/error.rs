@@ -1,10 +1,11 @@
 //! `ApiError`: the one error type of the HTTP layer, mapped once to the error envelope.
 
 use crate::store::StoreError;
+use crate::workspace::WorkspaceError;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use shared::{ErrorBody, ErrorEnvelope, FieldError, Role};
+use shared::{ErrorBody, ErrorEnvelope, FieldError, Role, WorkspaceErrorDetails};
 use std::time::Duration;
 
 tokio::task_local! {
@@ -39,6 +40,16 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("no such resource")]
     NotFound,
+    /// The workspace (Azure ML or the local one) refused or failed; its own error rides along.
+    #[error("the workspace refused the request: {message}")]
+    Workspace {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// Without a workspace connection there is nothing to ask.
+    #[error("no workspace is configured")]
+    NoWorkspace,
     /// Anything unexpected. Logged with its cause; the client only learns that it happened.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -66,6 +77,13 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound => StatusCode::NOT_FOUND,
+            // Azure's 4xx are the caller's problem and keep their status; anything else from the
+            // workspace is a bad gateway.
+            Self::Workspace { status, .. } if (400..500).contains(status) => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            Self::Workspace { .. } => StatusCode::BAD_GATEWAY,
+            Self::NoWorkspace => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +100,8 @@ impl ApiError {
             Self::Conflict { .. } => "conflict",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound => "not_found",
+            Self::Workspace { .. } => "workspace_error",
+            Self::NoWorkspace => "no_workspace",
             Self::Internal(_) => "internal",
         }
     }
@@ -104,6 +124,34 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::Database(err) => err.into(),
+        }
+    }
+}
+
+impl From<WorkspaceError> for ApiError {
+    fn from(err: WorkspaceError) -> Self {
+        match err {
+            WorkspaceError::Arm { status: 404, .. } => Self::NotFound,
+            WorkspaceError::Arm {
+                status,
+                code,
+                message,
+                ..
+            } => Self::Workspace {
+                status,
+                code,
+                message,
+            },
+            WorkspaceError::OperationFailed { code, message } => Self::Workspace {
+                status: 502,
+                code,
+                message,
+            },
+            other => Self::Workspace {
+                status: 502,
+                code: "WorkspaceUnavailable".into(),
+                message: other.to_string(),
+            },
         }
     }
 }
@@ -151,6 +199,13 @@ impl IntoResponse for ApiError {
                 message,
                 fields,
                 request_id: REQUEST_ID.try_with(Clone::clone).ok(),
+                details: match &self {
+                    Self::Workspace { code, message, .. } => Some(WorkspaceErrorDetails {
+                        code: code.clone(),
+                        message: message.clone(),
+                    }),
+                    _ => None,
+                },
             },
         };
         let mut response = (status, axum::Json(body)).into_response();

@@ -1,6 +1,7 @@
 //! The HTTP surface: REST API under `/api/v1`, the OpenAPI document, and the static console.
 
 mod about;
+mod endpoints;
 pub mod error;
 mod health;
 pub mod json;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub rate_limits: RateLimits,
     /// The embedded local workspace's addresses, when there is one.
     pub local_workspace: Option<shared::api::LocalWorkspaceInfo>,
+    /// The one way to the workspace (Azure ML or the local one).
+    pub workspace: Option<std::sync::Arc<crate::workspace::ArmClient>>,
 }
 
 /// Where the built console lives.
@@ -45,6 +48,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(about::about))
+        .routes(routes!(endpoints::list))
+        .routes(routes!(endpoints::get))
         .routes(routes!(
             session::current,
             session::sign_in,

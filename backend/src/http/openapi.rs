@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "health", description = "Liveness of this instance"),
         (name = "session", description = "Signing in and out"),
         (name = "users", description = "Local accounts"),
+        (name = "endpoints", description = "Online endpoints of the workspace"),
     )
 )]
 pub struct ApiDoc;

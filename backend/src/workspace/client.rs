@@ -32,6 +32,19 @@ pub struct ArmClientConfig {
 impl ArmClientConfig {
     /// The API version Greenlight is written against.
     pub const API_VERSION: &'static str = "2024-04-01";
+
+    /// The embedded local workspace at `base_url`, in its demo workspace.
+    pub fn local(base_url: &str) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            subscription: "00000000-0000-0000-0000-000000000000".into(),
+            resource_group: "local".into(),
+            workspace: "local".into(),
+            api_version: Self::API_VERSION.into(),
+            retry: RetryPolicy::default(),
+            operation_timeout: Duration::from_secs(600),
+        }
+    }
 }
 
 /// A live and mirrored split, keyed by deployment name.

@@ -28,6 +28,8 @@ async fn the_openapi_document_describes_every_api_operation() {
     for (path, method) in [
         ("/api/v1/health", "get"),
         ("/api/v1/about", "get"),
+        ("/api/v1/endpoints", "get"),
+        ("/api/v1/endpoints/{endpoint}", "get"),
         ("/api/v1/session", "get"),
         ("/api/v1/session", "post"),
         ("/api/v1/session", "delete"),

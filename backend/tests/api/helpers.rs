@@ -5,6 +5,7 @@ use backend::auth::{password, RateLimits, SessionSettings};
 use backend::http::{self, AppState, UiConfig};
 use backend::secret::Secret;
 use backend::store::users;
+use backend::workspace::{ArmClient, ArmClientConfig, StaticToken};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::api::CSRF_HEADER;
@@ -31,13 +32,53 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(RateLimits::default()).await
 }
 
+/// An app connected to a real local workspace (returned too, to be read directly).
+pub async fn spawn_app_with_workspace() -> (TestApp, LocalWorkspace) {
+    let state = tempfile::tempdir().expect("workspace state");
+    let token = "api-test-token";
+    let emulator = crate::common::start_local_workspace(crate::common::local_workspace_config(
+        state.path(),
+        token,
+        false,
+    ))
+    .await;
+    let client = std::sync::Arc::new(
+        ArmClient::new(
+            ArmClientConfig::local(&emulator.control_url),
+            std::sync::Arc::new(StaticToken(Secret::new(token))),
+        )
+        .expect("ARM client"),
+    );
+    let app = spawn(RateLimits::default(), Some(std::sync::Arc::clone(&client))).await;
+    (
+        app,
+        LocalWorkspace {
+            emulator,
+            client,
+            _state: state,
+        },
+    )
+}
+
+/// The local workspace behind an app, and a client that reads it directly.
+pub struct LocalWorkspace {
+    pub emulator: backend::emulator::Emulator,
+    pub client: std::sync::Arc<ArmClient>,
+    _state: tempfile::TempDir,
+}
+
 pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
+    spawn(rate_limits, None).await
+}
+
+async fn spawn(rate_limits: RateLimits, workspace: Option<std::sync::Arc<ArmClient>>) -> TestApp {
     let db = fresh_database().await;
     let state = AppState {
         pool: db.pool.clone(),
         sessions: default_sessions(),
         rate_limits,
         local_workspace: None,
+        workspace,
     };
     let ui = UiConfig {
         dir: std::env::temp_dir().join("greenlight-tests-no-ui"),

@@ -3,6 +3,7 @@
 mod audit;
 #[path = "../common/mod.rs"]
 mod common;
+mod endpoints;
 mod guard;
 mod health;
 mod helpers;
