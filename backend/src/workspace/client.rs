@@ -47,6 +47,16 @@ impl ArmClientConfig {
     }
 }
 
+/// What a scoring request got back.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub status: u16,
+    pub body: bytes::Bytes,
+    pub latency: Duration,
+    /// The deployment that answered (`azureml-model-deployment` on the answer).
+    pub deployment: Option<String>,
+}
+
 /// A live and mirrored split, keyed by deployment name.
 pub type Split = BTreeMap<String, i64>;
 
@@ -333,6 +343,71 @@ impl ArmClient {
             Some(&body),
         )
         .await
+    }
+
+    /// Scores `body` on the endpoint with its primary key (or an AML token for AMLToken
+    /// endpoints), by traffic or at `deployment`. Any answer, error statuses included, is
+    /// returned as it came: the model's 424 is information, not a client failure.
+    pub async fn invoke(
+        &self,
+        endpoint: &str,
+        deployment: Option<&str>,
+        body: bytes::Bytes,
+    ) -> Result<Invocation, WorkspaceError> {
+        let found = self.get_endpoint(endpoint).await?;
+        let scoring_uri = found.properties.scoring_uri.clone().ok_or_else(|| {
+            WorkspaceError::Unexpected(format!("endpoint {endpoint} has no scoring URI"))
+        })?;
+        let credential = match found.properties.auth_mode {
+            Some(shared::arm::AuthMode::AmlToken) => {
+                let token: shared::arm::EndpointAuthToken = decode(
+                    self.call(
+                        Method::POST,
+                        &format!("/onlineEndpoints/{endpoint}/token"),
+                        None,
+                    )
+                    .await?,
+                )
+                .await?;
+                token.access_token
+            }
+            _ => self.list_keys(endpoint).await?.primary_key,
+        }
+        .ok_or_else(|| WorkspaceError::Unexpected("the workspace gave no credential".into()))?;
+        let started = Instant::now();
+        let mut request = self
+            .http
+            .post(&scoring_uri)
+            .bearer_auth(credential)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(self.config.retry.request_timeout)
+            .body(body);
+        if let Some(deployment) = deployment {
+            request = request.header("azureml-model-deployment", deployment);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                WorkspaceError::Timeout(self.config.retry.request_timeout)
+            } else {
+                WorkspaceError::Transport("the scoring request failed".into())
+            }
+        })?;
+        let status = response.status().as_u16();
+        let answered_by = response
+            .headers()
+            .get("azureml-model-deployment")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| WorkspaceError::Transport(e.to_string()))?;
+        Ok(Invocation {
+            status,
+            body,
+            latency: started.elapsed(),
+            deployment: answered_by,
+        })
     }
 
     // -------------------------------------------------------------- deployments

@@ -9,7 +9,7 @@ mod error;
 mod lro;
 mod retry;
 
-pub use client::{ArmClient, ArmClientConfig};
+pub use client::{ArmClient, ArmClientConfig, Invocation};
 pub use credential::{StaticToken, TokenSource};
 pub use error::WorkspaceError;
 pub use retry::RetryPolicy;
