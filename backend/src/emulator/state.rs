@@ -57,19 +57,26 @@ impl StateFile {
     /// leaves either the old or the new state, never half of one.
     pub fn save(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
         let staging = self.path.with_extension("json.tmp");
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&staging)
-            .with_context(|| format!("writing {}", staging.display()))?;
-        file.write_all(&serde_json::to_vec_pretty(snapshot)?)?;
-        file.sync_all()?;
+        write_private(&staging, &serde_json::to_vec_pretty(snapshot)?)?;
         std::fs::rename(&staging, &self.path)
             .with_context(|| format!("replacing {}", self.path.display()))?;
         Ok(())
     }
+}
+
+/// Writes `contents` to `path`, readable and writable by its owner only, and flushes it to
+/// disk. For files that hold secrets: endpoint keys, the TLS private key.
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]

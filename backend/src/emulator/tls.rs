@@ -2,9 +2,8 @@
 //! once and kept in the state folder, because Azure's client libraries refuse to send bearer
 //! tokens over plain http.
 
+use super::state::write_private;
 use anyhow::Context;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -63,18 +62,6 @@ impl Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
         })
     }
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(contents)?;
-    Ok(())
 }
 
 /// Serves `app` over TLS on `listener` until `stop` turns true. Connections already open

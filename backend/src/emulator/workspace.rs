@@ -397,12 +397,7 @@ impl LocalWorkspace {
         patch: serde_json::Value,
     ) -> Result<Accepted<OnlineEndpoint>, ArmFailure> {
         let current = self.get_endpoint(workspace_id, name).await?;
-        let mut merged =
-            serde_json::to_value(&current).map_err(|e| ArmFailure::internal(&e.into()))?;
-        merge_json(&mut merged, &patch);
-        let body: OnlineEndpoint = serde_json::from_value(merged).map_err(|e| {
-            ArmFailure::bad_field("body", format!("the patch does not fit an endpoint: {e}"))
-        })?;
+        let body = apply_patch(&current, &patch, "an endpoint")?;
         let mut done = self.put_endpoint(workspace_id, name, body).await?;
         done.status = StatusCode::ACCEPTED;
         let operation = self.operations.start();
@@ -708,12 +703,7 @@ impl LocalWorkspace {
         patch: serde_json::Value,
     ) -> Result<Accepted<OnlineDeployment>, ArmFailure> {
         let current = self.get_deployment(workspace_id, endpoint, name).await?;
-        let mut merged =
-            serde_json::to_value(&current).map_err(|e| ArmFailure::internal(&e.into()))?;
-        merge_json(&mut merged, &patch);
-        let body: OnlineDeployment = serde_json::from_value(merged).map_err(|e| {
-            ArmFailure::bad_field("body", format!("the patch does not fit a deployment: {e}"))
-        })?;
+        let body = apply_patch(&current, &patch, "a deployment")?;
         let mut accepted = self
             .put_deployment(workspace_id, endpoint, name, body)
             .await?;
@@ -1141,6 +1131,18 @@ fn find_asset<'a>(state: &'a Snapshot, suffix: &str) -> Option<&'a serde_json::V
         .iter()
         .find(|(id, _)| id.ends_with(suffix))
         .map(|(_, asset)| asset)
+}
+
+/// `current` with a PATCH body merged in, read back as the resource type (`what` names it in
+/// the refusal when the result no longer fits).
+fn apply_patch<T>(current: &T, patch: &serde_json::Value, what: &str) -> Result<T, ArmFailure>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut merged = serde_json::to_value(current).map_err(|e| ArmFailure::internal(&e.into()))?;
+    merge_json(&mut merged, patch);
+    serde_json::from_value(merged)
+        .map_err(|e| ArmFailure::bad_field("body", format!("the patch does not fit {what}: {e}")))
 }
 
 /// RFC 7386 JSON merge patch.
