@@ -5,7 +5,7 @@ use super::error::WorkspaceError;
 use super::retry::retry_after;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use shared::arm::{ArmErrorResponse, OperationState, OperationStatus};
+use shared::arm::{OperationState, OperationStatus};
 use std::time::{Duration, Instant};
 
 /// Wait between polls when the server does not say (ARM's own default is 30 s; the local
@@ -96,13 +96,12 @@ where
             if status.is_success() {
                 return Ok(());
             }
-            let text = response.text().await.unwrap_or_default();
-            let error = serde_json::from_str::<ArmErrorResponse>(&text)
-                .map(|e| e.error)
-                .unwrap_or_default();
-            return Err(WorkspaceError::OperationFailed {
-                code: error.code,
-                message: error.message,
+            // The result URL answers with the operation's error, in ARM's error shape.
+            return Err(match super::client::arm_error(response).await {
+                WorkspaceError::Arm { code, message, .. } => {
+                    WorkspaceError::OperationFailed { code, message }
+                }
+                other => other,
             });
         }
         wait = clamp(next_wait);
