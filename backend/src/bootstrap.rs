@@ -40,6 +40,13 @@ async fn create_if_missing(
     role: Role,
 ) -> anyhow::Result<Option<NewAccount>> {
     let username = Username::parse(name)?;
+    // Hashing is deliberately slow: skip it for accounts an earlier start already made.
+    if users::find_by_username(&mut *pool.acquire().await?, &username)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
     let password = password::generate();
     let hash = password::hash_blocking(password.clone()).await?;
     match users::create(pool, SYSTEM_ACTOR, &username, role, &hash).await {
