@@ -1,6 +1,7 @@
 //! Per-deployment request metrics, live and mirrored traffic kept apart, so the console can
 //! compare green with blue.
 
+use crate::emulator::locks::lock;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -121,14 +122,11 @@ impl EndpointMetrics {
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, DeploymentMetrics> {
-        self.deployments
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.deployments).clone()
     }
 
     fn with(&self, deployment: &str, f: impl FnOnce(&mut DeploymentMetrics)) {
-        let mut all = self.deployments.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = lock(&self.deployments);
         f(all.entry(deployment.to_owned()).or_default());
     }
 }

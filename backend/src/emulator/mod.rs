@@ -8,6 +8,7 @@
 pub mod arm;
 pub mod harness;
 pub mod instances;
+mod locks;
 pub mod metrics;
 pub mod operations;
 pub mod routing;

@@ -1,6 +1,7 @@
 //! Long-running operations: each has an id whose status clients poll at the
 //! `Azure-AsyncOperation` (status) or `Location` (result) URL.
 
+use crate::emulator::locks::lock;
 use chrono::Utc;
 use shared::arm::{ArmError, OperationState, OperationStatus};
 use std::collections::HashMap;
@@ -48,7 +49,7 @@ impl Operations {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, OperationStatus>> {
-        self.statuses.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.statuses)
     }
 }
 

@@ -2,6 +2,7 @@
 //! instance pools behind its deployments. The control plane writes it; the scoring router reads it.
 
 use super::instances::DeploymentPool;
+use super::locks;
 use super::metrics::EndpointMetrics;
 use crate::secret::constant_time_eq;
 use chrono::{DateTime, Utc};
@@ -64,11 +65,11 @@ impl EndpointRoute {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, RouteState> {
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+        locks::read(&self.state)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, RouteState> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
+        locks::write(&self.state)
     }
 
     pub fn set_auth(&self, auth: AuthMode) {
@@ -183,37 +184,21 @@ pub struct RoutingTable {
 
 impl RoutingTable {
     pub fn get(&self, endpoint: &str) -> Option<Arc<EndpointRoute>> {
-        self.endpoints
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(endpoint)
-            .cloned()
+        locks::read(&self.endpoints).get(endpoint).cloned()
     }
 
     pub fn insert(&self, route: Arc<EndpointRoute>) {
-        self.endpoints
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(route.name.clone(), route);
+        locks::write(&self.endpoints).insert(route.name.clone(), route);
     }
 
     /// Every endpoint, by name.
     pub fn all(&self) -> Vec<Arc<EndpointRoute>> {
-        let mut all: Vec<_> = self
-            .endpoints
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut all: Vec<_> = locks::read(&self.endpoints).values().cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
 
     pub fn remove(&self, endpoint: &str) -> Option<Arc<EndpointRoute>> {
-        self.endpoints
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(endpoint)
+        locks::write(&self.endpoints).remove(endpoint)
     }
 }

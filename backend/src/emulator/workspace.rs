@@ -3,6 +3,7 @@
 
 use super::arm::error::ArmFailure;
 use super::instances::{DeploymentPool, InstanceSpec, PoolStatus, Probe};
+use super::locks::lock;
 use super::operations::{now, Operations};
 use super::routing::{AuthMode, EndpointRoute, RoutingTable};
 use super::state::{Snapshot, StateFile, StoredEndpoint};
@@ -71,10 +72,6 @@ impl Drop for BusyGuard {
     fn drop(&mut self) {
         lock(&self.workspace.busy).remove(&self.endpoint);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn key(name: &str) -> String {

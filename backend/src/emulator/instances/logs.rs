@@ -1,5 +1,6 @@
 //! The last lines an instance printed, kept for `getLogs`.
 
+use crate::emulator::locks::lock;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -14,7 +15,7 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     pub fn push(&self, line: String) {
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines = lock(&self.lines);
         if lines.len() == CAPACITY {
             lines.pop_front();
         }
@@ -23,7 +24,7 @@ impl LogBuffer {
 
     /// The last `tail` lines (all of them with `None`), oldest first.
     pub fn tail(&self, tail: Option<usize>) -> Vec<String> {
-        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let lines = lock(&self.lines);
         let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
         lines.iter().skip(skip).cloned().collect()
     }
