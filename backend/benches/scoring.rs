@@ -471,7 +471,7 @@ async fn run(emulator: &Emulator, settings: &Settings) -> Result<()> {
         url: format!("http://{}/score", instances[0].address),
     };
 
-    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let examples = examples_dir();
     let request = std::fs::read(examples.join(MODEL).join("sample-request.json"))
         .context("reading the sample request")?;
     // The reference answer comes from the instance itself; the router must pass it unchanged.
@@ -611,7 +611,7 @@ async fn main() -> Result<()> {
             state_dir: state.path().to_path_buf(),
             token: Secret::new(TOKEN),
             python: PathBuf::from("python3"),
-            examples_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")),
+            examples_dir: Some(examples_dir()),
             tls: false,
         },
         bind().await?,
@@ -622,4 +622,13 @@ async fn main() -> Result<()> {
     let outcome = run(&emulator, &settings).await;
     emulator.shutdown().await;
     outcome
+}
+
+/// The demo models, found through the running cargo's `CARGO_MANIFEST_DIR` (a bench binary in a
+/// shared target dir may have been built from another clone).
+fn examples_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("../examples")
 }

@@ -838,7 +838,7 @@ async fn a_killed_instance_is_replaced_and_requests_succeed_again() {
 
 /// A request body from Azure's public examples (`parameters.body`).
 fn example_body(file: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let path = common::manifest_dir()
         .join("../shared/tests/fixtures/azure-rest-examples")
         .join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

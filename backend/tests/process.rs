@@ -494,7 +494,7 @@ mod libc_signal {
 #[test]
 fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
     let state = state_dir();
-    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let examples = common::examples_dir();
     let child = Command::new(BIN)
         .args([
             "emulator",

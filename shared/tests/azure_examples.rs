@@ -389,8 +389,13 @@ fn fixtures() -> Vec<(&'static str, Fixture)> {
 /// Files in `tests/fixtures/` that are not examples.
 const NOT_FIXTURES: &[&str] = &["README.md", ".gitattributes"];
 
+/// Asked of the running `cargo test` rather than baked in at build time: a shared target dir may
+/// hold a test binary built from another clone of the repository.
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("tests/fixtures")
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {

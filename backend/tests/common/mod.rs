@@ -116,9 +116,17 @@ pub async fn fresh_database() -> TestDatabase {
     }
 }
 
+/// The backend crate's folder, asked of the running `cargo test` rather than baked in at build
+/// time: a shared target dir may hold a test binary built from another clone of the repository.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The demo models in the repository.
 pub fn examples_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+    manifest_dir().join("../examples")
 }
 
 /// A local workspace for a test: state in `state_dir`, `python3` instances, the demo models.
