@@ -9,7 +9,6 @@ use backend::emulator::Emulator;
 use common::{examples_dir, local_workspace_config, start_local_workspace};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "emulator-test-token";
