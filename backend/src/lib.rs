@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod http;
+pub mod operations;
 pub mod postgres;
 pub mod secret;
 pub mod server;

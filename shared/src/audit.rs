@@ -16,16 +16,55 @@ pub enum AuditAction {
     SignOut,
     #[serde(rename = "user.create")]
     UserCreate,
+    #[serde(rename = "endpoint.create")]
+    EndpointCreate,
+    #[serde(rename = "endpoint.delete")]
+    EndpointDelete,
+    #[serde(rename = "deployment.create")]
+    DeploymentCreate,
+    #[serde(rename = "deployment.scale")]
+    DeploymentScale,
+    #[serde(rename = "deployment.delete")]
+    DeploymentDelete,
+    #[serde(rename = "traffic.change")]
+    TrafficChange,
+    /// Someone saw an endpoint's keys in clear.
+    #[serde(rename = "keys.reveal")]
+    KeysReveal,
+    #[serde(rename = "keys.regenerate")]
+    KeysRegenerate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 5] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
         AuditAction::SignOut,
         AuditAction::UserCreate,
+        AuditAction::EndpointCreate,
+        AuditAction::EndpointDelete,
+        AuditAction::DeploymentCreate,
+        AuditAction::DeploymentScale,
+        AuditAction::DeploymentDelete,
+        AuditAction::TrafficChange,
+        AuditAction::KeysReveal,
+        AuditAction::KeysRegenerate,
     ];
+
+    /// The audited action an operation of `kind` records when it ends.
+    pub fn of_operation(kind: crate::api::OperationKind) -> Self {
+        use crate::api::OperationKind as K;
+        match kind {
+            K::EndpointCreate => Self::EndpointCreate,
+            K::EndpointDelete => Self::EndpointDelete,
+            K::DeploymentCreate => Self::DeploymentCreate,
+            K::DeploymentScale => Self::DeploymentScale,
+            K::DeploymentDelete => Self::DeploymentDelete,
+            K::TrafficChange => Self::TrafficChange,
+            K::KeysRegenerate => Self::KeysRegenerate,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +73,14 @@ impl AuditAction {
             AuditAction::SignInRateLimited => "session.sign_in_rate_limited",
             AuditAction::SignOut => "session.sign_out",
             AuditAction::UserCreate => "user.create",
+            AuditAction::EndpointCreate => "endpoint.create",
+            AuditAction::EndpointDelete => "endpoint.delete",
+            AuditAction::DeploymentCreate => "deployment.create",
+            AuditAction::DeploymentScale => "deployment.scale",
+            AuditAction::DeploymentDelete => "deployment.delete",
+            AuditAction::TrafficChange => "traffic.change",
+            AuditAction::KeysReveal => "keys.reveal",
+            AuditAction::KeysRegenerate => "keys.regenerate",
         }
     }
 }

@@ -25,6 +25,11 @@ pub struct ErrorBody {
     /// The workspace's own error (Azure's code and message, unchanged) when it caused this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<WorkspaceErrorDetails>,
+    /// On a `conflict` about something people edit together (e.g. traffic), its current state,
+    /// so the client can show it and let the user decide again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub current: Option<serde_json::Value>,
 }
 
 /// An error as Azure ML (or the local workspace) reported it.

@@ -177,6 +177,35 @@ pub fn check_deployment_delete(
     Ok(())
 }
 
+/// A short tag that changes whenever an endpoint's effective split changes: the version a
+/// caller sends back with a traffic change, so a change made against a split someone else has
+/// since replaced is refused instead of silently overwriting it.
+///
+/// Zero shares are left out and names lower-cased (Azure may list `"blue": 0` or omit it, and
+/// compares deployment names without case), so equal splits always get equal versions. FNV-1a:
+/// stable across builds and platforms, including the browser's wasm; not a security measure.
+pub fn traffic_version(traffic: &BTreeMap<String, i64>, mirror: &BTreeMap<String, i64>) -> String {
+    let mut canonical = String::new();
+    for (label, split) in [("live", traffic), ("mirror", mirror)] {
+        let effective: BTreeMap<String, i64> = split
+            .iter()
+            .filter(|(_, share)| **share != 0)
+            .map(|(name, share)| (name.to_ascii_lowercase(), *share))
+            .collect();
+        canonical.push_str(label);
+        for (name, share) in effective {
+            canonical.push_str(&format!("|{name}={share}"));
+        }
+        canonical.push(';');
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in canonical.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,5 +465,33 @@ mod tests {
         );
         let f = FieldError::from(v);
         assert_eq!(f.field, "properties.traffic");
+    }
+
+    #[test]
+    fn the_traffic_version_ignores_zero_shares_and_case_but_not_changes() {
+        let split = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|(n, s)| ((*n).to_owned(), *s)).collect()
+        };
+        let base = traffic_version(&split(&[("blue", 100)]), &split(&[]));
+        assert_eq!(
+            base,
+            traffic_version(
+                &split(&[("Blue", 100), ("green", 0)]),
+                &split(&[("green", 0)])
+            )
+        );
+        assert_ne!(
+            base,
+            traffic_version(&split(&[("blue", 90), ("green", 10)]), &split(&[]))
+        );
+        assert_ne!(
+            base,
+            traffic_version(&split(&[("blue", 100)]), &split(&[("green", 10)]))
+        );
+        // A live share and the same mirror share are different splits.
+        assert_ne!(
+            traffic_version(&split(&[("green", 10)]), &split(&[])),
+            traffic_version(&split(&[]), &split(&[("green", 10)]))
+        );
     }
 }

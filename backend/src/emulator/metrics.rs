@@ -3,6 +3,9 @@
 
 use crate::emulator::locks::lock;
 use serde::Serialize;
+use shared::api::metrics::{
+    Comparison as ComparisonSummary, DeploymentMetricsSummary, DifferingSample, TrafficSummary,
+};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -71,13 +74,6 @@ pub struct Comparison {
     pub samples: VecDeque<DifferingSample>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct DifferingSample {
-    pub request: String,
-    pub live: String,
-    pub mirror: String,
-}
-
 /// One deployment's metrics.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DeploymentMetrics {
@@ -131,17 +127,6 @@ impl EndpointMetrics {
     }
 }
 
-/// A summary of one kind of traffic, with latency quantiles, as the console reads it.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrafficSummary {
-    pub requests: u64,
-    pub errors: u64,
-    pub statuses: BTreeMap<u16, u64>,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-}
-
 impl From<&TrafficStats> for TrafficSummary {
     fn from(stats: &TrafficStats) -> Self {
         Self {
@@ -155,23 +140,19 @@ impl From<&TrafficStats> for TrafficSummary {
     }
 }
 
-/// One deployment's metrics as JSON.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeploymentSummary {
-    pub live: TrafficSummary,
-    pub mirrored: TrafficSummary,
-    pub comparison: Comparison,
-}
-
 impl EndpointMetrics {
-    pub fn summary(&self) -> BTreeMap<String, DeploymentSummary> {
+    pub fn summary(&self) -> BTreeMap<String, DeploymentMetricsSummary> {
         self.snapshot()
             .into_iter()
             .map(|(name, m)| {
-                let summary = DeploymentSummary {
+                let summary = DeploymentMetricsSummary {
                     live: TrafficSummary::from(&m.live),
                     mirrored: TrafficSummary::from(&m.mirrored),
-                    comparison: m.comparison,
+                    comparison: ComparisonSummary {
+                        equal: m.comparison.equal,
+                        differ: m.comparison.differ,
+                        samples: m.comparison.samples.into_iter().collect(),
+                    },
                 };
                 (name, summary)
             })

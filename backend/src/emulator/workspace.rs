@@ -795,6 +795,65 @@ impl LocalWorkspace {
             .ok_or_else(|| ArmFailure::not_found(&format!("asset {id}")))
     }
 
+    /// Every registered version of `kind`, keyed by `(name, version)` (the local workspaces
+    /// share their assets, so one registered under any workspace path counts once).
+    fn asset_versions_of(
+        state: &Snapshot,
+        kind: &str,
+    ) -> BTreeMap<(String, String), serde_json::Value> {
+        let mut found = BTreeMap::new();
+        for asset in state.assets.values() {
+            let id = asset["id"].as_str().unwrap_or_default();
+            let parts: Vec<&str> = id.rsplitn(5, '/').collect();
+            if let [version, "versions", name, asset_kind, _] = parts.as_slice() {
+                if asset_kind.eq_ignore_ascii_case(kind) {
+                    found
+                        .entry((name.to_string(), version.to_string()))
+                        .or_insert_with(|| asset.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// The asset containers of `kind` (ARM's `GET .../{kind}`), each with its latest version.
+    pub async fn asset_containers(&self, workspace_id: &str, kind: &str) -> Vec<serde_json::Value> {
+        let state = self.state.lock().await;
+        let mut latest: BTreeMap<String, String> = BTreeMap::new();
+        for (name, version) in Self::asset_versions_of(&state, kind).into_keys() {
+            latest.insert(name, version);
+        }
+        latest
+            .into_iter()
+            .map(|(name, version)| {
+                serde_json::json!({
+                    "id": format!("{workspace_id}/{kind}/{name}"),
+                    "name": name,
+                    "type": format!("Microsoft.MachineLearningServices/workspaces/{kind}"),
+                    "properties": { "latestVersion": version, "isArchived": false },
+                })
+            })
+            .collect()
+    }
+
+    /// The versions of asset `name` of `kind` (ARM's `GET .../{kind}/{name}/versions`).
+    pub async fn asset_versions(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Result<Vec<serde_json::Value>, ArmFailure> {
+        let state = self.state.lock().await;
+        let versions: Vec<serde_json::Value> = Self::asset_versions_of(&state, kind)
+            .into_iter()
+            .filter(|((asset, _), _)| asset.eq_ignore_ascii_case(name))
+            .map(|(_, body)| body)
+            .collect();
+        if versions.is_empty() {
+            return Err(ArmFailure::not_found(&format!("{kind} {name}")));
+        }
+        Ok(versions)
+    }
+
     /// Where an instance of `deployment` finds its model and scoring code.
     fn instance_spec(
         &self,

@@ -1,29 +1,36 @@
-//! `/api/v1/endpoints`: the workspace's online endpoints, read through the ARM client.
+//! `/api/v1/endpoints`: the workspace's online endpoints.
 
 use super::error::ApiError;
 use super::json::AppJson;
+use super::workspace_access::{accepted, is_not_found, path_name, rejected};
 use super::AppState;
-use crate::auth::Authenticated;
-use crate::workspace::ArmClient;
+use crate::auth::{Authenticated, Operator};
+use crate::operations::{launch, AuditDraft};
+use crate::store::operations::NewOperation;
 use axum::extract::{Path, State};
-use shared::api::{EndpointList, EndpointSummary};
-use shared::arm::OnlineEndpoint;
+use axum::response::Response;
+use serde_json::json;
+use shared::api::{
+    CreateEndpointRequest, EndpointAuthMode, EndpointList, EndpointSummary, Operation,
+    OperationKind,
+};
+use shared::arm::{AuthMode, OnlineEndpoint, OnlineEndpointProperties};
 use shared::ErrorEnvelope;
-use std::sync::Arc;
 
-fn client(state: &AppState) -> Result<&Arc<ArmClient>, ApiError> {
-    state.workspace.as_ref().ok_or(ApiError::NoWorkspace)
-}
-
-fn summary(endpoint: OnlineEndpoint) -> EndpointSummary {
+/// The console's view of an ARM endpoint.
+pub fn summary(endpoint: OnlineEndpoint) -> EndpointSummary {
     let properties = endpoint.properties;
+    let traffic = properties.traffic.unwrap_or_default();
+    let mirror_traffic = properties.mirror_traffic.unwrap_or_default();
     EndpointSummary {
         name: endpoint.name.unwrap_or_default(),
         auth_mode: properties.auth_mode.map(|m| m.to_string()),
         provisioning_state: properties.provisioning_state.map(|s| s.to_string()),
-        traffic: properties.traffic.unwrap_or_default(),
-        mirror_traffic: properties.mirror_traffic.unwrap_or_default(),
+        traffic_version: shared::traffic_version(&traffic, &mirror_traffic),
+        traffic,
+        mirror_traffic,
         scoring_uri: properties.scoring_uri,
+        description: properties.description,
     }
 }
 
@@ -42,7 +49,8 @@ pub async fn list(
     State(state): State<AppState>,
     _auth: Authenticated,
 ) -> Result<AppJson<EndpointList>, ApiError> {
-    let mut items: Vec<EndpointSummary> = client(&state)?
+    let mut items: Vec<EndpointSummary> = state
+        .workspace()?
         .list_endpoints()
         .await?
         .into_iter()
@@ -69,6 +77,122 @@ pub async fn get(
     _auth: Authenticated,
     Path(endpoint): Path<String>,
 ) -> Result<AppJson<EndpointSummary>, ApiError> {
-    let found = client(&state)?.get_endpoint(&endpoint).await?;
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let found = state.workspace()?.get_endpoint(&endpoint).await?;
     Ok(AppJson(summary(found)))
+}
+
+/// Creates an endpoint with no deployments and no traffic. Long-running: answers `202` with
+/// the operation to follow.
+#[utoipa::path(
+    post,
+    path = "/api/v1/endpoints",
+    tag = "endpoints",
+    request_body = CreateEndpointRequest,
+    responses(
+        (status = 202, description = "Creating; follow the operation", body = Operation),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 409, description = "The name is taken", body = ErrorEnvelope),
+        (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated<Operator>,
+    AppJson(request): AppJson<CreateEndpointRequest>,
+) -> Result<Response, ApiError> {
+    request.check().map_err(rejected)?;
+    let client = state.workspace()?;
+    match client.get_endpoint(&request.name).await {
+        Ok(_) => {
+            return Err(ApiError::Conflict {
+                message: format!("an endpoint named {} already exists", request.name),
+                fields: vec![shared::FieldError {
+                    field: "name".into(),
+                    message: "this name is taken in the workspace".into(),
+                }],
+                current: None,
+            })
+        }
+        Err(err) if is_not_found(&err) => {}
+        Err(other) => return Err(other.into()),
+    }
+    let location = client.workspace_location().await?;
+    let endpoint = OnlineEndpoint {
+        location: Some(location),
+        properties: OnlineEndpointProperties {
+            auth_mode: Some(match request.auth_mode {
+                EndpointAuthMode::Key => AuthMode::Key,
+                EndpointAuthMode::AmlToken => AuthMode::AmlToken,
+            }),
+            description: request.description.clone(),
+            ..OnlineEndpointProperties::default()
+        },
+        ..OnlineEndpoint::default()
+    };
+    let name = request.name.clone();
+    let operation = launch(
+        &state.pool,
+        NewOperation {
+            kind: OperationKind::EndpointCreate,
+            endpoint: name.clone(),
+            deployment: None,
+            requested_by: auth.session.user.username.to_string(),
+        },
+        AuditDraft {
+            target: name.clone(),
+            before: serde_json::Value::Null,
+            request: json!(request),
+        },
+        move || async move {
+            let created = client.create_endpoint(&name, endpoint).await?;
+            Ok(json!(summary(created)))
+        },
+    )
+    .await?;
+    Ok(accepted(operation))
+}
+
+/// Deletes an endpoint and every deployment on it. Long-running: answers `202`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/endpoints/{endpoint}",
+    tag = "endpoints",
+    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    responses(
+        (status = 202, description = "Deleting; follow the operation", body = Operation),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated<Operator>,
+    Path(endpoint): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = path_name("endpoint", &endpoint)?;
+    let client = state.workspace()?;
+    let before = summary(client.get_endpoint(&name).await?);
+    let operation = launch(
+        &state.pool,
+        NewOperation {
+            kind: OperationKind::EndpointDelete,
+            endpoint: name.clone(),
+            deployment: None,
+            requested_by: auth.session.user.username.to_string(),
+        },
+        AuditDraft {
+            target: name.clone(),
+            before: json!(before),
+            request: serde_json::Value::Null,
+        },
+        move || async move {
+            client.delete_endpoint(&name).await?;
+            Ok(serde_json::Value::Null)
+        },
+    )
+    .await?;
+    Ok(accepted(operation))
 }

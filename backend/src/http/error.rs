@@ -31,11 +31,17 @@ pub enum ApiError {
         message: String,
         fields: Vec<FieldError>,
     },
+    /// The request clashes with the current state; `current` is that state, when the client
+    /// needs it to decide again (e.g. the traffic someone else just changed).
     #[error("{message}")]
     Conflict {
         message: String,
         fields: Vec<FieldError>,
+        current: Option<serde_json::Value>,
     },
+    /// The connected workspace cannot do this (e.g. metrics, which Azure keeps in Azure Monitor).
+    #[error("{0}")]
+    NotSupported(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("no such resource")]
@@ -77,6 +83,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             // Azure's 4xx are the caller's problem and keep their status; anything else from the
             // workspace is a bad gateway.
             Self::Workspace { status, .. } if (400..500).contains(status) => {
@@ -100,6 +107,7 @@ impl ApiError {
             Self::Conflict { .. } => "conflict",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound => "not_found",
+            Self::NotSupported(_) => "not_supported",
             Self::Workspace { .. } => "workspace_error",
             Self::NoWorkspace => "no_workspace",
             Self::Internal(_) => "internal",
@@ -122,6 +130,7 @@ impl From<StoreError> for ApiError {
                     message: message.clone(),
                 }],
                 message,
+                current: None,
             },
             StoreError::Database(err) => err.into(),
         }
@@ -141,6 +150,11 @@ impl From<WorkspaceError> for ApiError {
                 status,
                 code,
                 message,
+            },
+            WorkspaceError::StaleTraffic { current } => Self::Conflict {
+                message: "the traffic changed since you read it; here is the current split".into(),
+                fields: Vec::new(),
+                current: serde_json::to_value(crate::http::traffic::state_of(&current)).ok(),
             },
             WorkspaceError::OperationFailed { code, message } => Self::Workspace {
                 status: 502,
@@ -189,6 +203,10 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let current = match &self {
+            Self::Conflict { current, .. } => current.clone(),
+            _ => None,
+        };
         let fields = match &self {
             Self::Validation { fields, .. } | Self::Conflict { fields, .. } => fields.clone(),
             _ => Vec::new(),
@@ -206,6 +224,7 @@ impl IntoResponse for ApiError {
                     }),
                     _ => None,
                 },
+                current,
             },
         };
         let mut response = (status, axum::Json(body)).into_response();

@@ -1,15 +1,25 @@
 //! The HTTP surface: REST API under `/api/v1`, the OpenAPI document, and the static console.
 
 mod about;
+mod assets;
+mod audit_log;
+mod deployments;
 mod endpoints;
 pub mod error;
 mod health;
 pub mod json;
+mod keys;
 pub mod middleware;
+mod observe;
 mod openapi;
+mod operations;
+mod query;
+mod scoring;
 mod session;
 mod static_files;
+pub mod traffic;
 mod users;
+mod workspace_access;
 
 use crate::auth::{RateLimits, SessionSettings};
 use axum::routing::get;
@@ -48,8 +58,25 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(about::about))
-        .routes(routes!(endpoints::list))
-        .routes(routes!(endpoints::get))
+        .routes(routes!(endpoints::list, endpoints::create))
+        .routes(routes!(endpoints::get, endpoints::delete))
+        .routes(routes!(deployments::list, deployments::create))
+        .routes(routes!(
+            deployments::get,
+            deployments::scale,
+            deployments::delete
+        ))
+        .routes(routes!(traffic::get, traffic::change))
+        .routes(routes!(scoring::invoke))
+        .routes(routes!(keys::masked))
+        .routes(routes!(keys::reveal))
+        .routes(routes!(keys::regenerate))
+        .routes(routes!(observe::logs))
+        .routes(routes!(observe::metrics))
+        .routes(routes!(assets::list))
+        .routes(routes!(operations::list))
+        .routes(routes!(operations::get))
+        .routes(routes!(audit_log::list))
         .routes(routes!(
             session::current,
             session::sign_in,

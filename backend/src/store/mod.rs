@@ -1,6 +1,7 @@
 //! Queries against Greenlight's own tables. Each write that changes state records its audit
 //! event in the same transaction.
 
+pub mod operations;
 pub mod users;
 
 /// Why a store operation failed.

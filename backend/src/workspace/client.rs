@@ -3,13 +3,15 @@
 use super::credential::TokenSource;
 use super::error::WorkspaceError;
 use super::lro;
+use super::observer;
 use super::retry::RetryPolicy;
 use reqwest::{Method, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use shared::api::EndpointMetricsSummary;
 use shared::arm::{
     ArmErrorResponse, DeploymentLogs, EndpointAuthKeys, KeyType, OnlineDeployment, OnlineEndpoint,
-    Page,
+    Page, TrackedResource,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -201,8 +203,14 @@ impl ArmClient {
         tail: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(), WorkspaceError> {
-        let response = self.call(method, tail, body).await?;
-        if let Some(target) = lro::poll_target(response.headers()) {
+        let response = self.call(method.clone(), tail, body).await?;
+        let target = lro::poll_target(response.headers());
+        observer::accepted(lro::operation_id(response.headers()).as_deref());
+        observer::progress(&format!(
+            "the workspace accepted {method} {}",
+            tail.trim_start_matches('/')
+        ));
+        if let Some(target) = target {
             lro::follow(target, self.config.operation_timeout, |url| async move {
                 self.send(Method::GET, &url, None).await
             })
@@ -232,6 +240,67 @@ impl ArmClient {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         Arc::clone(locks.entry(endpoint.to_ascii_lowercase()).or_default())
+    }
+
+    // ---------------------------------------------------------------- workspace
+
+    /// The workspace's Azure region: new endpoints and deployments must be created in it.
+    pub async fn workspace_location(&self) -> Result<String, WorkspaceError> {
+        let workspace: serde_json::Value = self.read("").await?;
+        workspace["location"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| WorkspaceError::Unexpected("the workspace has no location".into()))
+    }
+
+    /// Every version of every registered asset of `kind` (`models`, `environments`, `codes`):
+    /// the containers, then each one's versions.
+    pub async fn list_assets(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<TrackedResource<serde_json::Value>>, WorkspaceError> {
+        let containers: Vec<TrackedResource<serde_json::Value>> =
+            self.list(&format!("/{kind}")).await?;
+        let mut versions = Vec::new();
+        for container in containers {
+            let Some(name) = container.name else { continue };
+            versions.extend(
+                self.list::<TrackedResource<serde_json::Value>>(&format!(
+                    "/{kind}/{name}/versions"
+                ))
+                .await?,
+            );
+        }
+        Ok(versions)
+    }
+
+    /// Per-deployment traffic metrics of an endpoint, from the local workspace's data plane
+    /// (beside the scoring URI). Azure keeps these in Azure Monitor instead.
+    pub async fn local_metrics(
+        &self,
+        endpoint: &str,
+    ) -> Result<EndpointMetricsSummary, WorkspaceError> {
+        let found = self.get_endpoint(endpoint).await?;
+        let scoring_uri = found.properties.scoring_uri.ok_or_else(|| {
+            WorkspaceError::Unexpected(format!("endpoint {endpoint} has no scoring URI"))
+        })?;
+        let metrics_uri = scoring_uri
+            .strip_suffix("/score")
+            .map(|base| format!("{base}/metrics"))
+            .ok_or_else(|| {
+                WorkspaceError::Unexpected(format!("{scoring_uri} is not a scoring URI"))
+            })?;
+        let response = self
+            .http
+            .get(&metrics_uri)
+            .timeout(self.config.retry.request_timeout)
+            .send()
+            .await
+            .map_err(|_| WorkspaceError::Transport("the metrics request failed".into()))?;
+        if !response.status().is_success() {
+            return Err(arm_error(response).await);
+        }
+        decode(response).await
     }
 
     // ---------------------------------------------------------------- endpoints
@@ -307,6 +376,7 @@ impl ArmClient {
         )
         .await?;
         // Re-read until the workspace shows the new split (ARM reads can lag the write).
+        observer::progress("waiting until the endpoint shows the new split");
         let deadline = Instant::now() + self.config.operation_timeout;
         loop {
             let now = self.get_endpoint(name).await?;

@@ -34,6 +34,23 @@ pub fn poll_target(headers: &HeaderMap) -> Option<PollTarget> {
     header("location").map(|url| PollTarget::Result { url, first_wait })
 }
 
+/// The workspace's id for the operation a write started: the last segment of its
+/// `Azure-AsyncOperation` (or `Location`) URL, else the request id ARM stamps on every answer.
+pub fn operation_id(headers: &HeaderMap) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let last_segment = |url: &str| {
+        let path = url.split('?').next().unwrap_or(url);
+        path.rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    header("azure-asyncoperation")
+        .or_else(|| header("location"))
+        .and_then(last_segment)
+        .or_else(|| header("x-ms-request-id").map(str::to_owned))
+}
+
 #[derive(Debug, Clone)]
 pub enum PollTarget {
     Status {
@@ -65,6 +82,7 @@ where
         PollTarget::Status { url, first_wait } => (url, clamp(first_wait), true),
         PollTarget::Result { url, first_wait } => (url, clamp(first_wait), false),
     };
+    let mut last_reported: Option<OperationState> = None;
     loop {
         if Instant::now() + wait > deadline {
             return Err(WorkspaceError::Timeout(limit));
@@ -81,6 +99,10 @@ where
                 .json()
                 .await
                 .map_err(|e| WorkspaceError::Unexpected(format!("operation status: {e}")))?;
+            if last_reported.as_ref() != Some(&document.status) {
+                super::observer::progress(&format!("the operation is {}", document.status));
+                last_reported = Some(document.status.clone());
+            }
             match document.status {
                 OperationState::Succeeded => return Ok(()),
                 OperationState::Failed | OperationState::Canceled => {

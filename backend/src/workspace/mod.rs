@@ -7,9 +7,11 @@ mod client;
 mod credential;
 mod error;
 mod lro;
+mod observer;
 mod retry;
 
 pub use client::{ArmClient, ArmClientConfig, Invocation};
 pub use credential::{StaticToken, TokenSource};
 pub use error::WorkspaceError;
+pub use observer::{observed, OperationObserver};
 pub use retry::RetryPolicy;

@@ -49,7 +49,16 @@ pub async fn spawn_app_with_workspace() -> (TestApp, LocalWorkspace) {
         )
         .expect("ARM client"),
     );
-    let app = spawn(RateLimits::default(), Some(std::sync::Arc::clone(&client))).await;
+    let info = shared::api::LocalWorkspaceInfo {
+        arm_url: emulator.control_url.clone(),
+        scoring_url: emulator.scoring_url.clone(),
+    };
+    let app = spawn(
+        RateLimits::default(),
+        Some(std::sync::Arc::clone(&client)),
+        Some(info),
+    )
+    .await;
     (
         app,
         LocalWorkspace {
@@ -68,16 +77,20 @@ pub struct LocalWorkspace {
 }
 
 pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
-    spawn(rate_limits, None).await
+    spawn(rate_limits, None, None).await
 }
 
-async fn spawn(rate_limits: RateLimits, workspace: Option<std::sync::Arc<ArmClient>>) -> TestApp {
+async fn spawn(
+    rate_limits: RateLimits,
+    workspace: Option<std::sync::Arc<ArmClient>>,
+    local_workspace: Option<shared::api::LocalWorkspaceInfo>,
+) -> TestApp {
     let db = fresh_database().await;
     let state = AppState {
         pool: db.pool.clone(),
         sessions: default_sessions(),
         rate_limits,
-        local_workspace: None,
+        local_workspace,
         workspace,
     };
     let ui = UiConfig {
@@ -189,5 +202,49 @@ impl Client {
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::GET, path, None).await
+    }
+
+    /// Follows an operation (a `202`'s body) until it ends; returns it as it ended.
+    pub async fn finish(&self, started: &Value) -> Value {
+        let id = started["id"].as_str().expect("an operation id");
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, operation) = self.get(&format!("/api/v1/operations/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{operation}");
+            if operation["status"] != "running" {
+                return operation;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "operation {id} still running: {operation}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends a long-running request, checks the `202` and its `Location`, and waits for the
+    /// operation to succeed; returns the ended operation.
+    pub async fn run(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header(CSRF_HEADER, self.csrf.as_deref().unwrap_or("none"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let started: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, StatusCode::ACCEPTED, "{method} {path}: {started}");
+        let id = started["id"].as_str().expect("operation id");
+        assert_eq!(location, Some(format!("/api/v1/operations/{id}")));
+        let ended = self.finish(&started).await;
+        assert_eq!(ended["status"], "succeeded", "{method} {path}: {ended}");
+        ended
     }
 }

@@ -7,5 +7,6 @@ mod endpoints;
 mod guard;
 mod health;
 mod helpers;
+mod rollout_flow;
 mod session;
 mod users;

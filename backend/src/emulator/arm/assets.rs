@@ -18,14 +18,62 @@ pub struct AssetPath {
 
 const KINDS: [&str; 3] = ["models", "environments", "codes"];
 
+fn known_kind(kind: &str) -> Result<(), ArmFailure> {
+    if KINDS.contains(&kind) {
+        Ok(())
+    } else {
+        Err(ArmFailure::not_found(&format!("resource type {kind}")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KindPath {
+    #[serde(flatten)]
+    workspace: WorkspacePath,
+    kind: String,
+}
+
+/// The workspace segments are matched by the route but not needed: assets are shared.
+#[derive(Debug, Deserialize)]
+pub struct ContainerPath {
+    kind: String,
+    name: String,
+}
+
+fn page(value: Vec<serde_json::Value>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "value": value }))
+}
+
+/// `GET .../{kind}`: the registered assets of a kind.
+pub async fn list_containers(
+    State(state): State<ControlState>,
+    Path(path): Path<KindPath>,
+) -> Result<Json<serde_json::Value>, ArmFailure> {
+    known_kind(&path.kind)?;
+    let containers = state
+        .workspace
+        .asset_containers(&path.workspace.id(), &path.kind)
+        .await;
+    Ok(page(containers))
+}
+
+/// `GET .../{kind}/{name}/versions`.
+pub async fn list_versions(
+    State(state): State<ControlState>,
+    Path(path): Path<ContainerPath>,
+) -> Result<Json<serde_json::Value>, ArmFailure> {
+    known_kind(&path.kind)?;
+    Ok(page(
+        state
+            .workspace
+            .asset_versions(&path.kind, &path.name)
+            .await?,
+    ))
+}
+
 impl AssetPath {
     fn id(&self) -> Result<String, ArmFailure> {
-        if !KINDS.contains(&self.kind.as_str()) {
-            return Err(ArmFailure::not_found(&format!(
-                "resource type {}",
-                self.kind
-            )));
-        }
+        known_kind(&self.kind)?;
         Ok(format!(
             "{}/{}/{}/versions/{}",
             self.workspace.id(),

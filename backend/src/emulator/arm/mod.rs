@@ -83,6 +83,14 @@ pub fn router(state: ControlState) -> Router {
         .route(&format!("{deployment}/getLogs"), post(deployments::logs))
         .route(&format!("{deployment}/skus"), get(deployments::skus))
         .route(
+            &format!("{WORKSPACE}/{{kind}}"),
+            get(assets::list_containers),
+        )
+        .route(
+            &format!("{WORKSPACE}/{{kind}}/{{name}}/versions"),
+            get(assets::list_versions),
+        )
+        .route(
             &format!("{WORKSPACE}/{{kind}}/{{name}}/versions/{{version}}"),
             get(assets::get).put(assets::put),
         )
@@ -106,7 +114,18 @@ pub fn router(state: ControlState) -> Router {
             state.clone(),
             require_token,
         ))
+        .layer(axum::middleware::from_fn(stamp_request_id))
         .with_state(state)
+}
+
+/// ARM stamps every answer, refusals included, with `x-ms-request-id`: the id a client quotes to
+/// support, and the one Greenlight records for a change that finished without an async operation.
+async fn stamp_request_id(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        response.headers_mut().insert("x-ms-request-id", id);
+    }
+    response
 }
 
 /// ARM requires `api-version`; any well-formed date version is served (clients pin old ones).

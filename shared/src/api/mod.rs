@@ -5,6 +5,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod audit;
+pub mod metrics;
+pub mod operations;
+pub mod workspace;
+
+pub use audit::{AuditEventView, AuditPage};
+pub use metrics::EndpointMetricsSummary;
+pub use operations::{Operation, OperationKind, OperationList, OperationStatus, ProgressEntry};
+pub use workspace::*;
+
 /// The header that carries the CSRF token on every state-changing request.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -36,29 +46,6 @@ pub struct LocalWorkspaceInfo {
     pub arm_url: String,
     /// Base URL of its scoring URIs.
     pub scoring_url: String,
-}
-
-/// An online endpoint as the console lists it (`GET /api/v1/endpoints`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EndpointSummary {
-    pub name: String,
-    /// `Key` or `AMLToken`.
-    pub auth_mode: Option<String>,
-    /// Azure's provisioning state, e.g. `Creating`, `Succeeded`, `Failed`.
-    pub provisioning_state: Option<String>,
-    /// Live shares in percent, by deployment.
-    pub traffic: std::collections::BTreeMap<String, i64>,
-    /// Mirrored shares in percent, by deployment.
-    pub mirror_traffic: std::collections::BTreeMap<String, i64>,
-    pub scoring_uri: Option<String>,
-}
-
-/// `GET /api/v1/endpoints`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EndpointList {
-    pub items: Vec<EndpointSummary>,
 }
 
 /// `POST /api/v1/session`: sign in with a local account.

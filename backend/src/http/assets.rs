@@ -1,0 +1,50 @@
+//! `/api/v1/assets/{kind}`: the registered models, environments and code a deployment can use.
+
+use super::error::ApiError;
+use super::json::AppJson;
+use super::AppState;
+use crate::auth::Authenticated;
+use axum::extract::{Path, State};
+use shared::api::{AssetKind, AssetList, AssetVersion};
+use shared::ErrorEnvelope;
+
+/// Every registered version of one kind of asset.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{kind}",
+    tag = "assets",
+    params(("kind" = String, Path, description = "`models`, `environments` or `codes`")),
+    responses(
+        (status = 200, body = AssetList),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, description = "No such kind", body = ErrorEnvelope),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(kind): Path<String>,
+) -> Result<AppJson<AssetList>, ApiError> {
+    let kind = AssetKind::parse(&kind).ok_or(ApiError::NotFound)?;
+    let versions = state.workspace()?.list_assets(kind.as_str()).await?;
+    let mut items: Vec<AssetVersion> = versions
+        .into_iter()
+        .filter_map(|resource| {
+            // A version's id ends `/{kind}/{name}/versions/{version}`.
+            let id = resource.id?;
+            let mut tail = id.rsplit('/');
+            let version = tail.next()?.to_owned();
+            let name = tail.nth(1)?.to_owned();
+            Some(AssetVersion {
+                reference: format!("azureml:{name}:{version}"),
+                description: resource.properties["description"]
+                    .as_str()
+                    .map(str::to_owned),
+                name,
+                version,
+            })
+        })
+        .collect();
+    items.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    Ok(AppJson(AssetList { items }))
+}

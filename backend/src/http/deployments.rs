@@ -1,0 +1,368 @@
+//! `/api/v1/endpoints/{endpoint}/deployments`: the model versions behind an endpoint.
+
+use super::error::ApiError;
+use super::json::AppJson;
+use super::workspace_access::{accepted, api_field, path_name, rejected};
+use super::AppState;
+use crate::auth::{Authenticated, Operator};
+use crate::operations::{launch, AuditDraft};
+use crate::store::operations::NewOperation;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+use shared::api::{
+    check_instance_count, CreateDeploymentRequest, DeploymentList, DeploymentSummary, Operation,
+    OperationKind, ProbeRequest, ScaleRequest,
+};
+use shared::arm::OnlineDeployment;
+use shared::limits::MAX_DEPLOYMENTS_PER_ENDPOINT;
+use shared::{format_iso8601_duration, ErrorEnvelope, FieldError};
+use std::time::Duration;
+
+/// The console's view of an ARM deployment.
+pub fn summary(deployment: OnlineDeployment) -> DeploymentSummary {
+    let properties = deployment.properties;
+    let code = properties.code_configuration.unwrap_or_default();
+    let requests = properties.request_settings.unwrap_or_default();
+    DeploymentSummary {
+        name: deployment.name.unwrap_or_default(),
+        model: properties.model,
+        environment: properties.environment_id,
+        code: code.code_id,
+        scoring_script: code.scoring_script,
+        instance_type: properties.instance_type,
+        instance_count: deployment.sku.and_then(|s| s.capacity),
+        provisioning_state: properties.provisioning_state.map(|s| s.to_string()),
+        request_timeout: requests.request_timeout,
+        max_concurrent_requests_per_instance: requests.max_concurrent_requests_per_instance,
+    }
+}
+
+fn seconds(value: u64) -> String {
+    format_iso8601_duration(Duration::from_secs(value))
+}
+
+fn probe(request: &ProbeRequest) -> Value {
+    let mut probe = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            probe.insert(key.to_owned(), value);
+        }
+    };
+    put(
+        "initialDelay",
+        request.initial_delay_s.map(|s| seconds(s).into()),
+    );
+    put("period", request.period_s.map(|s| seconds(s).into()));
+    put("timeout", request.timeout_s.map(|s| seconds(s).into()));
+    put(
+        "failureThreshold",
+        request.failure_threshold.map(Value::from),
+    );
+    put(
+        "successThreshold",
+        request.success_threshold.map(Value::from),
+    );
+    Value::Object(probe)
+}
+
+/// The code asset a deployment runs: the one asked for, else the model's namesake (the demo
+/// models register their code under the same name and version).
+fn code_of(request: &CreateDeploymentRequest) -> String {
+    request
+        .code
+        .clone()
+        .unwrap_or_else(|| match request.model.strip_prefix("azureml:") {
+            Some(short) => format!("azureml:{short}"),
+            None => request.model.replacen("/models/", "/codes/", 1),
+        })
+}
+
+/// The ARM body of a new managed deployment.
+fn arm_body(
+    request: &CreateDeploymentRequest,
+    location: String,
+) -> Result<OnlineDeployment, ApiError> {
+    let mut properties = json!({
+        "endpointComputeType": "Managed",
+        "model": request.model,
+        "codeConfiguration": {
+            "codeId": code_of(request),
+            "scoringScript": request.scoring_script.clone().unwrap_or_else(|| "score.py".into()),
+        },
+        "instanceType": request.instance_type,
+        "scaleSettings": { "scaleType": "Default" },
+    });
+    if let Some(environment) = &request.environment {
+        properties["environmentId"] = environment.clone().into();
+    }
+    if !request.environment_variables.is_empty() {
+        properties["environmentVariables"] = json!(request.environment_variables);
+    }
+    if let Some(settings) = &request.request_settings {
+        let mut out = Map::new();
+        if let Some(ms) = settings.request_timeout_ms {
+            out.insert(
+                "requestTimeout".into(),
+                format_iso8601_duration(Duration::from_millis(ms)).into(),
+            );
+        }
+        if let Some(n) = settings.max_concurrent_requests_per_instance {
+            out.insert("maxConcurrentRequestsPerInstance".into(), n.into());
+        }
+        properties["requestSettings"] = Value::Object(out);
+    }
+    if let Some(p) = &request.liveness_probe {
+        properties["livenessProbe"] = probe(p);
+    }
+    if let Some(p) = &request.readiness_probe {
+        properties["readinessProbe"] = probe(p);
+    }
+    let body = json!({
+        "location": location,
+        "sku": { "name": "Default", "capacity": request.instance_count },
+        "properties": properties,
+    });
+    serde_json::from_value(body).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// The deployments of an endpoint, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/endpoints/{endpoint}/deployments",
+    tag = "deployments",
+    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    responses(
+        (status = 200, body = DeploymentList),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(endpoint): Path<String>,
+) -> Result<AppJson<DeploymentList>, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let mut items: Vec<DeploymentSummary> = state
+        .workspace()?
+        .list_deployments(&endpoint)
+        .await?
+        .into_iter()
+        .map(summary)
+        .collect();
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(AppJson(DeploymentList { items }))
+}
+
+/// One deployment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+    tag = "deployments",
+    params(
+        ("endpoint" = String, Path, description = "The endpoint's name"),
+        ("deployment" = String, Path, description = "The deployment's name"),
+    ),
+    responses(
+        (status = 200, body = DeploymentSummary),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path((endpoint, deployment)): Path<(String, String)>,
+) -> Result<AppJson<DeploymentSummary>, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let deployment = path_name("deployment", &deployment)?;
+    let found = state
+        .workspace()?
+        .get_deployment(&endpoint, &deployment)
+        .await?;
+    Ok(AppJson(summary(found)))
+}
+
+/// Creates a deployment on an endpoint. It starts with 0 % of the traffic. Long-running:
+/// answers `202`; the operation ends when its instances are ready, or with Azure's reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/endpoints/{endpoint}/deployments",
+    tag = "deployments",
+    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    request_body = CreateDeploymentRequest,
+    responses(
+        (status = 202, description = "Creating; follow the operation", body = Operation),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 404, description = "No such endpoint", body = ErrorEnvelope),
+        (status = 409, description = "The name is taken", body = ErrorEnvelope),
+        (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated<Operator>,
+    Path(endpoint): Path<String>,
+    AppJson(request): AppJson<CreateDeploymentRequest>,
+) -> Result<Response, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    request.check().map_err(rejected)?;
+    let client = state.workspace()?;
+    let existing = client.list_deployments(&endpoint).await?;
+    let taken = existing.iter().any(|d| {
+        d.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&request.name))
+    });
+    if taken {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "endpoint {endpoint} already has a deployment named {}",
+                request.name
+            ),
+            fields: vec![FieldError {
+                field: "name".into(),
+                message: "this name is taken on the endpoint".into(),
+            }],
+            current: None,
+        });
+    }
+    if existing.len() >= MAX_DEPLOYMENTS_PER_ENDPOINT {
+        return Err(ApiError::invalid(
+            "name",
+            format!(
+                "an endpoint may have at most {MAX_DEPLOYMENTS_PER_ENDPOINT} deployments; delete one first"
+            ),
+        ));
+    }
+    let body = arm_body(&request, client.workspace_location().await?)?;
+    let name = request.name.clone();
+    let operation = launch(
+        &state.pool,
+        NewOperation {
+            kind: OperationKind::DeploymentCreate,
+            endpoint: endpoint.clone(),
+            deployment: Some(name.clone()),
+            requested_by: auth.session.user.username.to_string(),
+        },
+        AuditDraft {
+            target: format!("{endpoint}/{name}"),
+            before: Value::Null,
+            request: json!(request),
+        },
+        move || async move {
+            let created = client.create_deployment(&endpoint, &name, &body).await?;
+            Ok(json!(summary(created)))
+        },
+    )
+    .await?;
+    Ok(accepted(operation))
+}
+
+/// Sets a deployment's instance count. Long-running: answers `202`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+    tag = "deployments",
+    params(
+        ("endpoint" = String, Path, description = "The endpoint's name"),
+        ("deployment" = String, Path, description = "The deployment's name"),
+    ),
+    request_body = ScaleRequest,
+    responses(
+        (status = 202, description = "Scaling; follow the operation", body = Operation),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
+    )
+)]
+pub async fn scale(
+    State(state): State<AppState>,
+    auth: Authenticated<Operator>,
+    Path((endpoint, deployment)): Path<(String, String)>,
+    AppJson(request): AppJson<ScaleRequest>,
+) -> Result<Response, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let name = path_name("deployment", &deployment)?;
+    check_instance_count(request.instance_count).map_err(|e| rejected(vec![e]))?;
+    let instances = u32::try_from(request.instance_count)
+        .map_err(|_| ApiError::invalid("instance_count", "instance_count is out of range"))?;
+    let client = state.workspace()?;
+    let before = summary(client.get_deployment(&endpoint, &name).await?);
+    let operation = launch(
+        &state.pool,
+        NewOperation {
+            kind: OperationKind::DeploymentScale,
+            endpoint: endpoint.clone(),
+            deployment: Some(name.clone()),
+            requested_by: auth.session.user.username.to_string(),
+        },
+        AuditDraft {
+            target: format!("{endpoint}/{name}"),
+            before: json!(before),
+            request: json!(request),
+        },
+        move || async move {
+            let scaled = client.scale_deployment(&endpoint, &name, instances).await?;
+            Ok(json!(summary(scaled)))
+        },
+    )
+    .await?;
+    Ok(accepted(operation))
+}
+
+/// Deletes a deployment that no longer takes live or mirrored traffic. Long-running: `202`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+    tag = "deployments",
+    params(
+        ("endpoint" = String, Path, description = "The endpoint's name"),
+        ("deployment" = String, Path, description = "The deployment's name"),
+    ),
+    responses(
+        (status = 202, description = "Deleting; follow the operation", body = Operation),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 422, description = "It still takes traffic", body = ErrorEnvelope),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated<Operator>,
+    Path((endpoint, deployment)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let name = path_name("deployment", &deployment)?;
+    let client = state.workspace()?;
+    let found = client.get_endpoint(&endpoint).await?;
+    let before = summary(client.get_deployment(&endpoint, &name).await?);
+    let traffic = found.properties.traffic.clone().unwrap_or_default();
+    let mirror = found.properties.mirror_traffic.clone().unwrap_or_default();
+    shared::check_deployment_delete(&name, &traffic, &mirror)
+        .map_err(|v| ApiError::invalid(&api_field(&v.field), v.message))?;
+    let operation = launch(
+        &state.pool,
+        NewOperation {
+            kind: OperationKind::DeploymentDelete,
+            endpoint: endpoint.clone(),
+            deployment: Some(name.clone()),
+            requested_by: auth.session.user.username.to_string(),
+        },
+        AuditDraft {
+            target: format!("{endpoint}/{name}"),
+            before: json!(before),
+            request: Value::Null,
+        },
+        move || async move {
+            client.delete_deployment(&endpoint, &name).await?;
+            Ok(Value::Null)
+        },
+    )
+    .await?;
+    Ok(accepted(operation))
+}

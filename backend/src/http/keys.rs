@@ -1,0 +1,144 @@
+//! `/api/v1/endpoints/{endpoint}/keys`: masked for everyone; in clear, or regenerated, only for
+//! operators, and every such act is audited.
+
+use super::error::ApiError;
+use super::json::AppJson;
+use super::workspace_access::{accepted, path_name};
+use super::AppState;
+use crate::audit::{self, AuditEvent};
+use crate::auth::{Authenticated, Operator};
+use crate::operations::{launch, AuditDraft};
+use crate::store::operations::NewOperation;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::{json, Value};
+use shared::api::{
+    mask_key, EndpointKeys, KeyName, Operation, OperationKind, RegenerateKeyRequest,
+};
+use shared::arm::{EndpointAuthKeys, KeyType};
+use shared::audit::AuditAction;
+use shared::ErrorEnvelope;
+
+fn keys_of(keys: EndpointAuthKeys, masked: bool) -> EndpointKeys {
+    let show = |key: Option<String>| {
+        let key = key.unwrap_or_default();
+        if masked {
+            mask_key(&key)
+        } else {
+            key
+        }
+    };
+    EndpointKeys {
+        primary_key: show(keys.primary_key),
+        secondary_key: show(keys.secondary_key),
+        masked,
+    }
+}
+
+/// The endpoint's keys, masked to their last four characters.
+#[utoipa::path(
+    get,
+    path = "/api/v1/endpoints/{endpoint}/keys",
+    tag = "keys",
+    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    responses(
+        (status = 200, body = EndpointKeys),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    )
+)]
+pub async fn masked(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(endpoint): Path<String>,
+) -> Result<AppJson<EndpointKeys>, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let keys = state.workspace()?.list_keys(&endpoint).await?;
+    Ok(AppJson(keys_of(keys, true)))
+}
+
+/// The endpoint's keys in clear. The audit log records who saw them (never the keys).
+#[utoipa::path(
+    post,
+    path = "/api/v1/endpoints/{endpoint}/keys/reveal",
+    tag = "keys",
+    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    responses(
+        (status = 200, body = EndpointKeys),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    )
+)]
+pub async fn reveal(
+    State(state): State<AppState>,
+    auth: Authenticated<Operator>,
+    Path(endpoint): Path<String>,
+) -> Result<AppJson<EndpointKeys>, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let keys = state.workspace()?.list_keys(&endpoint).await?;
+    // Recorded before the keys leave: no audit row, no keys.
+    let mut tx = state.pool.begin().await?;
+    audit::record(
+        &mut tx,
+        &AuditEvent {
+            actor: auth.session.user.username.to_string(),
+            action: AuditAction::KeysReveal,
+            target: endpoint,
+            details: json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(AppJson(keys_of(keys, false)))
+}
+
+/// Replaces one of the endpoint's keys; clients using it stop working. Long-running: `202`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/endpoints/{endpoint}/keys/regenerate",
+    tag = "keys",
+    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    request_body = RegenerateKeyRequest,
+    responses(
+        (status = 202, description = "Regenerating; follow the operation", body = Operation),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    )
+)]
+pub async fn regenerate(
+    State(state): State<AppState>,
+    auth: Authenticated<Operator>,
+    Path(endpoint): Path<String>,
+    AppJson(request): AppJson<RegenerateKeyRequest>,
+) -> Result<Response, ApiError> {
+    let name = path_name("endpoint", &endpoint)?;
+    let client = state.workspace()?;
+    // Refuse at once what the workspace would refuse later (no such endpoint).
+    client.get_endpoint(&name).await?;
+    let key = match request.key {
+        KeyName::Primary => KeyType::Primary,
+        KeyName::Secondary => KeyType::Secondary,
+    };
+    let operation = launch(
+        &state.pool,
+        NewOperation {
+            kind: OperationKind::KeysRegenerate,
+            endpoint: name.clone(),
+            deployment: None,
+            requested_by: auth.session.user.username.to_string(),
+        },
+        AuditDraft {
+            target: name.clone(),
+            before: Value::Null,
+            request: json!(request),
+        },
+        move || async move {
+            client.regenerate_key(&name, key).await?;
+            Ok(Value::Null)
+        },
+    )
+    .await?;
+    Ok(accepted(operation))
+}

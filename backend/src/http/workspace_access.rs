@@ -1,0 +1,66 @@
+//! What the workspace handlers share: reaching the ARM client, and answering `202 Accepted`
+//! for work that goes on after the response.
+
+use super::error::ApiError;
+use super::json::AppJson;
+use super::AppState;
+use crate::workspace::ArmClient;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use shared::api::Operation;
+use shared::FieldError;
+use std::sync::Arc;
+
+impl AppState {
+    /// The workspace client, or `503 no_workspace` when none is configured.
+    pub fn workspace(&self) -> Result<Arc<ArmClient>, ApiError> {
+        self.workspace.clone().ok_or(ApiError::NoWorkspace)
+    }
+}
+
+/// `202 Accepted`, `Location: /api/v1/operations/{id}`, and the operation as it starts.
+pub fn accepted(operation: Operation) -> Response {
+    let location = format!("/api/v1/operations/{}", operation.id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        AppJson(operation),
+    )
+        .into_response()
+}
+
+/// Broken rules as a `422`, the first rule's message leading.
+pub fn rejected(problems: Vec<FieldError>) -> ApiError {
+    let message = match problems.as_slice() {
+        [] => "the request breaks a rule".to_owned(),
+        [one] => one.message.clone(),
+        [first, rest @ ..] => format!("{} (and {} more)", first.message, rest.len()),
+    };
+    ApiError::Validation {
+        message,
+        fields: problems,
+    }
+}
+
+/// A workspace object name from the URL, checked against Azure's rule before any call.
+pub fn path_name(field: &str, raw: &str) -> Result<String, ApiError> {
+    shared::ResourceName::parse(raw)
+        .map(|n| n.as_str().to_owned())
+        .map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// The shared rules report ARM's field paths (`properties.traffic.blue`); the API's own fields
+/// are snake_case (`traffic.blue`).
+pub fn api_field(arm_field: &str) -> String {
+    arm_field
+        .replacen("properties.mirrorTraffic", "mirror_traffic", 1)
+        .replacen("properties.traffic", "traffic", 1)
+}
+
+/// True when the workspace says there is no such resource.
+pub fn is_not_found(err: &crate::workspace::WorkspaceError) -> bool {
+    matches!(
+        err,
+        crate::workspace::WorkspaceError::Arm { status: 404, .. }
+    )
+}

@@ -1,0 +1,140 @@
+//! Running long workspace calls in the background: the request that starts one gets `202` with
+//! the operation at once; the call runs on its own task, its steps land in the `operations` row
+//! (and the event feed) as the workspace reports them, and its end is written together with the
+//! audit event that records who changed what, from what, to what.
+
+use crate::audit::AuditEvent;
+use crate::store::operations::{self as store, NewOperation};
+use crate::store::StoreError;
+use crate::workspace::{observed, OperationObserver, WorkspaceError};
+use serde_json::{json, Value};
+use shared::api::Operation;
+use shared::audit::AuditAction;
+use shared::WorkspaceErrorDetails;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// How often a running operation touches its row, well inside `store::ABANDONED_AFTER`.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// What the audit event of an operation records besides its outcome.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    /// `endpoint` or `endpoint/deployment`.
+    pub target: String,
+    /// The state before the change, as the requester saw it.
+    pub before: Value,
+    /// What was asked for.
+    pub request: Value,
+}
+
+enum Report {
+    Accepted(Option<String>),
+    Progress(String),
+}
+
+/// Forwards the client's reports to the writer task; never blocks the client.
+struct ChannelObserver(mpsc::UnboundedSender<Report>);
+
+impl OperationObserver for ChannelObserver {
+    fn accepted(&self, arm_operation_id: Option<&str>) {
+        let _ = self
+            .0
+            .send(Report::Accepted(arm_operation_id.map(str::to_owned)));
+    }
+
+    fn progress(&self, message: &str) {
+        let _ = self.0.send(Report::Progress(message.to_owned()));
+    }
+}
+
+/// The workspace's error as the operation records it: Azure's code and message, unchanged.
+pub fn error_details(err: &WorkspaceError) -> WorkspaceErrorDetails {
+    match err {
+        WorkspaceError::Arm { code, message, .. }
+        | WorkspaceError::OperationFailed { code, message } => WorkspaceErrorDetails {
+            code: code.clone(),
+            message: message.clone(),
+        },
+        WorkspaceError::StaleTraffic { .. } => WorkspaceErrorDetails {
+            code: "Conflict".into(),
+            message: err.to_string(),
+        },
+        WorkspaceError::Timeout(_) => WorkspaceErrorDetails {
+            code: "Timeout".into(),
+            message: err.to_string(),
+        },
+        other => WorkspaceErrorDetails {
+            code: "WorkspaceUnavailable".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Starts `work` as an operation and returns it, running. `work` yields the state after the
+/// change, which the audit event records beside `draft.before`.
+pub async fn launch<W, F>(
+    pool: &PgPool,
+    new: NewOperation,
+    draft: AuditDraft,
+    work: W,
+) -> Result<Operation, StoreError>
+where
+    W: FnOnce() -> F + Send + 'static,
+    F: Future<Output = Result<Value, WorkspaceError>> + Send + 'static,
+{
+    let operation = store::start(pool, &new).await?;
+    let pool = pool.clone();
+    let id = operation.id;
+    tokio::spawn(async move {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_reports(pool.clone(), id, receiver));
+        let outcome = observed(Arc::new(ChannelObserver(sender)), work()).await;
+        // The observer (and with it the sender) is gone: the writer drains and stops, so every
+        // step is stored before the end is.
+        if let Err(err) = writer.await {
+            tracing::error!(operation = %id, error = %err, "operation progress writer failed");
+        }
+        let (result, after) = match &outcome {
+            Ok(after) => (Ok(()), after.clone()),
+            Err(err) => (Err(error_details(err)), Value::Null),
+        };
+        if let Err(err) = &outcome {
+            tracing::warn!(operation = %id, kind = new.kind.as_str(), error = %err, "operation failed");
+        }
+        let event = AuditEvent {
+            actor: new.requested_by.clone(),
+            action: AuditAction::of_operation(new.kind),
+            target: draft.target,
+            details: json!({ "before": draft.before, "request": draft.request, "after": after }),
+        };
+        if let Err(err) = store::finish(&pool, id, result, event).await {
+            tracing::error!(operation = %id, error = %err, "could not record the end of an operation");
+        }
+    });
+    Ok(operation)
+}
+
+/// Stores reports as they come, and touches the row every [`HEARTBEAT`] while none do.
+async fn write_reports(pool: PgPool, id: Uuid, mut reports: mpsc::UnboundedReceiver<Report>) {
+    loop {
+        let next = tokio::time::timeout(HEARTBEAT, reports.recv()).await;
+        let written = match next {
+            Ok(None) => return,
+            Ok(Some(Report::Progress(message))) => {
+                store::report(&pool, id, Some(&message), None).await
+            }
+            Ok(Some(Report::Accepted(arm_id))) => {
+                store::report(&pool, id, None, arm_id.as_deref()).await
+            }
+            Err(_) => store::report(&pool, id, None, None).await,
+        };
+        if let Err(err) = written {
+            tracing::warn!(operation = %id, error = %err, "could not record operation progress");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Long-running operations and the events that announce their progress.
+//!
+//! Every change to an operation row also appends an `events` row and sends `NOTIFY`, in the same
+//! transaction, so a browser following `/api/v1/events` sees each step once and in order.
+
+use super::{violates, StoreError};
+use crate::audit::{self, AuditEvent};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use shared::api::{Operation, OperationKind, OperationStatus, ProgressEntry};
+use shared::WorkspaceErrorDetails;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The channel `NOTIFY` announces new events on; the payload is the event id.
+pub const EVENTS_CHANNEL: &str = "greenlight_events";
+
+/// A running operation untouched for this long belonged to a process that is gone.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(120);
+
+/// What a new operation is about.
+#[derive(Debug, Clone)]
+pub struct NewOperation {
+    pub kind: OperationKind,
+    pub endpoint: String,
+    pub deployment: Option<String>,
+    pub requested_by: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct OperationRow {
+    id: Uuid,
+    kind: String,
+    endpoint: String,
+    deployment: Option<String>,
+    status: String,
+    requested_by: String,
+    progress: Value,
+    error: Option<Value>,
+    arm_operation_id: Option<String>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<OperationRow> for Operation {
+    type Error = sqlx::Error;
+
+    fn try_from(row: OperationRow) -> Result<Self, Self::Error> {
+        let decode = |what: String| sqlx::Error::Decode(what.into());
+        Ok(Operation {
+            id: row.id,
+            kind: OperationKind::parse(&row.kind)
+                .ok_or_else(|| decode(format!("operation kind {}", row.kind)))?,
+            endpoint: row.endpoint,
+            deployment: row.deployment,
+            status: OperationStatus::parse(&row.status)
+                .ok_or_else(|| decode(format!("operation status {}", row.status)))?,
+            requested_by: row.requested_by,
+            progress: serde_json::from_value::<Vec<ProgressEntry>>(row.progress)
+                .map_err(|e| decode(e.to_string()))?,
+            error: row
+                .error
+                .map(serde_json::from_value::<WorkspaceErrorDetails>)
+                .transpose()
+                .map_err(|e| decode(e.to_string()))?,
+            arm_operation_id: row.arm_operation_id,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, kind, endpoint, deployment, status, requested_by, progress, error, \
+                       arm_operation_id, created_at, finished_at";
+
+/// Appends an event about `operation` and wakes every listener.
+async fn announce(conn: &mut PgConnection, operation: &Operation) -> sqlx::Result<()> {
+    let payload = serde_json::to_value(operation).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    let id: i64 = sqlx::query_scalar(
+        "insert into events (topic, payload) values ('operation', $1) returning id",
+    )
+    .bind(payload)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(EVENTS_CHANNEL)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn fetch_in(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Operation> {
+    sqlx::query_as::<_, OperationRow>(&format!("select {COLUMNS} from operations where id = $1"))
+        .bind(id)
+        .fetch_one(conn)
+        .await?
+        .try_into()
+}
+
+/// Fails running operations nobody has touched for [`ABANDONED_AFTER`]: their process died.
+async fn fail_abandoned(conn: &mut PgConnection) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "update operations
+            set status = 'failed', finished_at = now(), updated_at = now(),
+                error = jsonb_build_object('code', 'Interrupted',
+                    'message', 'Greenlight stopped while this operation ran; check the workspace')
+          where status = 'running' and updated_at < now() - make_interval(secs => $1)
+          returning id",
+    )
+    .bind(ABANDONED_AFTER.as_secs_f64())
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in ids {
+        let operation = fetch_in(conn, id).await?;
+        announce(conn, &operation).await?;
+    }
+    Ok(())
+}
+
+/// Starts an operation. A second running traffic change on one endpoint is a `Conflict`.
+pub async fn start(pool: &PgPool, new: &NewOperation) -> Result<Operation, StoreError> {
+    let mut tx = pool.begin().await?;
+    fail_abandoned(&mut tx).await?;
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "insert into operations (id, kind, endpoint, deployment, status, requested_by)
+         values ($1, $2, $3, $4, 'running', $5)",
+    )
+    .bind(id)
+    .bind(new.kind.as_str())
+    .bind(&new.endpoint)
+    .bind(&new.deployment)
+    .bind(&new.requested_by)
+    .execute(&mut *tx)
+    .await;
+    if let Err(err) = inserted {
+        if violates(&err, "operations_one_traffic_change_per_endpoint") {
+            return Err(StoreError::Conflict {
+                field: "traffic",
+                message: format!(
+                    "another traffic change to {} is being applied; wait for it, then decide again",
+                    new.endpoint
+                ),
+            });
+        }
+        return Err(err.into());
+    }
+    let operation = fetch_in(&mut tx, id).await?;
+    announce(&mut tx, &operation).await?;
+    tx.commit().await?;
+    Ok(operation)
+}
+
+/// Records a step (and the workspace's operation id, once known), and keeps the row fresh.
+pub async fn report(
+    pool: &PgPool,
+    id: Uuid,
+    message: Option<&str>,
+    arm_operation_id: Option<&str>,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    let entry = message.map(|m| json!([{ "at": Utc::now(), "message": m }]));
+    sqlx::query(
+        "update operations
+            set progress = progress || coalesce($2, '[]'::jsonb),
+                arm_operation_id = coalesce($3, arm_operation_id),
+                updated_at = now()
+          where id = $1 and status = 'running'",
+    )
+    .bind(id)
+    .bind(entry)
+    .bind(arm_operation_id)
+    .execute(&mut *tx)
+    .await?;
+    if message.is_some() || arm_operation_id.is_some() {
+        let operation = fetch_in(&mut tx, id).await?;
+        announce(&mut tx, &operation).await?;
+    }
+    tx.commit().await
+}
+
+/// Ends an operation and records its audit event in the same transaction.
+pub async fn finish(
+    pool: &PgPool,
+    id: Uuid,
+    outcome: Result<(), WorkspaceErrorDetails>,
+    audit_event: AuditEvent,
+) -> sqlx::Result<Operation> {
+    let mut tx = pool.begin().await?;
+    let (status, error) = match &outcome {
+        Ok(()) => (OperationStatus::Succeeded, None),
+        Err(details) => (
+            OperationStatus::Failed,
+            Some(serde_json::to_value(details).map_err(|e| sqlx::Error::Decode(e.into()))?),
+        ),
+    };
+    sqlx::query(
+        "update operations
+            set status = $2, error = $3, finished_at = now(), updated_at = now()
+          where id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    let operation = fetch_in(&mut tx, id).await?;
+    let mut event = audit_event;
+    if let Value::Object(details) = &mut event.details {
+        details.insert("operation_id".into(), json!(id));
+        details.insert("arm_operation_id".into(), json!(operation.arm_operation_id));
+        details.insert("outcome".into(), json!(status.as_str()));
+        if let Some(error) = &operation.error {
+            details.insert("error".into(), json!(error));
+        }
+    }
+    audit::record(&mut tx, &event).await?;
+    announce(&mut tx, &operation).await?;
+    tx.commit().await?;
+    Ok(operation)
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Operation>> {
+    sqlx::query_as::<_, OperationRow>(&format!("select {COLUMNS} from operations where id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(Operation::try_from)
+        .transpose()
+}
+
+/// The latest operations, optionally of one endpoint, newest first.
+pub async fn recent(
+    pool: &PgPool,
+    endpoint: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Operation>> {
+    sqlx::query_as::<_, OperationRow>(&format!(
+        "select {COLUMNS} from operations
+          where $1::text is null or lower(endpoint) = lower($1)
+          order by created_at desc limit $2"
+    ))
+    .bind(endpoint)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Operation::try_from)
+    .collect()
+}

@@ -1,0 +1,593 @@
+//! Bodies of the workspace routes: endpoints, deployments, traffic, invoke, keys, logs, assets.
+//!
+//! These are Greenlight's own shapes (snake_case, only what a console needs), not ARM's; the
+//! server translates. Each request type carries its `check`, so the console validates a form
+//! with exactly the rule and message the server applies before anything reaches the workspace.
+
+use crate::error::FieldError;
+use crate::limits::{MAX_INSTANCES_PER_DEPLOYMENT, MAX_REQUEST_TIMEOUT};
+use crate::names::ResourceName;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Shares in percent, keyed by deployment name.
+pub type Split = BTreeMap<String, i64>;
+
+fn field(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn check_name(name_field: &str, name: &str, problems: &mut Vec<FieldError>) {
+    if let Err(e) = ResourceName::parse(name) {
+        problems.push(field(name_field, e.to_string()));
+    }
+}
+
+fn done(problems: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+// ------------------------------------------------------------------------------- endpoints
+
+/// An online endpoint as the console shows it (`GET /api/v1/endpoints[/{endpoint}]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EndpointSummary {
+    pub name: String,
+    /// `Key` or `AMLToken`.
+    pub auth_mode: Option<String>,
+    /// Azure's provisioning state, e.g. `Creating`, `Succeeded`, `Failed`.
+    pub provisioning_state: Option<String>,
+    /// Live shares in percent, by deployment.
+    pub traffic: Split,
+    /// Mirrored shares in percent, by deployment.
+    pub mirror_traffic: Split,
+    /// The version of `traffic` + `mirror_traffic` to send back with a change.
+    pub traffic_version: String,
+    pub scoring_uri: Option<String>,
+    pub description: Option<String>,
+}
+
+/// `GET /api/v1/endpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EndpointList {
+    pub items: Vec<EndpointSummary>,
+}
+
+/// How clients authenticate to an endpoint's scoring URI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointAuthMode {
+    /// A primary and a secondary key that do not expire.
+    #[default]
+    Key,
+    /// Azure ML tokens that expire.
+    AmlToken,
+}
+
+/// `POST /api/v1/endpoints`: a new endpoint, without deployments or traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateEndpointRequest {
+    pub name: String,
+    #[serde(default)]
+    pub auth_mode: EndpointAuthMode,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The longest description Greenlight forwards.
+pub const MAX_DESCRIPTION_LEN: usize = 1024;
+
+impl CreateEndpointRequest {
+    pub fn check(&self) -> Result<(), Vec<FieldError>> {
+        let mut problems = Vec::new();
+        check_name("name", &self.name, &mut problems);
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)
+        {
+            problems.push(field(
+                "description",
+                format!("description must be at most {MAX_DESCRIPTION_LEN} characters"),
+            ));
+        }
+        done(problems)
+    }
+}
+
+// ----------------------------------------------------------------------------- deployments
+
+/// A deployment as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeploymentSummary {
+    pub name: String,
+    /// The model asset, e.g. `azureml:regression-v1:1` or an ARM id.
+    pub model: Option<String>,
+    pub environment: Option<String>,
+    pub code: Option<String>,
+    pub scoring_script: Option<String>,
+    pub instance_type: Option<String>,
+    /// The instance count asked for (`sku.capacity`).
+    pub instance_count: Option<i64>,
+    /// Azure's provisioning state, e.g. `Creating`, `Updating`, `Succeeded`, `Failed`.
+    pub provisioning_state: Option<String>,
+    /// ISO 8601, e.g. `PT5S`.
+    pub request_timeout: Option<String>,
+    pub max_concurrent_requests_per_instance: Option<i64>,
+}
+
+/// `GET /api/v1/endpoints/{endpoint}/deployments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeploymentList {
+    pub items: Vec<DeploymentSummary>,
+}
+
+/// How a deployment answers requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeploymentRequestSettings {
+    /// How long one scoring request may take, in milliseconds (at most 180 000).
+    #[serde(default)]
+    pub request_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub max_concurrent_requests_per_instance: Option<i64>,
+}
+
+/// A liveness or readiness probe; every field optional (Azure's defaults apply).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProbeRequest {
+    #[serde(default)]
+    pub initial_delay_s: Option<u64>,
+    #[serde(default)]
+    pub period_s: Option<u64>,
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+    #[serde(default)]
+    pub failure_threshold: Option<i64>,
+    #[serde(default)]
+    pub success_threshold: Option<i64>,
+}
+
+/// The longest probe delay, period or timeout Greenlight forwards (an hour).
+pub const MAX_PROBE_SECONDS: u64 = 3600;
+
+impl ProbeRequest {
+    fn check(&self, name: &str, problems: &mut Vec<FieldError>) {
+        for (what, value) in [
+            ("initial_delay_s", self.initial_delay_s),
+            ("period_s", self.period_s),
+            ("timeout_s", self.timeout_s),
+        ] {
+            if value.is_some_and(|v| v > MAX_PROBE_SECONDS) {
+                problems.push(field(
+                    &format!("{name}.{what}"),
+                    format!("{what} must be at most {MAX_PROBE_SECONDS} seconds"),
+                ));
+            }
+        }
+        for (what, value) in [("period_s", self.period_s), ("timeout_s", self.timeout_s)] {
+            if value == Some(0) {
+                problems.push(field(
+                    &format!("{name}.{what}"),
+                    format!("{what} must be at least 1 second"),
+                ));
+            }
+        }
+        for (what, value) in [
+            ("failure_threshold", self.failure_threshold),
+            ("success_threshold", self.success_threshold),
+        ] {
+            if value.is_some_and(|v| !(1..=100).contains(&v)) {
+                problems.push(field(
+                    &format!("{name}.{what}"),
+                    format!("{what} must be between 1 and 100"),
+                ));
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/endpoints/{endpoint}/deployments`: a new deployment, which always starts with
+/// 0 % of the endpoint's traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateDeploymentRequest {
+    pub name: String,
+    /// `azureml:<name>:<version>` or the model version's ARM id.
+    pub model: String,
+    /// The environment asset; optional for the local workspace's plain-Python instances.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// The code asset holding the scoring script; defaults to the model's name and version.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The scoring script inside the code asset; `score.py` when left out.
+    #[serde(default)]
+    pub scoring_script: Option<String>,
+    pub instance_type: String,
+    pub instance_count: i64,
+    #[serde(default)]
+    pub environment_variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub request_settings: Option<DeploymentRequestSettings>,
+    #[serde(default)]
+    pub liveness_probe: Option<ProbeRequest>,
+    #[serde(default)]
+    pub readiness_probe: Option<ProbeRequest>,
+}
+
+/// True for `azureml:<name>:<version>` and for an ARM id naming a version of `kind`.
+pub fn is_asset_reference(reference: &str, kind: &str) -> bool {
+    if let Some(short) = reference.strip_prefix("azureml:") {
+        return short
+            .split_once(':')
+            .is_some_and(|(name, version)| !name.is_empty() && !version.is_empty());
+    }
+    let lower = reference.to_ascii_lowercase();
+    lower.starts_with('/') && lower.contains(&format!("/{kind}/")) && lower.contains("/versions/")
+}
+
+/// Checks an instance count against Azure's limits.
+pub fn check_instance_count(count: i64) -> Result<(), FieldError> {
+    if (1..=MAX_INSTANCES_PER_DEPLOYMENT).contains(&count) {
+        Ok(())
+    } else {
+        Err(field(
+            "instance_count",
+            format!(
+                "instance_count must be between 1 and {MAX_INSTANCES_PER_DEPLOYMENT} (got {count})"
+            ),
+        ))
+    }
+}
+
+impl CreateDeploymentRequest {
+    pub fn check(&self) -> Result<(), Vec<FieldError>> {
+        let mut problems = Vec::new();
+        check_name("name", &self.name, &mut problems);
+        if !is_asset_reference(&self.model, "models") {
+            problems.push(field(
+                "model",
+                "model must be azureml:<name>:<version> or a model version's ARM id",
+            ));
+        }
+        if let Some(environment) = &self.environment {
+            if !is_asset_reference(environment, "environments") {
+                problems.push(field(
+                    "environment",
+                    "environment must be azureml:<name>:<version> or an environment version's ARM id",
+                ));
+            }
+        }
+        if let Some(code) = &self.code {
+            if !is_asset_reference(code, "codes") {
+                problems.push(field(
+                    "code",
+                    "code must be azureml:<name>:<version> or a code version's ARM id",
+                ));
+            }
+        }
+        if self
+            .scoring_script
+            .as_ref()
+            .is_some_and(|s| s.trim().is_empty() || s.contains(".."))
+        {
+            problems.push(field(
+                "scoring_script",
+                "scoring_script must name a file inside the code asset",
+            ));
+        }
+        if self.instance_type.trim().is_empty() {
+            problems.push(field("instance_type", "instance_type is required"));
+        }
+        if let Err(e) = check_instance_count(self.instance_count) {
+            problems.push(e);
+        }
+        if let Some(settings) = &self.request_settings {
+            let max_ms = MAX_REQUEST_TIMEOUT.as_millis();
+            if let Some(ms) = settings.request_timeout_ms {
+                if ms == 0 || u128::from(ms) > max_ms {
+                    problems.push(field(
+                        "request_settings.request_timeout_ms",
+                        format!("request_timeout_ms must be between 1 and {max_ms} (got {ms})"),
+                    ));
+                }
+            }
+            if settings
+                .max_concurrent_requests_per_instance
+                .is_some_and(|n| !(1..=1000).contains(&n))
+            {
+                problems.push(field(
+                    "request_settings.max_concurrent_requests_per_instance",
+                    "max_concurrent_requests_per_instance must be between 1 and 1000",
+                ));
+            }
+        }
+        if let Some(probe) = &self.liveness_probe {
+            probe.check("liveness_probe", &mut problems);
+        }
+        if let Some(probe) = &self.readiness_probe {
+            probe.check("readiness_probe", &mut problems);
+        }
+        done(problems)
+    }
+}
+
+/// `PATCH /api/v1/endpoints/{endpoint}/deployments/{deployment}`: scale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScaleRequest {
+    pub instance_count: i64,
+}
+
+// --------------------------------------------------------------------------------- traffic
+
+/// `GET /api/v1/endpoints/{endpoint}/traffic`. `version` is also the `ETag`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrafficState {
+    pub traffic: Split,
+    pub mirror_traffic: Split,
+    pub version: String,
+}
+
+/// `PUT /api/v1/endpoints/{endpoint}/traffic`: the whole new split, and the version it was
+/// based on (here or as `If-Match`). A stale version is refused with 409 and the current state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrafficChange {
+    pub traffic: Split,
+    #[serde(default)]
+    pub mirror_traffic: Split,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------- invoke
+
+/// `POST /api/v1/endpoints/{endpoint}/invoke`: a scoring request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvokeRequest {
+    /// The JSON body sent to the scoring URI.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub body: Value,
+    /// Send to this deployment directly instead of by traffic.
+    #[serde(default)]
+    pub deployment: Option<String>,
+}
+
+/// What the scoring URI answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvokeResult {
+    /// The scoring URI's HTTP status (the model's errors are answers too, e.g. 424).
+    pub status: u16,
+    /// The answer: JSON when it parses, else the text.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub body: Value,
+    pub latency_ms: f64,
+    /// The deployment that answered.
+    pub deployment: Option<String>,
+}
+
+// ------------------------------------------------------------------------------------ keys
+
+/// `GET /api/v1/endpoints/{endpoint}/keys` (masked) or `POST …/keys/reveal` (in clear).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EndpointKeys {
+    pub primary_key: String,
+    pub secondary_key: String,
+    /// True when the keys are shown as `••••` plus their last four characters.
+    pub masked: bool,
+}
+
+/// Which of an endpoint's two keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum KeyName {
+    Primary,
+    Secondary,
+}
+
+/// `POST /api/v1/endpoints/{endpoint}/keys/regenerate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegenerateKeyRequest {
+    pub key: KeyName,
+}
+
+/// A key as a console may show it without revealing it: `••••` and its last four characters.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    if chars.len() <= 8 {
+        "••••".to_owned()
+    } else {
+        format!("••••{tail}")
+    }
+}
+
+// ------------------------------------------------------------------------------------ logs
+
+/// `GET /api/v1/endpoints/{endpoint}/deployments/{deployment}/logs?tail=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeploymentLogs {
+    pub content: String,
+}
+
+/// The most lines a log tail may ask for (Azure's own limit).
+pub const MAX_LOG_TAIL: u32 = 10_000;
+/// Lines a log tail shows when the caller does not say.
+pub const DEFAULT_LOG_TAIL: u32 = 200;
+
+// ---------------------------------------------------------------------------------- assets
+
+/// The kinds of registered asset a deployment references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AssetKind {
+    Models,
+    Environments,
+    Codes,
+}
+
+impl AssetKind {
+    /// The ARM collection name, which is also the URL segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Models => "models",
+            Self::Environments => "environments",
+            Self::Codes => "codes",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "models" => Some(Self::Models),
+            "environments" => Some(Self::Environments),
+            "codes" => Some(Self::Codes),
+            _ => None,
+        }
+    }
+}
+
+/// One registered asset version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AssetVersion {
+    pub name: String,
+    pub version: String,
+    /// What a deployment form sends: `azureml:<name>:<version>`.
+    pub reference: String,
+    pub description: Option<String>,
+}
+
+/// `GET /api/v1/assets/{kind}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AssetList {
+    pub items: Vec<AssetVersion>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment() -> CreateDeploymentRequest {
+        CreateDeploymentRequest {
+            name: "blue".into(),
+            model: "azureml:regression-v1:1".into(),
+            environment: None,
+            code: None,
+            scoring_script: None,
+            instance_type: "Standard_DS3_v2".into(),
+            instance_count: 1,
+            environment_variables: BTreeMap::new(),
+            request_settings: None,
+            liveness_probe: None,
+            readiness_probe: None,
+        }
+    }
+
+    fn fields(result: Result<(), Vec<FieldError>>) -> Vec<String> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_deployment_request_passes() {
+        assert_eq!(deployment().check(), Ok(()));
+    }
+
+    #[test]
+    fn every_broken_deployment_field_is_named() {
+        let mut bad = deployment();
+        bad.name = "1st".into();
+        bad.model = "regression".into();
+        bad.instance_type = " ".into();
+        bad.instance_count = 51;
+        bad.request_settings = Some(DeploymentRequestSettings {
+            request_timeout_ms: Some(181_000),
+            max_concurrent_requests_per_instance: Some(0),
+        });
+        bad.readiness_probe = Some(ProbeRequest {
+            period_s: Some(0),
+            failure_threshold: Some(0),
+            ..ProbeRequest::default()
+        });
+        assert_eq!(
+            fields(bad.check()),
+            [
+                "name",
+                "model",
+                "instance_type",
+                "instance_count",
+                "request_settings.request_timeout_ms",
+                "request_settings.max_concurrent_requests_per_instance",
+                "readiness_probe.period_s",
+                "readiness_probe.failure_threshold",
+            ]
+        );
+    }
+
+    #[test]
+    fn instance_counts_follow_azures_limit() {
+        assert!(check_instance_count(1).is_ok());
+        assert!(check_instance_count(50).is_ok());
+        let refused = check_instance_count(0).expect_err("0 instances");
+        assert_eq!(refused.field, "instance_count");
+        assert!(refused.message.contains("between 1 and 50"), "{refused:?}");
+    }
+
+    #[test]
+    fn asset_references_take_the_short_and_the_arm_form() {
+        assert!(is_asset_reference("azureml:m:1", "models"));
+        assert!(is_asset_reference(
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/models/m/versions/1",
+            "models"
+        ));
+        assert!(!is_asset_reference("azureml:m", "models"));
+        assert!(!is_asset_reference("/x/codes/m/versions/1", "models"));
+    }
+
+    #[test]
+    fn endpoint_names_follow_azures_rule() {
+        let request = CreateEndpointRequest {
+            name: "ab".into(),
+            auth_mode: EndpointAuthMode::Key,
+            description: None,
+        };
+        assert_eq!(fields(request.check()), ["name"]);
+    }
+
+    #[test]
+    fn masked_keys_show_only_their_last_four_characters() {
+        assert_eq!(mask_key("abcdefghijklmnop"), "••••mnop");
+        assert_eq!(mask_key("short"), "••••");
+        assert_eq!(mask_key(""), "••••");
+    }
+}
