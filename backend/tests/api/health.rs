@@ -24,21 +24,72 @@ async fn the_openapi_document_describes_every_api_operation() {
     let app = spawn_app().await;
     let (status, body) = app.client().get("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
-    let paths = body["paths"].as_object().expect("paths");
-    for (path, method) in [
-        ("/api/v1/health", "get"),
-        ("/api/v1/about", "get"),
-        ("/api/v1/endpoints", "get"),
-        ("/api/v1/endpoints/{endpoint}", "get"),
-        ("/api/v1/session", "get"),
-        ("/api/v1/session", "post"),
-        ("/api/v1/session", "delete"),
-        ("/api/v1/users", "get"),
-        ("/api/v1/users", "post"),
-    ] {
+    // Every route the API serves, by hand: adding a route means adding it here, and the
+    // document must then hold exactly these operations, no fewer and no more.
+    let mut served = vec![
+        ("get", "/api/v1/health"),
+        ("get", "/api/v1/about"),
+        ("get", "/api/v1/session"),
+        ("post", "/api/v1/session"),
+        ("delete", "/api/v1/session"),
+        ("get", "/api/v1/users"),
+        ("post", "/api/v1/users"),
+        ("get", "/api/v1/endpoints"),
+        ("post", "/api/v1/endpoints"),
+        ("get", "/api/v1/endpoints/{endpoint}"),
+        ("delete", "/api/v1/endpoints/{endpoint}"),
+        ("get", "/api/v1/endpoints/{endpoint}/deployments"),
+        ("post", "/api/v1/endpoints/{endpoint}/deployments"),
+        (
+            "get",
+            "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+        ),
+        (
+            "patch",
+            "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+        ),
+        (
+            "delete",
+            "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+        ),
+        (
+            "get",
+            "/api/v1/endpoints/{endpoint}/deployments/{deployment}/logs",
+        ),
+        ("get", "/api/v1/endpoints/{endpoint}/traffic"),
+        ("put", "/api/v1/endpoints/{endpoint}/traffic"),
+        ("post", "/api/v1/endpoints/{endpoint}/invoke"),
+        ("get", "/api/v1/endpoints/{endpoint}/keys"),
+        ("post", "/api/v1/endpoints/{endpoint}/keys/reveal"),
+        ("post", "/api/v1/endpoints/{endpoint}/keys/regenerate"),
+        ("get", "/api/v1/endpoints/{endpoint}/metrics"),
+        ("get", "/api/v1/assets/{kind}"),
+        ("get", "/api/v1/operations"),
+        ("get", "/api/v1/operations/{id}"),
+        ("get", "/api/v1/audit"),
+    ];
+    served.sort();
+    let mut documented: Vec<(&str, &str)> = body["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                .map(move |method| (method.as_str(), path.as_str()))
+        })
+        .collect();
+    documented.sort();
+    assert_eq!(documented, served);
+    for (method, path) in &served {
+        let operation = &body["paths"][path][method];
         assert!(
-            paths[path][method].is_object(),
-            "{method} {path} is documented"
+            operation["responses"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty()),
+            "{method} {path} documents its responses"
         );
     }
     assert_eq!(

@@ -10,3 +10,4 @@ mod helpers;
 mod rollout_flow;
 mod session;
 mod users;
+mod workspace_rules;
