@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod emulator;
+pub mod events;
 pub mod http;
 pub mod operations;
 pub mod postgres;

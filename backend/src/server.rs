@@ -50,7 +50,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         emulator.control_url, emulator.scoring_url
     );
 
+    let events = crate::events::EventHub::new(database.pool.clone());
     let state = AppState {
+        events: Arc::clone(&events),
         pool: database.pool.clone(),
         sessions: SessionSettings {
             idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
@@ -89,7 +91,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let app = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Open event streams would hold the graceful stop forever.
+            events.close();
+        })
         .await
         .context("serving HTTP");
     tracing::info!("shutting down");

@@ -223,15 +223,23 @@ fn first_run_serves_health_and_sigterm_stops_postgres_too() {
     assert_eq!(health["database"], "ok");
     let printed = server.printed();
     let password = admin_password(&printed);
-    assert_eq!(sign_in(&http(), &server.url, "admin", &password), 200);
+    let browser = http();
+    assert_eq!(sign_in(&browser, &server.url, "admin", &password), 200);
     assert!(
         !postgres_processes_in(state.path()).is_empty(),
         "the private cluster runs"
     );
+    // An open event stream, as a console tab keeps one, must not hold the stop.
+    let events = browser
+        .get(format!("{}/api/v1/events", server.url))
+        .send()
+        .expect("open the event stream");
+    assert_eq!(events.status(), 200);
 
     server.signal(libc_signal::TERM);
     assert!(server.wait().success(), "clean exit on SIGTERM");
     assert_no_postgres_within(state.path(), Duration::from_secs(1));
+    drop(events);
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub mod workspace;
 
 use crate::secret::Secret;
 use anyhow::Context;
+use shared::api::SAMPLE_REQUEST_PROPERTY;
 use state::StateFile;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -170,6 +171,12 @@ async fn register_examples(workspace: &LocalWorkspace, dir: &Path) -> anyhow::Re
         if !model.is_dir() || !code.is_dir() {
             continue;
         }
+        // The sample request rides in the model version's free-form properties, where a team
+        // on Azure can put one too; the console's test panel starts from it.
+        let mut properties = serde_json::Map::new();
+        if let Ok(sample) = std::fs::read_to_string(path.join("sample-request.json")) {
+            properties.insert(SAMPLE_REQUEST_PROPERTY.into(), sample.into());
+        }
         workspace
             .put_asset(
                 &format!("{DEMO_WORKSPACE}/models/{name}/versions/1"),
@@ -177,6 +184,7 @@ async fn register_examples(workspace: &LocalWorkspace, dir: &Path) -> anyhow::Re
                     "description": format!("demo model {name}"),
                     "modelUri": format!("file://{}", model.display()),
                     "modelType": "CustomModel",
+                    "properties": properties,
                 }}),
             )
             .await

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 use shared::api::{
     check_instance_count, CreateDeploymentRequest, DeploymentList, DeploymentSummary, Operation,
-    OperationKind, ProbeRequest, ScaleRequest,
+    OperationKind, ProbeRequest, ScaleRequest, SAMPLE_REQUEST_PROPERTY,
 };
 use shared::arm::OnlineDeployment;
 use shared::limits::MAX_DEPLOYMENTS_PER_ENDPOINT;
@@ -365,4 +365,39 @@ pub async fn delete(
     )
     .await?;
     Ok(accepted(operation))
+}
+
+/// The sample scoring request of the deployment's model, for the console's test panel: the
+/// JSON in the model version's `sampleRequest` property. 404 when the model has none.
+#[utoipa::path(
+    get,
+    path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}/sample-request",
+    tag = "deployments",
+    params(
+        ("endpoint" = String, Path, description = "The endpoint's name"),
+        ("deployment" = String, Path, description = "The deployment's name"),
+    ),
+    responses(
+        (status = 200, description = "The sample request body", body = Object),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, description = "No such deployment, or its model has no sample", body = ErrorEnvelope),
+    )
+)]
+pub async fn sample_request(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path((endpoint, deployment)): Path<(String, String)>,
+) -> Result<AppJson<Value>, ApiError> {
+    let endpoint = path_name("endpoint", &endpoint)?;
+    let deployment = path_name("deployment", &deployment)?;
+    let client = state.workspace()?;
+    let found = client.get_deployment(&endpoint, &deployment).await?;
+    let model = found.properties.model.ok_or(ApiError::NotFound)?;
+    let version = client.get_asset_version("models", &model).await?;
+    let sample = version.properties["properties"][SAMPLE_REQUEST_PROPERTY]
+        .as_str()
+        .ok_or(ApiError::NotFound)?;
+    serde_json::from_str(sample)
+        .map(AppJson)
+        .map_err(|_| ApiError::NotFound)
 }

@@ -6,6 +6,7 @@ mod audit_log;
 mod deployments;
 mod endpoints;
 pub mod error;
+mod events;
 mod health;
 pub mod json;
 mod keys;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub local_workspace: Option<shared::api::LocalWorkspaceInfo>,
     /// The one way to the workspace (Azure ML or the local one).
     pub workspace: Option<std::sync::Arc<crate::workspace::ArmClient>>,
+    /// The live feed SSE streams follow.
+    pub events: Arc<crate::events::EventHub>,
 }
 
 /// Where the built console lives.
@@ -72,11 +75,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::reveal))
         .routes(routes!(keys::regenerate))
         .routes(routes!(observe::logs))
+        .routes(routes!(deployments::sample_request))
         .routes(routes!(observe::metrics))
         .routes(routes!(assets::list))
         .routes(routes!(operations::list))
         .routes(routes!(operations::get))
         .routes(routes!(audit_log::list))
+        .routes(routes!(events::stream))
         .routes(routes!(
             session::current,
             session::sign_in,

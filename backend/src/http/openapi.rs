@@ -16,6 +16,13 @@ use utoipa::{Modify, OpenApi};
         (name = "session", description = "Signing in and out"),
         (name = "users", description = "Local accounts"),
         (name = "endpoints", description = "Online endpoints of the workspace"),
+        (name = "deployments", description = "The model versions behind an endpoint"),
+        (name = "traffic", description = "Live and mirrored split, changed against a version"),
+        (name = "keys", description = "Endpoint keys: masked, revealed, regenerated"),
+        (name = "assets", description = "Registered models, environments and code"),
+        (name = "operations", description = "Long-running work that answered 202"),
+        (name = "events", description = "The live feed (Server-Sent Events)"),
+        (name = "audit", description = "The tamper-evident audit log"),
     )
 )]
 pub struct ApiDoc;

@@ -74,8 +74,16 @@ impl TryFrom<OperationRow> for Operation {
 const COLUMNS: &str = "id, kind, endpoint, deployment, status, requested_by, progress, error, \
                        arm_operation_id, created_at, finished_at";
 
+/// Serializes writers of `events` until their transaction ends, so ids become visible in
+/// order and a reader that has seen id N has seen everything before it.
+const EVENTS_LOCK_KEY: i64 = 0x4556_454e_5453_0001; // "EVENTS"
+
 /// Appends an event about `operation` and wakes every listener.
 async fn announce(conn: &mut PgConnection, operation: &Operation) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(EVENTS_LOCK_KEY)
+        .execute(&mut *conn)
+        .await?;
     let payload = serde_json::to_value(operation).map_err(|e| sqlx::Error::Decode(e.into()))?;
     let id: i64 = sqlx::query_scalar(
         "insert into events (topic, payload) values ('operation', $1) returning id",

@@ -274,6 +274,33 @@ impl ArmClient {
         Ok(versions)
     }
 
+    /// One version of an asset of `kind`, by `azureml:<name>:<version>` or by its ARM id.
+    pub async fn get_asset_version(
+        &self,
+        kind: &str,
+        reference: &str,
+    ) -> Result<TrackedResource<serde_json::Value>, WorkspaceError> {
+        if let Some((name, version)) = reference
+            .strip_prefix("azureml:")
+            .and_then(|short| short.split_once(':'))
+        {
+            return self
+                .read(&format!("/{kind}/{name}/versions/{version}"))
+                .await;
+        }
+        if !reference.starts_with("/subscriptions/") {
+            return Err(WorkspaceError::Unexpected(format!(
+                "{reference} is not an asset reference"
+            )));
+        }
+        let url = format!("{}{reference}", self.config.base_url.trim_end_matches('/'));
+        let response = self.send(Method::GET, &url, None).await?;
+        if !response.status().is_success() {
+            return Err(arm_error(response).await);
+        }
+        decode(response).await
+    }
+
     /// Per-deployment traffic metrics of an endpoint, from the local workspace's data plane
     /// (beside the scoring URI). Azure keeps these in Azure Monitor instead.
     pub async fn local_metrics(

@@ -67,6 +67,11 @@ async fn the_openapi_document_describes_every_api_operation() {
         ("get", "/api/v1/operations"),
         ("get", "/api/v1/operations/{id}"),
         ("get", "/api/v1/audit"),
+        ("get", "/api/v1/events"),
+        (
+            "get",
+            "/api/v1/endpoints/{endpoint}/deployments/{deployment}/sample-request",
+        ),
     ];
     served.sort();
     let mut documented: Vec<(&str, &str)> = body["paths"]

@@ -87,6 +87,7 @@ async fn spawn(
 ) -> TestApp {
     let db = fresh_database().await;
     let state = AppState {
+        events: backend::events::EventHub::new(db.pool.clone()),
         pool: db.pool.clone(),
         sessions: default_sessions(),
         rate_limits,

@@ -4,6 +4,7 @@ mod audit;
 #[path = "../common/mod.rs"]
 mod common;
 mod endpoints;
+mod events;
 mod guard;
 mod health;
 mod helpers;

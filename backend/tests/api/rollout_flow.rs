@@ -188,6 +188,20 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
         Some("PT5S")
     );
 
+    // The test panel's starting point: the model's own sample request.
+    let (status, sample) = operator
+        .get(&format!("{deployments}/blue/sample-request"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sample}");
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            crate::common::examples_dir().join("regression-v1/sample-request.json"),
+        )
+        .expect("sample file"),
+    )
+    .expect("sample JSON");
+    assert_eq!(sample, file);
+
     // 3. Blue takes all traffic; 4. a request answers from v1.
     set_traffic(&operator, &workspace, &[("blue", 100)], &[]).await;
     let v1 = invoke(&operator, None).await;

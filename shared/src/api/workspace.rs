@@ -441,6 +441,11 @@ pub const DEFAULT_LOG_TAIL: u32 = 200;
 
 // ---------------------------------------------------------------------------------- assets
 
+/// The key, in a model version's free-form `properties`, of a sample scoring request (JSON
+/// text). The local workspace sets it from each demo model's `sample-request.json`; a team on
+/// Azure can set it when registering a model. The console's test panel starts from it.
+pub const SAMPLE_REQUEST_PROPERTY: &str = "sampleRequest";
+
 /// The kinds of registered asset a deployment references.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
