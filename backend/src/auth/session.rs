@@ -110,15 +110,25 @@ pub async fn load(
 ) -> sqlx::Result<Option<CurrentSession>> {
     let id_hash = hash_id(cookie_value.expose());
     let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
+    // Every API request passes here; writing `last_seen_at` each time would turn every read
+    // into a write. It is touched only once it is a tenth of the idle limit old (at most a
+    // minute), which moves the idle expiry by no more than that.
+    let touch_after = (idle / 10).min(chrono::Duration::seconds(60));
     let row = sqlx::query_as::<_, SessionRow>(
-        "update sessions s set last_seen_at = now()
-         from users u
-         where s.id_hash = $1 and u.id = s.user_id
-           and s.expires_at > now() and s.last_seen_at > now() - $2
-         returning u.id as user_id, u.username, u.role, s.csrf_token, s.expires_at",
+        "with found as (
+             select u.id as user_id, u.username, u.role, s.csrf_token, s.expires_at
+               from sessions s join users u on u.id = s.user_id
+              where s.id_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - $2
+         ), touched as (
+             update sessions set last_seen_at = now()
+              where id_hash = $1 and last_seen_at < now() - $3
+                and exists (select 1 from found)
+         )
+         select * from found",
     )
     .bind(&id_hash)
     .bind(idle)
+    .bind(touch_after)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };

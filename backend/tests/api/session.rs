@@ -105,6 +105,35 @@ async fn a_session_idle_for_too_long_is_refused() {
 }
 
 #[tokio::test]
+async fn reads_refresh_the_idle_clock_only_once_it_has_aged() {
+    let app = spawn_app().await;
+    let client = app.signed_in("alice", Role::Viewer).await;
+    let last_seen = || async {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("select last_seen_at from sessions")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("read the session")
+    };
+    let fresh = last_seen().await;
+    for _ in 0..3 {
+        assert_eq!(client.get("/api/v1/session").await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        last_seen().await,
+        fresh,
+        "a fresh session is not rewritten on each read"
+    );
+
+    sqlx::query("update sessions set last_seen_at = now() - interval '5 minutes'")
+        .execute(&app.db.pool)
+        .await
+        .expect("age the session");
+    let aged = last_seen().await;
+    assert_eq!(client.get("/api/v1/session").await.0, StatusCode::OK);
+    assert!(last_seen().await > aged, "an aged session is touched");
+}
+
+#[tokio::test]
 async fn a_session_past_its_absolute_expiry_is_refused_however_busy() {
     let app = spawn_app().await;
     let client = app.signed_in("alice", Role::Viewer).await;
