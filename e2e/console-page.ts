@@ -26,6 +26,9 @@ export class ConsolePage {
       if (msg.type() === 'error' && !expected401) this.errors.push(msg.text());
     });
     page.on('pageerror', (err) => this.errors.push(err.message));
+    page.on('response', (r) => {
+      if (r.status() >= 400 && process.env.E2E_DEBUG) console.log(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+    });
   }
 
   static baseUrl(): string {

@@ -32,7 +32,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   const server = spawn(
     bin,
-    ['serve', '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--ui-dir', uiDir],
+    [
+      'serve', '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--ui-dir', uiDir,
+      // The demo models (v1, v2, faulty v3) the local workspace registers at start.
+      '--examples-dir', join(__dirname, '..', 'examples'),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise<string>((resolve, reject) => {

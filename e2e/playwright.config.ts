@@ -14,6 +14,9 @@ export default defineConfig({
     browserName: 'chromium',
     headless: true,
     trace: 'retain-on-failure',
+    // Kept in test-results/ for every failed test.
+    screenshot: 'only-on-failure',
+    viewport: { width: 1280, height: 800 },
     launchOptions: {
       executablePath: '/usr/bin/chromium',
       args: [

@@ -1,9 +1,18 @@
-//! A typed client for the backend's REST API.
+//! A typed client for the backend's REST API: one function per route, the request and response
+//! types from `shared::api`, and every failure as an [`ApiError`] carrying the API's own message.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
-use shared::api::{About, Health, SessionInfo, SignInRequest, CSRF_HEADER};
-use shared::ErrorEnvelope;
+use serde::Serialize;
+use serde_json::Value;
+use shared::api::{
+    About, AssetKind, AssetList, CreateDeploymentRequest, CreateEndpointRequest, DeploymentList,
+    DeploymentLogs, EndpointKeys, EndpointList, EndpointMetricsSummary, EndpointSummary, Health,
+    InvokeRequest, InvokeResult, KeyName, Operation, OperationList, RegenerateKeyRequest,
+    ScaleRequest, SessionInfo, SignInRequest, TrafficChange, TrafficState, CSRF_HEADER,
+};
+use shared::{ErrorEnvelope, FieldError};
+use std::cell::RefCell;
 use std::fmt;
 
 /// What went wrong talking to the backend, as the user should read it.
@@ -12,27 +21,60 @@ pub struct ApiError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// Each broken rule, when the API refused input (422).
+    pub fields: Vec<FieldError>,
+    /// Azure's own message, when the workspace caused the error.
+    pub workspace_message: Option<String>,
+    /// On a 409 about traffic: the split as it is now.
+    pub current: Option<Box<TrafficState>>,
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        match &self.workspace_message {
+            Some(azure) if azure != &self.message => write!(f, " — Azure: {azure}"),
+            _ => Ok(()),
+        }
     }
 }
 
 impl ApiError {
     fn network(err: impl fmt::Display) -> Self {
+        Self::local(format!("cannot reach the Greenlight server: {err}"))
+    }
+
+    /// An error found in the browser before anything was sent.
+    pub fn local(message: impl Into<String>) -> Self {
         Self {
             status: 0,
             code: "network".into(),
-            message: format!("cannot reach the Greenlight server: {err}"),
+            message: message.into(),
+            fields: Vec::new(),
+            workspace_message: None,
+            current: None,
         }
     }
+}
+
+thread_local! {
+    /// The signed-in session's CSRF token, sent with every write. Kept here rather than passed
+    /// around so no caller can forget it.
+    static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn remember_csrf(token: Option<String>) {
+    CSRF.with(|csrf| *csrf.borrow_mut() = token);
 }
 
 /// Value of the CSRF header before sign-in, when no session token exists yet. The server only
 /// requires the header's presence there: a cross-site form cannot set it.
 const SIGN_IN_CSRF: &str = "sign-in";
+
+fn with_csrf(builder: RequestBuilder) -> RequestBuilder {
+    let token = CSRF.with(|csrf| csrf.borrow().clone());
+    builder.header(CSRF_HEADER, token.as_deref().unwrap_or(SIGN_IN_CSRF))
+}
 
 async fn send(builder: RequestBuilder, body: Option<String>) -> Result<Response, ApiError> {
     let request = match body {
@@ -52,11 +94,21 @@ async fn send(builder: RequestBuilder, body: Option<String>) -> Result<Response,
             status,
             code: envelope.error.code,
             message: envelope.error.message,
+            fields: envelope.error.fields,
+            workspace_message: envelope.error.details.map(|d| d.message),
+            current: envelope
+                .error
+                .current
+                .and_then(|v| serde_json::from_value(v).ok())
+                .map(Box::new),
         },
         Err(_) => ApiError {
             status,
             code: "unexpected".into(),
             message: format!("the server answered {status}"),
+            fields: Vec::new(),
+            workspace_message: None,
+            current: None,
         },
     })
 }
@@ -65,31 +117,189 @@ async fn json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
     response.json::<T>().await.map_err(ApiError::network)
 }
 
+fn to_body(body: &impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| ApiError::local(e.to_string()))
+}
+
+async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    json(send(Request::get(path), None).await?).await
+}
+
+/// A write; `body` is sent as JSON. The answer is decoded as `T`.
+async fn write<T: DeserializeOwned>(
+    builder: RequestBuilder,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let body = body.map(to_body).transpose()?;
+    json(send(with_csrf(builder), body).await?).await
+}
+
+/// A path segment, escaped: names come from the URL bar and may hold anything.
+fn seg(name: &str) -> String {
+    String::from(js_sys::encode_uri_component(name))
+}
+
+fn endpoint_path(endpoint: &str) -> String {
+    format!("/api/v1/endpoints/{}", seg(endpoint))
+}
+
+fn deployment_path(endpoint: &str, deployment: &str) -> String {
+    format!(
+        "{}/deployments/{}",
+        endpoint_path(endpoint),
+        seg(deployment)
+    )
+}
+
+const NO_BODY: Option<&()> = None;
+
+// ------------------------------------------------------------------------------ session
+
 pub async fn health() -> Result<Health, ApiError> {
-    json(send(Request::get("/api/v1/health"), None).await?).await
+    get("/api/v1/health").await
 }
 
 pub async fn about() -> Result<About, ApiError> {
-    json(send(Request::get("/api/v1/about"), None).await?).await
+    get("/api/v1/about").await
 }
 
 /// The current session, or `None` when nobody is signed in.
 pub async fn current_session() -> Result<Option<SessionInfo>, ApiError> {
-    match send(Request::get("/api/v1/session"), None).await {
-        Ok(response) => json(response).await.map(Some),
+    match get::<SessionInfo>("/api/v1/session").await {
+        Ok(info) => {
+            remember_csrf(Some(info.csrf_token.clone()));
+            Ok(Some(info))
+        }
         Err(err) if err.status == 401 => Ok(None),
         Err(err) => Err(err),
     }
 }
 
 pub async fn sign_in(username: String, password: String) -> Result<SessionInfo, ApiError> {
-    let body =
-        serde_json::to_string(&SignInRequest { username, password }).map_err(ApiError::network)?;
-    let request = Request::post("/api/v1/session").header(CSRF_HEADER, SIGN_IN_CSRF);
-    json(send(request, Some(body)).await?).await
+    remember_csrf(None);
+    let request = SignInRequest { username, password };
+    let info: SessionInfo = write(Request::post("/api/v1/session"), Some(&request)).await?;
+    remember_csrf(Some(info.csrf_token.clone()));
+    Ok(info)
 }
 
-pub async fn sign_out(session: &SessionInfo) -> Result<(), ApiError> {
-    let request = Request::delete("/api/v1/session").header(CSRF_HEADER, &session.csrf_token);
-    send(request, None).await.map(|_| ())
+pub async fn sign_out() -> Result<(), ApiError> {
+    let result = send(with_csrf(Request::delete("/api/v1/session")), None).await;
+    remember_csrf(None);
+    result.map(|_| ())
+}
+
+// ---------------------------------------------------------------------------- endpoints
+
+pub async fn endpoints() -> Result<EndpointList, ApiError> {
+    get("/api/v1/endpoints").await
+}
+
+pub async fn endpoint(name: &str) -> Result<EndpointSummary, ApiError> {
+    get(&endpoint_path(name)).await
+}
+
+pub async fn create_endpoint(request: &CreateEndpointRequest) -> Result<Operation, ApiError> {
+    write(Request::post("/api/v1/endpoints"), Some(request)).await
+}
+
+pub async fn delete_endpoint(name: &str) -> Result<Operation, ApiError> {
+    write(Request::delete(&endpoint_path(name)), NO_BODY).await
+}
+
+// -------------------------------------------------------------------------- deployments
+
+pub async fn deployments(endpoint: &str) -> Result<DeploymentList, ApiError> {
+    get(&format!("{}/deployments", endpoint_path(endpoint))).await
+}
+
+pub async fn create_deployment(
+    endpoint: &str,
+    request: &CreateDeploymentRequest,
+) -> Result<Operation, ApiError> {
+    let path = format!("{}/deployments", endpoint_path(endpoint));
+    write(Request::post(&path), Some(request)).await
+}
+
+pub async fn scale(endpoint: &str, deployment: &str, count: i64) -> Result<Operation, ApiError> {
+    let request = ScaleRequest {
+        instance_count: count,
+    };
+    write(
+        Request::patch(&deployment_path(endpoint, deployment)),
+        Some(&request),
+    )
+    .await
+}
+
+pub async fn delete_deployment(endpoint: &str, deployment: &str) -> Result<Operation, ApiError> {
+    write(
+        Request::delete(&deployment_path(endpoint, deployment)),
+        NO_BODY,
+    )
+    .await
+}
+
+pub async fn logs(endpoint: &str, deployment: &str, tail: u32) -> Result<DeploymentLogs, ApiError> {
+    get(&format!(
+        "{}/logs?tail={tail}",
+        deployment_path(endpoint, deployment)
+    ))
+    .await
+}
+
+/// The deployment's model's sample request, or `None` when the model has none.
+pub async fn sample_request(endpoint: &str, deployment: &str) -> Result<Option<Value>, ApiError> {
+    let path = format!("{}/sample-request", deployment_path(endpoint, deployment));
+    match get::<Value>(&path).await {
+        Ok(sample) => Ok(Some(sample)),
+        Err(err) if err.status == 404 => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+// ----------------------------------------------------------------------- traffic, invoke
+
+pub async fn change_traffic(endpoint: &str, change: &TrafficChange) -> Result<Operation, ApiError> {
+    let path = format!("{}/traffic", endpoint_path(endpoint));
+    write(Request::put(&path), Some(change)).await
+}
+
+pub async fn invoke(endpoint: &str, request: &InvokeRequest) -> Result<InvokeResult, ApiError> {
+    let path = format!("{}/invoke", endpoint_path(endpoint));
+    write(Request::post(&path), Some(request)).await
+}
+
+// -------------------------------------------------------------------------- keys, metrics
+
+pub async fn keys(endpoint: &str) -> Result<EndpointKeys, ApiError> {
+    get(&format!("{}/keys", endpoint_path(endpoint))).await
+}
+
+pub async fn reveal_keys(endpoint: &str) -> Result<EndpointKeys, ApiError> {
+    let path = format!("{}/keys/reveal", endpoint_path(endpoint));
+    write(Request::post(&path), NO_BODY).await
+}
+
+pub async fn regenerate_key(endpoint: &str, key: KeyName) -> Result<Operation, ApiError> {
+    let path = format!("{}/keys/regenerate", endpoint_path(endpoint));
+    write(Request::post(&path), Some(&RegenerateKeyRequest { key })).await
+}
+
+pub async fn metrics(endpoint: &str) -> Result<EndpointMetricsSummary, ApiError> {
+    get(&format!("{}/metrics", endpoint_path(endpoint))).await
+}
+
+// ------------------------------------------------------------------- assets, operations
+
+pub async fn assets(kind: AssetKind) -> Result<AssetList, ApiError> {
+    get(&format!("/api/v1/assets/{}", kind.as_str())).await
+}
+
+pub async fn operations(endpoint: &str, limit: u32) -> Result<OperationList, ApiError> {
+    get(&format!(
+        "/api/v1/operations?endpoint={}&limit={limit}",
+        seg(endpoint)
+    ))
+    .await
 }

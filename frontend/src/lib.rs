@@ -1,7 +1,10 @@
 //! The Greenlight console: a Leptos client-side-rendered app, served by the backend as wasm.
 
 mod api;
+mod components;
+mod events;
 mod pages;
+mod remote;
 mod session;
 
 use leptos::prelude::*;
@@ -17,10 +20,12 @@ pub fn start() {
 #[component]
 pub fn App() -> impl IntoView {
     session::provide();
+    events::provide();
     view! {
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/") view=pages::Home />
+                <Route path=path!("/") view=pages::endpoints::EndpointsPage />
+                <Route path=path!("/endpoints/:name") view=pages::endpoint::EndpointPage />
                 <Route path=path!("/signin") view=pages::SignIn />
             </Routes>
         </Router>

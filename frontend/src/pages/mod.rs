@@ -1,37 +1,47 @@
-//! The console's pages.
+//! The console's pages, and what every page has: the top bar and the sign-in guard.
+
+pub mod endpoint;
+pub mod endpoints;
 
 use crate::api;
+use crate::events::use_feed;
 use crate::session::{use_session, SessionState};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
+use shared::Role;
 
-/// The top bar: product name, and the signed-in user with a sign-out button.
+/// The top bar: product name, the live feed's state, and the signed-in user and role with a
+/// sign-out button — visible on every page.
 #[component]
-fn TopBar() -> impl IntoView {
+pub fn TopBar() -> impl IntoView {
     let session = use_session();
+    let feed = use_feed();
     let navigate = use_navigate();
     let sign_out = move |_| {
         let navigate = navigate.clone();
-        if let SessionState::SignedIn(info) = session.get_untracked() {
-            leptos::task::spawn_local(async move {
-                // Signed out on the server or not, the console forgets the session.
-                let _ = api::sign_out(&info).await;
-                session.set(SessionState::SignedOut);
-                navigate("/signin", NavigateOptions::default());
-            });
-        }
+        leptos::task::spawn_local(async move {
+            // Signed out on the server or not, the console forgets the session.
+            let _ = api::sign_out().await;
+            session.set(SessionState::SignedOut);
+            navigate("/signin", NavigateOptions::default());
+        });
     };
     view! {
         <header class="topbar">
-            <span class="brand">"Greenlight"</span>
+            <a class="brand" href="/">"Greenlight"</a>
             {move || match session.get() {
                 SessionState::SignedIn(info) => view! {
                     <span class="who">
+                        <span class="live" data-testid="live-feed"
+                            data-connected=move || feed.connected.get().to_string()
+                            title=move || if feed.connected.get() { "Live updates on" } else { "Live updates reconnecting…" }>
+                            {move || if feed.connected.get() { "● live" } else { "○ offline" }}
+                        </span>
                         <span data-testid="current-user">{info.user.username.to_string()}</span>
                         <span class="role" data-testid="current-role">{info.user.role.to_string()}</span>
-                        <button data-testid="sign-out" on:click=sign_out.clone()>"Sign out"</button>
+                        <button type="button" data-testid="sign-out" on:click=sign_out.clone()>"Sign out"</button>
                     </span>
                 }
                 .into_any(),
@@ -41,10 +51,17 @@ fn TopBar() -> impl IntoView {
     }
 }
 
-/// Home: what this instance is and whether it is healthy. Sends visitors who are not signed
-/// in to the sign-in page.
+/// The signed-in user's role, or `None` (tracked).
+pub fn current_role() -> Option<Role> {
+    match use_session().get() {
+        SessionState::SignedIn(info) => Some(info.user.role),
+        _ => None,
+    }
+}
+
+/// Shows `children` to signed-in users; sends everyone else to the sign-in page.
 #[component]
-pub fn Home() -> impl IntoView {
+pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -52,44 +69,12 @@ pub fn Home() -> impl IntoView {
             navigate("/signin", NavigateOptions::default());
         }
     });
-    let health = LocalResource::new(api::health);
-    let about = LocalResource::new(api::about);
     view! {
         <TopBar />
-        <main class="page">
-            <h1>"Rollouts"</h1>
-            <p>
-                "Greenlight guides a new model version from 0 % to all traffic: deploy it beside the live one, "
-                "test it, mirror traffic to it, shift traffic in approved steps, then retire the old one."
-            </p>
-            <section class="card">
-                <h2>"This instance"</h2>
-                <Suspense fallback=|| view! { <p>"Checking…"</p> }>
-                    {move || health.get().map(|result| match result {
-                        Ok(h) => view! {
-                            <p data-testid="health">
-                                "Server " {h.status} " · database " {h.database} " · version " {h.version}
-                            </p>
-                        }.into_any(),
-                        Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
-                    })}
-                    {move || about.get().map(|result| match result {
-                        Ok(about) => match about.local_workspace {
-                            Some(local) => view! {
-                                <p data-testid="local-workspace">
-                                    "Local workspace (Azure ML emulator): ARM API "
-                                    <code>{local.arm_url}</code>
-                                    ", scoring "
-                                    <code>{local.scoring_url}</code>
-                                </p>
-                            }.into_any(),
-                            None => view! { <p>"Connected to Azure ML"</p> }.into_any(),
-                        },
-                        Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
-                    })}
-                </Suspense>
-            </section>
-        </main>
+        {move || match session.get() {
+            SessionState::SignedIn(_) => children().into_any(),
+            _ => view! { <main class="page"><p class="muted">"Loading…"</p></main> }.into_any(),
+        }}
     }
 }
 

@@ -1,0 +1,114 @@
+import { expect, test, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { OPERATOR } from '../accounts';
+import { ApiClient, uniqueName } from '../api-client';
+import { ConsolePage } from '../console-page';
+import { EndpointPage } from '../endpoint-page';
+
+let api: ApiClient;
+let name: string;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  api = await ApiClient.signIn(OPERATOR.name, OPERATOR.password);
+  name = uniqueName('look');
+  await api.createEndpoint(name);
+  await api.createDeployment(name, 'blue', 'regression-v1');
+  await api.createDeployment(name, 'green', 'regression-v2');
+  await api.setTraffic(name, { blue: 100 }, { green: 20 });
+  // Some traffic, so the metrics and the mirrored comparison have something to draw.
+  for (let i = 0; i < 20; i++) {
+    await api.send('POST', `/api/v1/endpoints/${name}/invoke`, { body: { data: [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]] } });
+  }
+});
+
+test.afterAll(async () => {
+  await api.deleteEndpoint(name);
+  await api.dispose();
+});
+
+async function openEndpoint(page: Page): Promise<ConsolePage> {
+  const console = new ConsolePage(page);
+  await console.open('/signin');
+  await console.signIn(OPERATOR.name, OPERATOR.password);
+  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  const endpoint = new EndpointPage(page);
+  await endpoint.open(name);
+  await expect(endpoint.trafficLegend).toHaveText('blue 100 % · mirror green 20 %');
+  await expect(page.getByTestId('metrics-blue')).toBeVisible();
+  return console;
+}
+
+/** Controls a screen reader can't name: no <label>, no aria-label, no text. */
+async function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('input, select, textarea, button'))
+      .filter((el) => {
+        const labels = (el as HTMLInputElement).labels;
+        const named = (labels && labels.length > 0) || el.getAttribute('aria-label') || el.textContent?.trim();
+        return !named;
+      })
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+}
+
+test('the endpoint page is readable at 1280×800, every control is labelled and has a test hook', async ({ page }) => {
+  const console = await openEndpoint(page);
+  expect(await unlabelled(page)).toEqual([]);
+  const withoutHook = await page.evaluate(() =>
+    Array.from(document.querySelectorAll('input, select, textarea, button'))
+      .filter((el) => !el.getAttribute('data-testid'))
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+  expect(withoutHook).toEqual([]);
+  // Nothing wider than the window.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+  if (process.env.GREENLIGHT_SCREENSHOT) {
+    const docs = join(__dirname, '..', '..', 'docs');
+    mkdirSync(docs, { recursive: true });
+    await page.screenshot({ path: join(docs, 'endpoint.png') });
+  }
+  expect(console.errors).toEqual([]);
+});
+
+test('the endpoint page fits a 390×844 phone screen', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const console = await openEndpoint(page);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await expect(page.getByTestId('traffic-apply')).toBeVisible();
+  expect(console.errors).toEqual([]);
+});
+
+test('the traffic editor works from the keyboard alone', async ({ page }) => {
+  const console = await openEndpoint(page);
+  await page.getByTestId('traffic-live-blue').focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('80');
+  await page.keyboard.press('Tab'); // blue's mirror share
+  await page.keyboard.press('Tab'); // green's live share
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('20');
+  await expect(page.getByTestId('traffic-problem')).toHaveText([
+    'a deployment can\'t take both live and mirror traffic ("green" has 20% live and 20% mirror)',
+  ]);
+  await page.keyboard.press('Tab'); // green's mirror share
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('0');
+  await expect(page.getByTestId('traffic-problem')).toHaveCount(0);
+  await page.keyboard.press('Tab');
+  await expect(page.getByTestId('traffic-apply')).toBeFocused();
+  await expect(page.getByTestId('traffic-apply')).toBeEnabled();
+  expect(console.errors).toEqual([]);
+});
+
+test('a failed request shows the API message in place, never a blank page', async ({ page }) => {
+  const console = new ConsolePage(page);
+  await console.open('/signin');
+  await console.signIn(OPERATOR.name, OPERATOR.password);
+  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await page.goto(`${ConsolePage.baseUrl()}/endpoints/no-such-endpoint`);
+  await expect(page.getByTestId('endpoint-name')).toHaveText('no-such-endpoint');
+  await expect(page.getByTestId('error').first()).toBeVisible();
+  await expect(console.currentRole).toHaveText('operator');
+});

@@ -1,0 +1,68 @@
+import { expect, test } from '@playwright/test';
+import { OPERATOR } from '../accounts';
+import { ApiClient, uniqueName } from '../api-client';
+import { ConsolePage } from '../console-page';
+import { EndpointPage } from '../endpoint-page';
+
+let api: ApiClient;
+let name: string;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  api = await ApiClient.signIn(OPERATOR.name, OPERATOR.password);
+  name = uniqueName('live');
+  await api.createEndpoint(name);
+  await api.createDeployment(name, 'blue', 'regression-v1');
+  await api.setTraffic(name, { blue: 100 });
+});
+
+test.afterAll(async () => {
+  await api.deleteEndpoint(name);
+  await api.dispose();
+});
+
+test('what one browser changes shows in another within 2 s, without a reload', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const open = async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const console = new ConsolePage(page);
+    await console.open('/signin');
+    await console.signIn(OPERATOR.name, OPERATOR.password);
+    await expect(console.currentUser).toHaveText(OPERATOR.name);
+    const endpoint = new EndpointPage(page);
+    await endpoint.open(name);
+    await expect(page.getByTestId('live-feed')).toHaveAttribute('data-connected', 'true');
+    return { context, page, console, endpoint };
+  };
+  const a = await open();
+  const b = await open();
+  await expect(b.endpoint.trafficLegend).toHaveText('blue 100 %');
+  let reloads = 0;
+  b.page.on('framenavigated', () => reloads++);
+
+  // A adds green: it appears in B's deployments and traffic editor.
+  await a.endpoint.createDeployment('green', 'regression-v2');
+  await expect(b.endpoint.deploymentState('green')).toHaveText('Succeeded', { timeout: 2_000 });
+  await expect(b.page.getByTestId('traffic-live-green')).toHaveValue('0', { timeout: 2_000 });
+
+  // A shifts 10 % to green: B's bar and editor follow.
+  await a.endpoint.applySplit({ blue: 90, green: 10 }, {}, 'blue 90 % · green 10 %');
+  await expect(b.endpoint.trafficLegend).toHaveText('blue 90 % · green 10 %', { timeout: 2_000 });
+  await expect(b.page.getByTestId('traffic-live-green')).toHaveValue('10', { timeout: 2_000 });
+
+  // B scales blue: A sees the new count.
+  await b.endpoint.scale('blue', 2);
+  await expect(a.endpoint.deploymentInstances('blue')).toHaveText('2 / 2', { timeout: 2_000 });
+
+  // And both see each other's operations in their activity list.
+  await expect(b.page.getByTestId('activity').locator('[data-kind="traffic.change"]').first()).toHaveAttribute(
+    'data-status',
+    'succeeded',
+  );
+  expect(reloads).toBe(0);
+  expect(a.console.errors).toEqual([]);
+  expect(b.console.errors).toEqual([]);
+  await a.context.close();
+  await b.context.close();
+});

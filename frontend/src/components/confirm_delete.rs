@@ -1,0 +1,53 @@
+//! Deleting is final, so the user types the name of what goes: a stray click or Enter can't.
+
+use leptos::prelude::*;
+
+/// A "Delete…" button that opens a box asking for `name` to be typed. `blocked` holds the
+/// reason deleting is not allowed now (e.g. the deployment still takes traffic), shown instead.
+#[component]
+pub fn ConfirmDelete(
+    /// What is deleted, for the words: "deployment" or "endpoint".
+    what: &'static str,
+    name: String,
+    #[prop(into)] blocked: Signal<Option<String>>,
+    on_confirm: Callback<()>,
+) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let typed = RwSignal::new(String::new());
+    let expected = name.clone();
+    let matches = Memo::new(move |_| typed.get() == expected);
+    let testid = format!("delete-{what}-{name}");
+    let aria = format!("Delete {what} {name}");
+    let prompt = format!("Type {name} to delete this {what}");
+    let confirm_label = format!("Delete {what} {name} for good");
+    view! {
+        <span class="confirm-delete">
+            <button type="button" class="danger" data-testid=testid aria-label=aria
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| { typed.set(String::new()); open.update(|o| *o = !*o) }>
+                "Delete…"
+            </button>
+            {move || open.get().then(|| match blocked.get() {
+                Some(reason) => view! {
+                    <p class="error" role="alert" data-testid="delete-blocked">{reason}</p>
+                }.into_any(),
+                None => view! {
+                    <span class="confirm-box" role="group" aria-label=prompt.clone()>
+                        <label>
+                            {prompt.clone()}
+                            <input data-testid="confirm-name" autocomplete="off" bind:value=typed />
+                        </label>
+                        <button type="button" class="danger" data-testid="confirm-delete"
+                            aria-label=confirm_label.clone()
+                            disabled=move || !matches.get()
+                            on:click=move |_| { open.set(false); on_confirm.run(()) }>
+                            "Delete"
+                        </button>
+                        <button type="button" class="secondary" data-testid="cancel-delete"
+                            on:click=move |_| open.set(false)>"Cancel"</button>
+                    </span>
+                }.into_any(),
+            })}
+        </span>
+    }
+}

@@ -1,0 +1,7 @@
+//! Pieces more than one page uses.
+
+pub mod confirm_delete;
+pub mod operation_progress;
+pub mod sparkline;
+pub mod traffic_bar;
+pub mod traffic_editor;

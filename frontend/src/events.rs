@@ -1,0 +1,171 @@
+//! The live feed: one `EventSource` on `/api/v1/events` per signed-in tab. Every operation the
+//! server runs (create, scale, delete, traffic, keys) arrives here as it starts, reports a step
+//! and ends, so every page — and every other open browser — shows it without a reload.
+//!
+//! The browser reconnects by itself and sends `Last-Event-ID`; when it gives up (the server
+//! answered an error, e.g. while restarting), we open a new source after a pause and resume with
+//! `?after=<last id>`, so nothing in between is missed.
+
+use crate::session::{use_session, SessionState};
+use leptos::prelude::*;
+use shared::api::Operation;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::Duration;
+use uuid::Uuid;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Event, EventSource, MessageEvent};
+
+/// What the feed knows; `Copy`, so closures and components take it freely.
+#[derive(Debug, Clone, Copy)]
+pub struct Feed {
+    /// The latest state of every operation seen since the page loaded, by id.
+    operations: RwSignal<HashMap<Uuid, Operation>>,
+    /// The operation update that arrived last: pages watch it to reload what it touched.
+    pub last: RwSignal<Option<Operation>>,
+    /// True while the stream is open.
+    pub connected: RwSignal<bool>,
+}
+
+impl Feed {
+    /// The operation's latest known state (tracked).
+    pub fn operation(&self, id: Uuid) -> Option<Operation> {
+        self.operations.with(|ops| ops.get(&id).cloned())
+    }
+
+    /// Every known operation of `endpoint`, newest first (tracked).
+    pub fn of_endpoint(&self, endpoint: &str) -> Vec<Operation> {
+        let mut found: Vec<Operation> = self.operations.with(|ops| {
+            ops.values()
+                .filter(|op| op.endpoint == endpoint)
+                .cloned()
+                .collect()
+        });
+        found.sort_by_key(|op| std::cmp::Reverse(op.created_at));
+        found
+    }
+
+    /// Like [`Feed::of_endpoint`], for event handlers and loaders that must not subscribe.
+    pub fn of_endpoint_untracked(&self, endpoint: &str) -> Vec<Operation> {
+        self.operations.with_untracked(|ops| {
+            ops.values()
+                .filter(|op| op.endpoint == endpoint)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Adds an operation the API answered with (a 202 body, or a list). A newer state the
+    /// stream already delivered wins: the answer may arrive after the stream's events.
+    pub fn record(&self, op: Operation) {
+        self.operations.update(|ops| {
+            ops.entry(op.id).or_insert(op);
+        });
+    }
+
+    fn apply(&self, op: Operation) {
+        self.operations.update(|ops| {
+            ops.insert(op.id, op.clone());
+        });
+        self.last.set(Some(op));
+    }
+}
+
+/// The open source and the closures it calls, kept alive together and dropped together.
+struct Connection {
+    source: EventSource,
+    _on_operation: Closure<dyn FnMut(MessageEvent)>,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_error: Closure<dyn FnMut(Event)>,
+}
+
+thread_local! {
+    static CONNECTION: RefCell<Option<Connection>> = const { RefCell::new(None) };
+    /// The id of the last event received, to resume after a reconnect of our own.
+    static LAST_ID: Cell<Option<i64>> = const { Cell::new(None) };
+}
+
+/// Provides the feed and keeps it connected exactly while someone is signed in.
+pub fn provide() {
+    let feed = Feed {
+        operations: RwSignal::new(HashMap::new()),
+        last: RwSignal::new(None),
+        connected: RwSignal::new(false),
+    };
+    provide_context(feed);
+    let session = use_session();
+    Effect::new(move |_| match session.get() {
+        SessionState::SignedIn(_) => {
+            if CONNECTION.with(|c| c.borrow().is_none()) {
+                connect(feed);
+            }
+        }
+        _ => disconnect(feed),
+    });
+}
+
+pub fn use_feed() -> Feed {
+    expect_context::<Feed>()
+}
+
+fn disconnect(feed: Feed) {
+    if let Some(conn) = CONNECTION.with(|c| c.borrow_mut().take()) {
+        conn.source.close();
+    }
+    feed.connected.set(false);
+}
+
+fn connect(feed: Feed) {
+    let url = match LAST_ID.get() {
+        Some(id) => format!("/api/v1/events?after={id}"),
+        None => "/api/v1/events".to_owned(),
+    };
+    let Ok(source) = EventSource::new(&url) else {
+        return;
+    };
+    let on_operation = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        if let Ok(id) = ev.last_event_id().parse::<i64>() {
+            LAST_ID.set(Some(id));
+        }
+        let Some(text) = ev.data().as_string() else {
+            return;
+        };
+        if let Ok(op) = serde_json::from_str::<Operation>(&text) {
+            feed.apply(op);
+        }
+    });
+    let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| feed.connected.set(true));
+    let on_error = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+        feed.connected.set(false);
+        let closed = CONNECTION.with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|conn| conn.source.ready_state() == EventSource::CLOSED)
+        });
+        if closed {
+            // Not from inside this callback: replacing the connection drops this closure.
+            set_timeout(
+                move || {
+                    if let Some(conn) = CONNECTION.with(|c| c.borrow_mut().take()) {
+                        conn.source.close();
+                        connect(feed);
+                    }
+                },
+                Duration::from_secs(3),
+            );
+        }
+    });
+    let _ =
+        source.add_event_listener_with_callback("operation", on_operation.as_ref().unchecked_ref());
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    CONNECTION.with(|c| {
+        *c.borrow_mut() = Some(Connection {
+            source,
+            _on_operation: on_operation,
+            _on_open: on_open,
+            _on_error: on_error,
+        })
+    });
+}

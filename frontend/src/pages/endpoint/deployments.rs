@@ -1,0 +1,177 @@
+//! The endpoint's deployments: what each runs, how many instances, its state; scaling and
+//! deleting, each followed live to its end.
+
+use super::{is_operator, use_endpoint};
+use crate::api::{self, ApiError};
+use crate::components::confirm_delete::ConfirmDelete;
+use crate::components::operation_progress::TrackedOperation;
+use crate::events::use_feed;
+use crate::remote::ErrorNote;
+use leptos::prelude::*;
+use shared::api::{check_instance_count, DeploymentSummary};
+use uuid::Uuid;
+
+/// "ready / wanted": the API reports the count asked for and the provisioning state; Azure
+/// brings every instance up before a deployment reaches `Succeeded`, so that state means all
+/// wanted instances are ready, and a deployment still provisioning shows "…".
+fn instances(d: &DeploymentSummary) -> String {
+    let wanted = d.instance_count.unwrap_or(0);
+    match d.provisioning_state.as_deref() {
+        Some("Succeeded") => format!("{wanted} / {wanted}"),
+        Some("Failed") => format!("0 / {wanted}"),
+        _ => format!("… / {wanted}"),
+    }
+}
+
+/// The asset's name and version from `azureml:name:version` (or the reference as it is).
+fn short_asset(reference: &str) -> String {
+    match reference.strip_prefix("azureml:") {
+        Some(short) => short.to_owned(),
+        None => reference
+            .rsplit("/models/")
+            .next()
+            .unwrap_or(reference)
+            .replace("/versions/", ":"),
+    }
+}
+
+#[component]
+pub fn Deployments() -> impl IntoView {
+    let data = use_endpoint();
+    let names = Memo::new(move |_| {
+        data.deployment_list()
+            .into_iter()
+            .map(|d| d.name)
+            .collect::<Vec<_>>()
+    });
+    view! {
+        <section class="card" aria-labelledby="deployments-title">
+            <h2 id="deployments-title">"Deployments"</h2>
+            {move || data.deployments.error().map(|error| view! { <ErrorNote error=error /> })}
+            {move || if names.with(Vec::is_empty) {
+                view! { <p class="muted" data-testid="no-deployments">"No deployments yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table data-testid="deployment-table">
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"Model"</th>
+                                <th scope="col">"Instance type"</th><th scope="col">"Instances ready / wanted"</th>
+                                <th scope="col">"State"</th><th scope="col">"Actions"</th>
+                            </tr></thead>
+                            <tbody>
+                                <For each=move || names.get() key=|name| name.clone() let:name>
+                                    <DeploymentRow name=name />
+                                </For>
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// One deployment; keyed by name, it reads its own data so a reload never resets what the
+/// user typed in its scale box.
+#[component]
+fn DeploymentRow(name: String) -> impl IntoView {
+    let data = use_endpoint();
+    let feed = use_feed();
+    let row_name = name.clone();
+    let summary = Memo::new(move |_| {
+        data.deployment_list()
+            .into_iter()
+            .find(|d| d.name == row_name)
+    });
+    let count = RwSignal::new(String::new());
+    let touched = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(wanted) = summary.get().and_then(|d| d.instance_count) {
+            if !touched.get_untracked() {
+                count.set(wanted.to_string());
+            }
+        }
+    });
+    let running = RwSignal::new(None::<Uuid>);
+    let refused = RwSignal::new(None::<ApiError>);
+    let scale_problem = Memo::new(move |_| match count.get().trim().parse::<i64>() {
+        Ok(n) => check_instance_count(n).err().map(|e| e.message),
+        Err(_) => Some("instance_count must be a whole number".to_owned()),
+    });
+
+    let scale_name = name.clone();
+    let scale = move |_| {
+        let Ok(n) = count.get_untracked().trim().parse::<i64>() else {
+            return;
+        };
+        let (endpoint, deployment) = (data.name(), scale_name.clone());
+        refused.set(None);
+        leptos::task::spawn_local(async move {
+            match api::scale(&endpoint, &deployment, n).await {
+                Ok(op) => {
+                    touched.set(false);
+                    running.set(Some(op.id));
+                    feed.record(op);
+                }
+                Err(err) => refused.set(Some(err)),
+            }
+        });
+    };
+    let delete_name = name.clone();
+    let delete = Callback::new(move |()| {
+        let (endpoint, deployment) = (data.name(), delete_name.clone());
+        refused.set(None);
+        leptos::task::spawn_local(async move {
+            match api::delete_deployment(&endpoint, &deployment).await {
+                Ok(op) => {
+                    running.set(Some(op.id));
+                    feed.record(op);
+                }
+                Err(err) => refused.set(Some(err)),
+            }
+        });
+    });
+    let blocked_name = name.clone();
+    // Azure refuses to delete a deployment that takes traffic; say so before anyone tries.
+    let blocked = Signal::derive(move || {
+        data.traffic().and_then(|t| {
+            shared::check_deployment_delete(&blocked_name, &t.traffic, &t.mirror_traffic)
+                .err()
+                .map(|v| v.message)
+        })
+    });
+
+    let n = name.clone();
+    view! {
+        <tr data-testid=format!("deployment-row-{n}")>
+            <th scope="row">{n.clone()}</th>
+            <td data-testid=format!("deployment-model-{n}")>{move || summary.get().and_then(|d| d.model).map(|m| short_asset(&m))}</td>
+            <td>{move || summary.get().and_then(|d| d.instance_type)}</td>
+            <td data-testid=format!("deployment-instances-{n}")>{move || summary.get().map(|d| instances(&d))}</td>
+            <td data-testid=format!("deployment-state-{n}")>{move || summary.get().and_then(|d| d.provisioning_state)}</td>
+            <td class="row-actions">
+                {move || is_operator().then(|| {
+                    let n = name.clone();
+                    view! {
+                        <span class="scale">
+                            <input type="number" min="1" max="50" step="1" inputmode="numeric" class="count"
+                                data-testid=format!("scale-count-{n}")
+                                aria-label=format!("Instances for {n}")
+                                prop:value=move || count.get()
+                                on:input=move |ev| { touched.set(true); count.set(event_target_value(&ev)) } />
+                            <button type="button" class="secondary small" data-testid=format!("scale-{n}")
+                                aria-label=format!("Scale {n}")
+                                disabled=move || scale_problem.get().is_some()
+                                on:click=scale.clone()>"Scale"</button>
+                        </span>
+                        <ConfirmDelete what="deployment" name=n.clone() blocked=blocked on_confirm=delete />
+                        {move || scale_problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
+                    }
+                })}
+                {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+                <TrackedOperation id=running />
+            </td>
+        </tr>
+    }
+}

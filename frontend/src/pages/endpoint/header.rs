@@ -1,0 +1,95 @@
+//! The endpoint's identity card: state, authentication, scoring URI (with copy), the split as
+//! a bar, and deleting the endpoint.
+
+use super::{is_operator, use_endpoint};
+use crate::api;
+use crate::components::confirm_delete::ConfirmDelete;
+use crate::components::operation_progress::TrackedOperation;
+use crate::components::traffic_bar::TrafficBar;
+use crate::events::use_feed;
+use crate::remote::ErrorNote;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
+use shared::api::OperationStatus;
+use uuid::Uuid;
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    let data = use_endpoint();
+    let feed = use_feed();
+    let navigate = use_navigate();
+    let copied = RwSignal::new(None::<&'static str>);
+    let deleting = RwSignal::new(None::<Uuid>);
+    let refused = RwSignal::new(None::<api::ApiError>);
+
+    // Once the endpoint is gone, its page has nothing left to show: back to the list.
+    Effect::new(move |_| {
+        let done = deleting
+            .get()
+            .and_then(|id| feed.operation(id))
+            .is_some_and(|op| op.status == OperationStatus::Succeeded);
+        if done {
+            navigate("/", NavigateOptions::default());
+        }
+    });
+
+    let copy = move |_| {
+        let Some(uri) = data.endpoint.ok().and_then(|e| e.scoring_uri) else {
+            return;
+        };
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let promise = window.navigator().clipboard().write_text(&uri);
+        leptos::task::spawn_local(async move {
+            let outcome = wasm_bindgen_futures::JsFuture::from(promise).await;
+            copied.set(Some(if outcome.is_ok() {
+                "Copied"
+            } else {
+                "Copy failed: select the URI and copy it"
+            }));
+        });
+    };
+    let delete = Callback::new(move |()| {
+        let name = data.name();
+        refused.set(None);
+        leptos::task::spawn_local(async move {
+            match api::delete_endpoint(&name).await {
+                Ok(op) => {
+                    deleting.set(Some(op.id));
+                    feed.record(op);
+                }
+                Err(err) => refused.set(Some(err)),
+            }
+        });
+    });
+
+    view! {
+        <section class="card" aria-label="Endpoint overview">
+            {move || data.endpoint.ok().map(|e| view! {
+                <dl class="facts">
+                    <div><dt>"State"</dt><dd data-testid="endpoint-state">{e.provisioning_state.unwrap_or_default()}</dd></div>
+                    <div><dt>"Authentication"</dt><dd data-testid="endpoint-auth">{e.auth_mode.unwrap_or_default()}</dd></div>
+                    <div class="grow">
+                        <dt>"Scoring URI"</dt>
+                        <dd class="uri">
+                            <code data-testid="scoring-uri">{e.scoring_uri.unwrap_or_else(|| "not yet assigned".into())}</code>
+                            <button type="button" class="secondary small" data-testid="copy-scoring-uri"
+                                aria-label="Copy the scoring URI" on:click=copy>"Copy"</button>
+                            <span class="muted" role="status">{move || copied.get()}</span>
+                        </dd>
+                    </div>
+                </dl>
+                <TrafficBar traffic=e.traffic mirror=e.mirror_traffic />
+            })}
+            {move || is_operator().then(|| view! {
+                <div class="actions">
+                    <ConfirmDelete what="endpoint" name=data.name() blocked=Signal::derive(|| None::<String>) on_confirm=delete />
+                </div>
+            })}
+            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            <TrackedOperation id=deleting />
+        </section>
+    }
+}

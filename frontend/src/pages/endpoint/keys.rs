@@ -1,0 +1,124 @@
+//! The endpoint's keys: masked for everyone; operators may reveal them (audited) or regenerate
+//! one, each after confirming.
+
+use super::{is_operator, use_endpoint};
+use crate::api::{self, ApiError};
+use crate::components::operation_progress::TrackedOperation;
+use crate::events::use_feed;
+use crate::remote::{ErrorNote, Remote};
+use leptos::prelude::*;
+use shared::api::{EndpointKeys, KeyName, OperationKind, OperationStatus};
+use uuid::Uuid;
+
+/// An action that waits for a second click.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Reveal,
+    Regenerate(KeyName),
+}
+
+fn key_label(key: KeyName) -> &'static str {
+    match key {
+        KeyName::Primary => "primary",
+        KeyName::Secondary => "secondary",
+    }
+}
+
+#[component]
+pub fn Keys() -> impl IntoView {
+    let data = use_endpoint();
+    let feed = use_feed();
+    let keys = Remote::<EndpointKeys>::new();
+    let load = move || {
+        if data.in_transit() {
+            return;
+        }
+        let name = data.name();
+        keys.load(async move { api::keys(&name).await });
+    };
+    load();
+    // A regenerated key changes what is shown; a created endpoint has keys from then on.
+    Effect::new(move |first: Option<()>| {
+        let changed = feed.last.with(|op| {
+            op.as_ref().is_some_and(|op| {
+                matches!(
+                    op.kind,
+                    OperationKind::KeysRegenerate | OperationKind::EndpointCreate
+                ) && op.endpoint == data.name()
+                    && op.status != OperationStatus::Running
+            })
+        });
+        if first.is_some() && changed {
+            load();
+        }
+    });
+    let asking = RwSignal::new(None::<Pending>);
+    let running = RwSignal::new(None::<Uuid>);
+    let refused = RwSignal::new(None::<ApiError>);
+
+    let confirm = move |_| {
+        let Some(action) = asking.get_untracked() else {
+            return;
+        };
+        asking.set(None);
+        refused.set(None);
+        let name = data.name();
+        match action {
+            Pending::Reveal => keys.load(async move { api::reveal_keys(&name).await }),
+            Pending::Regenerate(key) => leptos::task::spawn_local(async move {
+                match api::regenerate_key(&name, key).await {
+                    Ok(op) => {
+                        running.set(Some(op.id));
+                        feed.record(op);
+                    }
+                    Err(err) => refused.set(Some(err)),
+                }
+            }),
+        }
+    };
+
+    view! {
+        <section class="card" aria-labelledby="keys-title" data-testid="keys">
+            <h2 id="keys-title">"Keys"</h2>
+            {move || keys.error().map(|error| view! { <ErrorNote error=error /> })}
+            {move || keys.ok().map(|k| view! {
+                <dl class="facts">
+                    <div><dt>"Primary"</dt><dd><code data-testid="key-primary">{k.primary_key}</code></dd></div>
+                    <div><dt>"Secondary"</dt><dd><code data-testid="key-secondary">{k.secondary_key}</code></dd></div>
+                </dl>
+            })}
+            {move || is_operator().then(|| view! {
+                <div class="actions">
+                    {move || if keys.ok().is_some_and(|k| !k.masked) {
+                        view! { <button type="button" class="secondary" data-testid="keys-hide" on:click=move |_| load()>"Hide"</button> }.into_any()
+                    } else {
+                        view! { <button type="button" class="secondary" data-testid="keys-reveal"
+                            on:click=move |_| asking.set(Some(Pending::Reveal))>"Reveal…"</button> }.into_any()
+                    }}
+                    {[KeyName::Primary, KeyName::Secondary].map(|key| view! {
+                        <button type="button" class="secondary" data-testid=format!("keys-regenerate-{}", key_label(key))
+                            on:click=move |_| asking.set(Some(Pending::Regenerate(key)))>
+                            {format!("Regenerate {}…", key_label(key))}
+                        </button>
+                    })}
+                </div>
+            })}
+            {move || asking.get().map(|action| {
+                let question = match action {
+                    Pending::Reveal => "Show both keys in clear? Revealing is recorded in the audit log.".to_owned(),
+                    Pending::Regenerate(key) => format!(
+                        "Regenerate the {} key? Clients still using it will be refused.", key_label(key)),
+                };
+                view! {
+                    <div class="confirm-box" role="alertdialog" aria-label="Confirm">
+                        <p>{question}</p>
+                        <button type="button" data-testid="keys-confirm" on:click=confirm>"Confirm"</button>
+                        <button type="button" class="secondary" data-testid="keys-cancel" on:click=move |_| asking.set(None)>"Cancel"</button>
+                    </div>
+                }
+            })}
+            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            <TrackedOperation id=running />
+        </section>
+    }
+}

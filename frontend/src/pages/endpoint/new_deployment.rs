@@ -1,0 +1,169 @@
+//! The form for a new deployment, built from the workspace's registered assets. Azure starts
+//! every new deployment at 0 % of the traffic; the traffic editor gives it a share later.
+
+use super::use_endpoint;
+use crate::api::{self, ApiError};
+use crate::components::operation_progress::TrackedOperation;
+use crate::events::use_feed;
+use crate::remote::{ErrorNote, Remote};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use shared::api::{AssetKind, AssetList, CreateDeploymentRequest};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A `<select>` of one kind of asset. `optional` adds a first choice that sends nothing.
+#[component]
+fn AssetSelect(
+    label: &'static str,
+    testid: &'static str,
+    assets: Remote<AssetList>,
+    value: RwSignal<String>,
+    optional: Option<&'static str>,
+) -> impl IntoView {
+    // Preselect the first asset once they are loaded, unless an empty choice is offered.
+    Effect::new(move |_| {
+        if optional.is_none() && value.get_untracked().is_empty() {
+            if let Some(first) = assets.ok().and_then(|l| l.items.into_iter().next()) {
+                value.set(first.reference);
+            }
+        }
+    });
+    view! {
+        <label>
+            {label}
+            <select data-testid=testid on:change=move |ev| value.set(event_target_value(&ev))
+                prop:value=move || value.get()>
+                {optional.map(|text| view! { <option value="">{text}</option> })}
+                {move || assets.ok().map(|list| list.items.into_iter().map(|a| {
+                    let reference = a.reference.clone();
+                    let selected = move || value.get() == reference;
+                    view! {
+                        <option value=a.reference.clone() selected=selected>
+                            {format!("{}:{}", a.name, a.version)}
+                        </option>
+                    }
+                }).collect_view())}
+            </select>
+            {move || assets.error().map(|error| view! { <ErrorNote error=error /> })}
+        </label>
+    }
+}
+
+#[component]
+pub fn NewDeployment() -> impl IntoView {
+    let data = use_endpoint();
+    let feed = use_feed();
+    let models = Remote::<AssetList>::new();
+    let environments = Remote::<AssetList>::new();
+    let codes = Remote::<AssetList>::new();
+    models.load(api::assets(AssetKind::Models));
+    environments.load(api::assets(AssetKind::Environments));
+    codes.load(api::assets(AssetKind::Codes));
+
+    let name = RwSignal::new(String::new());
+    let model = RwSignal::new(String::new());
+    let environment = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let instance_type = RwSignal::new("Standard_DS3_v2".to_owned());
+    let count = RwSignal::new("1".to_owned());
+    let running = RwSignal::new(None::<Uuid>);
+    let refused = RwSignal::new(None::<ApiError>);
+    let pending = RwSignal::new(false);
+
+    let request = move || -> Result<CreateDeploymentRequest, String> {
+        let count = count
+            .get()
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| "instance_count must be a whole number".to_owned())?;
+        let optional = |s: String| Some(s).filter(|s| !s.is_empty());
+        Ok(CreateDeploymentRequest {
+            name: name.get().trim().to_owned(),
+            model: model.get(),
+            environment: optional(environment.get()),
+            code: optional(code.get()),
+            scoring_script: None,
+            instance_type: instance_type.get().trim().to_owned(),
+            instance_count: count,
+            environment_variables: BTreeMap::new(),
+            request_settings: None,
+            liveness_probe: None,
+            readiness_probe: None,
+        })
+    };
+    // The shared crate's messages, as the server would answer them.
+    let problems = Memo::new(move |_| match request() {
+        Err(message) => vec![message],
+        Ok(request) => request
+            .check()
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.message)
+            .collect(),
+    });
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Ok(request) = request() else { return };
+        if request.check().is_err() {
+            return;
+        }
+        let endpoint = data.name();
+        pending.set(true);
+        refused.set(None);
+        leptos::task::spawn_local(async move {
+            match api::create_deployment(&endpoint, &request).await {
+                Ok(op) => {
+                    running.set(Some(op.id));
+                    feed.record(op);
+                    name.set(String::new());
+                }
+                Err(err) => refused.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <form class="card" on:submit=submit aria-labelledby="new-deployment-title" data-testid="new-deployment">
+            <h2 id="new-deployment-title">"New deployment"</h2>
+            <p class="muted">"A new deployment starts with 0 % of the traffic: test it directly, then mirror or shift traffic to it."</p>
+            <div class="row">
+                <label>
+                    "Name"
+                    <input data-testid="new-deployment-name" autocomplete="off" required
+                        placeholder="e.g. green" bind:value=name />
+                </label>
+                <AssetSelect label="Model" testid="new-deployment-model" assets=models value=model optional=None />
+                <AssetSelect label="Environment" testid="new-deployment-environment" assets=environments
+                    value=environment optional=Some("None (plain Python)") />
+                <AssetSelect label="Code (scoring script)" testid="new-deployment-code" assets=codes
+                    value=code optional=Some("Same as the model") />
+                <label>
+                    "Instance type"
+                    <input data-testid="new-deployment-instance-type" required bind:value=instance_type />
+                </label>
+                <label>
+                    "Instances"
+                    <input type="number" min="1" max="50" step="1" class="count" data-testid="new-deployment-count"
+                        required bind:value=count />
+                </label>
+            </div>
+            <ul class="problems" aria-live="polite">
+                {move || (!name.get().is_empty()).then(|| problems.get().into_iter().map(|p| view! {
+                    <li class="error" data-testid="new-deployment-problem">{p}</li>
+                }).collect_view())}
+            </ul>
+            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            <div class="actions">
+                <button type="submit" data-testid="new-deployment-create"
+                    disabled=move || pending.get() || !problems.get().is_empty()>
+                    {move || if pending.get() { "Creating…" } else { "Create deployment" }}
+                </button>
+            </div>
+            <TrackedOperation id=running />
+        </form>
+    }
+}

@@ -1,0 +1,193 @@
+//! The endpoints page: every online endpoint with its state and split, the form for a new one,
+//! and what this Greenlight instance is connected to.
+
+use crate::api::{self, ApiError};
+use crate::components::traffic_bar::TrafficBar;
+use crate::events::use_feed;
+use crate::pages::{current_role, SignedIn};
+use crate::remote::{ErrorNote, Remote};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
+use shared::api::{CreateEndpointRequest, EndpointAuthMode, EndpointList};
+use shared::Role;
+
+#[component]
+pub fn EndpointsPage() -> impl IntoView {
+    view! {
+        <SignedIn>
+            <main class="page">
+                <h1>"Online endpoints"</h1>
+                <EndpointTable />
+                {move || current_role().is_some_and(|r| r.allows(Role::Operator)).then(|| view! { <NewEndpoint /> })}
+                <InstanceCard />
+            </main>
+        </SignedIn>
+    }
+}
+
+/// The list, reloaded whenever any operation moves (a create or delete changes it).
+#[component]
+fn EndpointTable() -> impl IntoView {
+    let feed = use_feed();
+    let list = Remote::<EndpointList>::new();
+    Effect::new(move |_| {
+        feed.last.track();
+        list.load(api::endpoints());
+    });
+    view! {
+        <section class="card" aria-labelledby="endpoints-title">
+            <h2 id="endpoints-title">"Endpoints"</h2>
+            {move || list.error().map(|error| view! { <ErrorNote error=error /> })}
+            {move || list.ok().map(|list| if list.items.is_empty() {
+                view! { <p class="muted" data-testid="no-endpoints">"No endpoints yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table data-testid="endpoint-table">
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"Auth"</th>
+                                <th scope="col">"State"</th><th scope="col" class="wide">"Traffic"</th>
+                            </tr></thead>
+                            <tbody>
+                                {list.items.into_iter().map(|e| {
+                                    let name = e.name.clone();
+                                    view! {
+                                        <tr data-testid=format!("endpoint-row-{name}")>
+                                            <th scope="row"><a href=format!("/endpoints/{name}") data-testid=format!("endpoint-link-{name}")>{name.clone()}</a></th>
+                                            <td>{e.auth_mode.unwrap_or_default()}</td>
+                                            <td data-testid=format!("endpoint-state-{name}")>{e.provisioning_state.unwrap_or_default()}</td>
+                                            <td class="wide"><TrafficBar traffic=e.traffic mirror=e.mirror_traffic /></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            })}
+        </section>
+    }
+}
+
+/// The form for a new endpoint; the name is checked with Azure's rule as it is typed.
+#[component]
+fn NewEndpoint() -> impl IntoView {
+    let feed = use_feed();
+    let navigate = use_navigate();
+    let name = RwSignal::new(String::new());
+    let auth = RwSignal::new(EndpointAuthMode::Key);
+    let description = RwSignal::new(String::new());
+    let pending = RwSignal::new(false);
+    let refused = RwSignal::new(None::<ApiError>);
+
+    let request = move || CreateEndpointRequest {
+        name: name.get().trim().to_owned(),
+        auth_mode: auth.get(),
+        description: Some(description.get()).filter(|d| !d.trim().is_empty()),
+    };
+    let problems = Memo::new(move |_| request().check().err().unwrap_or_default());
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let request = request();
+        if request.check().is_err() {
+            return;
+        }
+        let navigate = navigate.clone();
+        pending.set(true);
+        refused.set(None);
+        leptos::task::spawn_local(async move {
+            match api::create_endpoint(&request).await {
+                Ok(op) => {
+                    feed.record(op);
+                    navigate(
+                        &format!("/endpoints/{}", request.name),
+                        NavigateOptions::default(),
+                    );
+                }
+                Err(err) => refused.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <form class="card" on:submit=submit aria-labelledby="new-endpoint-title">
+            <h2 id="new-endpoint-title">"New endpoint"</h2>
+            <div class="row">
+                <label>
+                    "Name"
+                    <input data-testid="new-endpoint-name" autocomplete="off" required
+                        placeholder="e.g. credit-scoring" aria-describedby="new-endpoint-problems"
+                        bind:value=name />
+                </label>
+                <label>
+                    "Authentication"
+                    <select data-testid="new-endpoint-auth"
+                        on:change=move |ev| auth.set(if event_target_value(&ev) == "aml_token" {
+                            EndpointAuthMode::AmlToken
+                        } else {
+                            EndpointAuthMode::Key
+                        })>
+                        <option value="key" selected=true>"Key (does not expire)"</option>
+                        <option value="aml_token">"Azure ML token (expires)"</option>
+                    </select>
+                </label>
+                <label class="grow">
+                    "Description (optional)"
+                    <input data-testid="new-endpoint-description" bind:value=description />
+                </label>
+            </div>
+            <ul id="new-endpoint-problems" class="problems" aria-live="polite">
+                {move || (!name.get().is_empty()).then(|| problems.get().into_iter().map(|p| view! {
+                    <li class="error" data-testid="new-endpoint-problem">{p.message}</li>
+                }).collect_view())}
+            </ul>
+            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            <div class="actions">
+                <button type="submit" data-testid="new-endpoint-create"
+                    disabled=move || pending.get() || !problems.get().is_empty()>
+                    {move || if pending.get() { "Creating…" } else { "Create endpoint" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// What this instance is, whether it is healthy and where its local workspace listens.
+#[component]
+fn InstanceCard() -> impl IntoView {
+    let health = LocalResource::new(api::health);
+    let about = LocalResource::new(api::about);
+    view! {
+        <section class="card" aria-labelledby="instance-title">
+            <h2 id="instance-title">"This instance"</h2>
+            <Suspense fallback=|| view! { <p>"Checking…"</p> }>
+                {move || health.get().map(|result| match result {
+                    Ok(h) => view! {
+                        <p data-testid="health">
+                            "Server " {h.status} " · database " {h.database} " · version " {h.version}
+                        </p>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNote error=error /> }.into_any(),
+                })}
+                {move || about.get().map(|result| match result {
+                    Ok(about) => match about.local_workspace {
+                        Some(local) => view! {
+                            <p data-testid="local-workspace">
+                                "Local workspace (Azure ML emulator): ARM API "
+                                <code>{local.arm_url}</code>
+                                ", scoring "
+                                <code>{local.scoring_url}</code>
+                            </p>
+                        }.into_any(),
+                        None => view! { <p>"Connected to Azure ML"</p> }.into_any(),
+                    },
+                    Err(error) => view! { <ErrorNote error=error /> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
