@@ -8,7 +8,10 @@ out=frontend/dist
 stage=$(mktemp -d "${TMPDIR:-/tmp}/greenlight-ui.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
-cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+# erase_components: Leptos type-erases each component's view instead of monomorphizing it into
+# every caller, which makes the bundle about 11 % smaller (gzip) and the build faster.
+RUSTFLAGS="${RUSTFLAGS:-} --cfg erase_components" \
+  cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
 wasm-bindgen --target web --no-typescript --out-dir "$stage/bindgen" \
   "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
 # The wasm features rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept

@@ -54,7 +54,10 @@ async function unlabelled(page: Page): Promise<string[]> {
 }
 
 test('the endpoint page is readable at 1280×800, every control is labelled and has a test hook', async ({ page }) => {
+  test.setTimeout(90_000);
   const console = await openEndpoint(page);
+  const answer = await new EndpointPage(page).invoke();
+  expect(answer.deployment).toBe('blue');
   expect(await unlabelled(page)).toEqual([]);
   const withoutHook = await page.evaluate(() =>
     Array.from(document.querySelectorAll('input, select, textarea, button'))
@@ -65,9 +68,14 @@ test('the endpoint page is readable at 1280×800, every control is labelled and 
   // Nothing wider than the window.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
   if (process.env.GREENLIGHT_SCREENSHOT) {
+    // A few metric readings with traffic in between, so the charts have lines to draw.
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 10; j++) await new EndpointPage(page).invoke();
+      await page.waitForTimeout(3_000);
+    }
     const docs = join(__dirname, '..', '..', 'docs');
     mkdirSync(docs, { recursive: true });
-    await page.screenshot({ path: join(docs, 'endpoint.png') });
+    await page.screenshot({ path: join(docs, 'endpoint.png'), fullPage: true });
   }
   expect(console.errors).toEqual([]);
 });

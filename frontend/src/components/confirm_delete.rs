@@ -22,7 +22,7 @@ pub fn ConfirmDelete(
     let confirm_label = format!("Delete {what} {name} for good");
     view! {
         <span class="confirm-delete">
-            <button type="button" class="danger" data-testid=testid aria-label=aria
+            <button type="button" class="danger-outline small" data-testid=testid aria-label=aria
                 aria-expanded=move || open.get().to_string()
                 on:click=move |_| { typed.set(String::new()); open.update(|o| *o = !*o) }>
                 "Delete…"

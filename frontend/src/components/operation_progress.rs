@@ -2,6 +2,7 @@
 //! ended — with Azure's own message when it failed. Fed by the live feed, so it moves on its own.
 
 use crate::events::use_feed;
+use chrono::Timelike;
 use leptos::prelude::*;
 use shared::api::{Operation, OperationKind, OperationStatus};
 use uuid::Uuid;
@@ -26,12 +27,18 @@ pub fn OperationLine(op: Operation) -> impl IntoView {
         Some(d) => format!("{} {d}", kind_label(op.kind)),
         None => kind_label(op.kind).to_owned(),
     };
-    let step = op
-        .progress
-        .last()
-        .map(|p| p.message.clone())
-        .unwrap_or_default();
-    let time = op.created_at.format("%H:%M:%S").to_string();
+    // The last step says what is going on while it runs; once ended, the badge says it all.
+    let step = if op.status == OperationStatus::Running {
+        op.progress
+            .last()
+            .map(|p| p.message.clone())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    // By hand rather than `format("%H:%M:%S")`: chrono's formatter is sizeable in wasm.
+    let t = op.created_at.time();
+    let time = format!("{:02}:{:02}:{:02} UTC", t.hour(), t.minute(), t.second());
     let error = op.error.map(|e| {
         view! {
             <p class="error" role="alert" data-testid="operation-error">

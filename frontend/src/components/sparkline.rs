@@ -2,10 +2,16 @@
 
 use leptos::prelude::*;
 
-/// Draws `points` (oldest first) scaled to the largest; `label` says what it is for screen
-/// readers, and the latest value is printed beside it.
+/// Draws `points` (oldest first) scaled to the largest, with the latest value beside it.
+/// `label` is the short caption ("req/s"); `description` says in full what it is, for screen
+/// readers ("Live requests/s to blue").
 #[component]
-pub fn Sparkline(points: Vec<f64>, label: String, unit: &'static str) -> impl IntoView {
+pub fn Sparkline(
+    points: Vec<f64>,
+    label: &'static str,
+    description: String,
+    unit: &'static str,
+) -> impl IntoView {
     let max = points.iter().copied().fold(0.0_f64, f64::max);
     let n = points.len();
     let coords: String = points
@@ -30,14 +36,14 @@ pub fn Sparkline(points: Vec<f64>, label: String, unit: &'static str) -> impl In
         .last()
         .map(|v| format!("{v:.1} {unit}"))
         .unwrap_or_else(|| "—".into());
-    let aria = format!("{label}: {latest}");
+    let aria = format!("{description}: {latest}");
     view! {
         <figure class="spark">
             <svg viewBox="0 0 100 24" preserveAspectRatio="none" role="img" aria-label=aria>
                 <polyline points=coords fill="none" stroke="currentColor" stroke-width="1.5"
                     vector-effect="non-scaling-stroke" />
             </svg>
-            <figcaption>{label} " " <strong>{latest}</strong></figcaption>
+            <figcaption aria-hidden="true">{label} " " <strong>{latest}</strong></figcaption>
         </figure>
     }
 }

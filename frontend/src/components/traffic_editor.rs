@@ -167,9 +167,10 @@ pub fn TrafficEditor(
                     feed.record(op);
                 }
                 Err(err) => {
-                    if err.current.is_some() {
+                    if let Some(theirs) = err.current.as_deref() {
                         // Someone else changed it: show theirs, and let the user decide again.
                         dirty.set(false);
+                        draft.set(draft_of(theirs, &deployments.get_untracked()));
                     }
                     answer.set(Some(err));
                 }

@@ -1,11 +1,10 @@
-//! The endpoint's identity card: state, authentication, scoring URI (with copy), the split as
-//! a bar, and deleting the endpoint.
+//! The endpoint's identity card: state, authentication, scoring URI (with copy), and deleting
+//! the endpoint.
 
 use super::{is_operator, use_endpoint};
 use crate::api;
 use crate::components::confirm_delete::ConfirmDelete;
 use crate::components::operation_progress::TrackedOperation;
-use crate::components::traffic_bar::TrafficBar;
 use crate::events::use_feed;
 use crate::remote::ErrorNote;
 use leptos::prelude::*;
@@ -66,7 +65,7 @@ pub fn Overview() -> impl IntoView {
     });
 
     view! {
-        <section class="card" aria-label="Endpoint overview">
+        <section class="card overview" aria-label="Endpoint overview">
             {move || data.endpoint.ok().map(|e| view! {
                 <dl class="facts">
                     <div><dt>"State"</dt><dd data-testid="endpoint-state">{e.provisioning_state.unwrap_or_default()}</dd></div>
@@ -81,7 +80,6 @@ pub fn Overview() -> impl IntoView {
                         </dd>
                     </div>
                 </dl>
-                <TrafficBar traffic=e.traffic mirror=e.mirror_traffic />
             })}
             {move || is_operator().then(|| view! {
                 <div class="actions">

@@ -152,9 +152,12 @@ fn TrafficBlock(title: &'static str, name: String, series: Series) -> impl IntoV
                 {format!("{} requests, {} errors · p50 {} · p95 {}",
                     latest.requests, latest.errors, ms(latest.p50_ms), ms(latest.p95_ms))}
             </p>
-            <Sparkline points=series.per_second label=format!("{title} requests/s to {name}") unit="/s" />
-            <Sparkline points=series.error_percent label=format!("{title} error rate of {name}") unit="%" />
-            <Sparkline points=series.p95_ms label=format!("{title} p95 latency of {name}") unit="ms" />
+            <Sparkline points=series.per_second label="requests" unit="/s"
+                description=format!("{title} requests per second to {name}") />
+            <Sparkline points=series.error_percent label="errors" unit="%"
+                description=format!("{title} error rate of {name}") />
+            <Sparkline points=series.p95_ms label="p95" unit="ms"
+                description=format!("{title} p95 latency of {name}") />
         </div>
     }
 }

@@ -157,13 +157,16 @@ fn EndpointView(name: String) -> impl IntoView {
             {move || data.endpoint.error().map(|error| view! { <ErrorNote error=error /> })}
             <header::Overview />
             <deployments::Deployments />
-            <TrafficEditor endpoint=name.clone() current=traffic deployments=deployment_names can_edit=operator />
-            {operator.then(|| view! { <new_deployment::NewDeployment /> })}
-            {operator.then(|| view! { <test_panel::TestPanel /> })}
-            <metrics::Metrics />
-            <logs::Logs />
-            <keys::Keys />
-            <Activity endpoint=name />
+            // Two columns on a wide screen (see style.css), one on a phone.
+            <div class="panels">
+                <TrafficEditor endpoint=name.clone() current=traffic deployments=deployment_names can_edit=operator />
+                {operator.then(|| view! { <test_panel::TestPanel /> })}
+                <metrics::Metrics />
+                {operator.then(|| view! { <new_deployment::NewDeployment /> })}
+                <keys::Keys />
+                <logs::Logs />
+                <Activity endpoint=name />
+            </div>
         </main>
     }
 }

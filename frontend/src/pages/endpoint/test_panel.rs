@@ -34,7 +34,7 @@ pub fn TestPanel() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let text = match api::sample_request(&endpoint, &first.name).await {
                 Ok(Some(sample)) => {
-                    serde_json::to_string_pretty(&sample).unwrap_or_else(|_| FALLBACK_SAMPLE.into())
+                    serde_json::to_string(&sample).unwrap_or_else(|_| FALLBACK_SAMPLE.into())
                 }
                 _ => FALLBACK_SAMPLE.to_owned(),
             };
