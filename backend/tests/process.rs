@@ -702,38 +702,8 @@ fn azure_mode_without_its_settings_names_the_missing_flag() {
 #[test]
 fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
     let state = state_dir();
-    let examples = common::examples_dir();
-    let child = Command::new(BIN)
-        .args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--scoring-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--state-dir")
-        .arg(state.path())
-        .arg("--examples-dir")
-        .arg(&examples)
-        .env("GREENLIGHT_EMULATOR_TOKEN", "cli-token")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn greenlight emulator");
     // Killed on drop, so a failing assertion does not leave it running.
-    let mut child = KillOnDrop(child);
-    let stdout = child.0.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .expect("a ready line before stdout closes");
-        if let Some(url) = line.strip_prefix("Local workspace is ready at ") {
-            break url.to_owned();
-        }
-    };
+    let (mut child, url) = local_workspace_process(state.path(), "cli-token");
     let workspace = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w";
     let client = http();
     let answer = client
