@@ -81,6 +81,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
 
+    let pruned = crate::events::prune(&database.pool).await?;
+    tracing::debug!(pruned, "old live-feed events dropped");
     let events = crate::events::EventHub::new(database.pool.clone());
     let state = AppState {
         events: Arc::clone(&events),
