@@ -13,13 +13,24 @@ use shared::audit::AuditAction;
 use shared::WorkspaceErrorDetails;
 use sqlx::PgPool;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 /// How often a running operation touches its row, well inside `store::ABANDONED_AFTER`.
 const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// Every operation this process runs, so a graceful stop can let them finish.
+static RUNNING: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
+
+/// Waits up to `limit` for running operations to end (and record their end). Those still
+/// running after it are failed as interrupted by the next process that starts one.
+pub async fn wait_for_running(limit: Duration) -> bool {
+    RUNNING.close();
+    tokio::time::timeout(limit, RUNNING.wait()).await.is_ok()
+}
 
 /// An operation someone asked for: what, on which endpoint (and deployment), by whom, and what
 /// its audit event records besides the outcome.
@@ -125,7 +136,7 @@ where
     let new = job.operation;
     let pool = pool.clone();
     let id = operation.id;
-    tokio::spawn(async move {
+    RUNNING.spawn(async move {
         let (sender, receiver) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_reports(pool.clone(), id, receiver));
         let outcome = observed(Arc::new(ChannelObserver(sender)), work()).await;

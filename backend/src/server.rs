@@ -126,6 +126,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving HTTP");
     tracing::info!("shutting down");
+    if !crate::operations::wait_for_running(Duration::from_secs(30)).await {
+        tracing::warn!("operations still running after 30 s were left to the workspace");
+    }
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
