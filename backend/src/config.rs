@@ -47,6 +47,74 @@ pub struct WorkspaceArgs {
     pub examples_dir: PathBuf,
 }
 
+/// Which workspace Greenlight drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkspaceKind {
+    /// The embedded local workspace (an Azure ML emulator; no cloud account needed).
+    Local,
+    /// An Azure ML workspace, through Azure Resource Manager.
+    Azure,
+}
+
+/// Where Azure credentials come from (see `azure_identity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AzureCredentialKind {
+    /// The Azure CLI, then the Azure Developer CLI, as signed in on this machine.
+    DeveloperTools,
+    /// The Azure CLI only (`az login`).
+    AzureCli,
+    /// The managed identity of the VM, App Service or container Greenlight runs in.
+    ManagedIdentity,
+    /// A service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET from the
+    /// environment.
+    ClientSecret,
+}
+
+/// The Azure ML workspace to drive, when `--workspace azure`.
+#[derive(Debug, Clone, Args)]
+pub struct AzureArgs {
+    /// `local` runs the embedded local workspace; `azure` drives an Azure ML workspace.
+    #[arg(
+        long = "workspace",
+        id = "workspace_kind",
+        env = "GREENLIGHT_WORKSPACE",
+        value_enum,
+        default_value_t = WorkspaceKind::Local
+    )]
+    pub kind: WorkspaceKind,
+    /// Azure subscription id of the workspace.
+    #[arg(long, env = "GREENLIGHT_AZURE_SUBSCRIPTION")]
+    pub azure_subscription: Option<String>,
+    /// Resource group of the workspace.
+    #[arg(long, env = "GREENLIGHT_AZURE_RESOURCE_GROUP")]
+    pub azure_resource_group: Option<String>,
+    /// Name of the Azure ML workspace.
+    #[arg(long, env = "GREENLIGHT_AZURE_WORKSPACE")]
+    pub azure_workspace: Option<String>,
+    /// Azure Resource Manager's address; another for a sovereign cloud (e.g.
+    /// https://management.usgovcloudapi.net).
+    #[arg(
+        long,
+        env = "GREENLIGHT_ARM_ENDPOINT",
+        default_value = "https://management.azure.com"
+    )]
+    pub arm_endpoint: String,
+    /// The resource tokens are asked for; defaults to --arm-endpoint.
+    #[arg(long, env = "GREENLIGHT_ARM_AUDIENCE")]
+    pub arm_audience: Option<String>,
+    /// Where the Azure token comes from.
+    #[arg(
+        long,
+        env = "GREENLIGHT_AZURE_CREDENTIAL",
+        value_enum,
+        default_value_t = AzureCredentialKind::DeveloperTools
+    )]
+    pub azure_credential: AzureCredentialKind,
+    /// Client id of a user-assigned managed identity (system-assigned when left out).
+    #[arg(long, env = "GREENLIGHT_AZURE_MANAGED_IDENTITY_CLIENT_ID")]
+    pub azure_managed_identity_client_id: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct EmulatorArgs {
     /// Address of the control plane (ARM API). Port 0 picks a free port.
@@ -127,6 +195,8 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub azure: AzureArgs,
 }
 
 #[derive(Debug, Subcommand)]

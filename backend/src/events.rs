@@ -122,6 +122,18 @@ impl EventHub {
     }
 }
 
+/// How long events are kept: a browser that was away longer reloads instead of replaying.
+pub const KEEP_FOR_DAYS: i32 = 7;
+
+/// Drops events older than [`KEEP_FOR_DAYS`]; the operations and the audit log keep the record.
+pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {
+    let done = sqlx::query("delete from events where at < now() - make_interval(days => $1)")
+        .bind(KEEP_FOR_DAYS)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// The id of the newest event, 0 when there is none.
 pub async fn latest_id(pool: &PgPool) -> sqlx::Result<i64> {
     sqlx::query_scalar("select coalesce(max(id), 0) from events")

@@ -8,28 +8,77 @@ use crate::store::operations::{self as store, NewOperation};
 use crate::store::StoreError;
 use crate::workspace::{observed, OperationObserver, WorkspaceError};
 use serde_json::{json, Value};
-use shared::api::Operation;
+use shared::api::{Operation, OperationKind};
 use shared::audit::AuditAction;
 use shared::WorkspaceErrorDetails;
 use sqlx::PgPool;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 /// How often a running operation touches its row, well inside `store::ABANDONED_AFTER`.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
-/// What the audit event of an operation records besides its outcome.
+/// Every operation this process runs, so a graceful stop can let them finish.
+static RUNNING: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
+
+/// Waits up to `limit` for running operations to end (and record their end). Those still
+/// running after it are failed as interrupted by the next process that starts one.
+pub async fn wait_for_running(limit: Duration) -> bool {
+    RUNNING.close();
+    tokio::time::timeout(limit, RUNNING.wait()).await.is_ok()
+}
+
+/// An operation someone asked for: what, on which endpoint (and deployment), by whom, and what
+/// its audit event records besides the outcome.
 #[derive(Debug, Clone)]
-pub struct AuditDraft {
-    /// `endpoint` or `endpoint/deployment`.
-    pub target: String,
+pub struct Job {
+    operation: NewOperation,
     /// The state before the change, as the requester saw it.
-    pub before: Value,
+    before: Value,
     /// What was asked for.
-    pub request: Value,
+    request: Value,
+}
+
+impl Job {
+    pub fn new(
+        kind: OperationKind,
+        requested_by: &str,
+        endpoint: &str,
+        deployment: Option<&str>,
+    ) -> Self {
+        Self {
+            operation: NewOperation {
+                kind,
+                endpoint: endpoint.to_owned(),
+                deployment: deployment.map(str::to_owned),
+                requested_by: requested_by.to_owned(),
+            },
+            before: Value::Null,
+            request: Value::Null,
+        }
+    }
+
+    pub fn before(mut self, before: Value) -> Self {
+        self.before = before;
+        self
+    }
+
+    pub fn request(mut self, request: Value) -> Self {
+        self.request = request;
+        self
+    }
+
+    /// `endpoint` or `endpoint/deployment`.
+    fn target(&self) -> String {
+        match &self.operation.deployment {
+            Some(deployment) => format!("{}/{deployment}", self.operation.endpoint),
+            None => self.operation.endpoint.clone(),
+        }
+    }
 }
 
 enum Report {
@@ -76,21 +125,18 @@ pub fn error_details(err: &WorkspaceError) -> WorkspaceErrorDetails {
 }
 
 /// Starts `work` as an operation and returns it, running. `work` yields the state after the
-/// change, which the audit event records beside `draft.before`.
-pub async fn launch<W, F>(
-    pool: &PgPool,
-    new: NewOperation,
-    draft: AuditDraft,
-    work: W,
-) -> Result<Operation, StoreError>
+/// change, which the audit event records beside `job.before`.
+pub async fn launch<W, F>(pool: &PgPool, job: Job, work: W) -> Result<Operation, StoreError>
 where
     W: FnOnce() -> F + Send + 'static,
     F: Future<Output = Result<Value, WorkspaceError>> + Send + 'static,
 {
-    let operation = store::start(pool, &new).await?;
+    let operation = store::start(pool, &job.operation).await?;
+    let target = job.target();
+    let new = job.operation;
     let pool = pool.clone();
     let id = operation.id;
-    tokio::spawn(async move {
+    RUNNING.spawn(async move {
         let (sender, receiver) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_reports(pool.clone(), id, receiver));
         let outcome = observed(Arc::new(ChannelObserver(sender)), work()).await;
@@ -109,8 +155,8 @@ where
         let event = AuditEvent {
             actor: new.requested_by.clone(),
             action: AuditAction::of_operation(new.kind),
-            target: draft.target,
-            details: json!({ "before": draft.before, "request": draft.request, "after": after }),
+            target,
+            details: json!({ "before": job.before, "request": job.request, "after": after }),
         };
         if let Err(err) = store::finish(&pool, id, result, event).await {
             tracing::error!(operation = %id, error = %err, "could not record the end of an operation");

@@ -3,7 +3,7 @@
 use crate::auth::password;
 use crate::auth::{RateLimits, SessionSettings};
 use crate::bootstrap;
-use crate::config::{EmulatorArgs, ServeArgs, WorkspaceArgs};
+use crate::config::{EmulatorArgs, ServeArgs, WorkspaceArgs, WorkspaceKind};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::http::{self, AppState, UiConfig};
 use crate::postgres::Database;
@@ -19,6 +19,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Listen for signals before anything else: from the moment the ready line is printed, a
     // Ctrl-C or SIGTERM must mean a graceful stop, never the default abrupt exit.
     let shutdown = shutdown_signal()?;
+    // Azure settings are checked before anything starts, so a missing flag is the only output.
+    let azure = match args.azure.kind {
+        WorkspaceKind::Azure => Some(crate::workspace::azure::client(&args.azure)?),
+        WorkspaceKind::Local => None,
+    };
     let database = Database::open(
         args.database.database_url.as_deref(),
         &args.database.state_dir,
@@ -35,21 +40,49 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print!("{}", bootstrap::banner(&accounts));
     }
 
-    // The embedded local workspace, on its own loopback listeners with a token of this run.
-    let workspace_token = password::generate();
-    let emulator = start_emulator(
-        &args.database.state_dir.join("workspace"),
-        workspace_token.clone(),
-        &args.workspace,
-        (loopback_any_port(), loopback_any_port()),
-        false,
-    )
-    .await?;
-    println!(
-        "Local workspace (Azure ML emulator): ARM API at {}, scoring at {}",
-        emulator.control_url, emulator.scoring_url
-    );
+    let (workspace, local_workspace, emulator) = match azure {
+        None => {
+            // The embedded local workspace, on its own loopback listeners with a token of this
+            // run.
+            let workspace_token = password::generate();
+            let emulator = start_emulator(
+                &args.database.state_dir.join("workspace"),
+                workspace_token.clone(),
+                &args.workspace,
+                (loopback_any_port(), loopback_any_port()),
+                false,
+            )
+            .await?;
+            println!(
+                "Local workspace (Azure ML emulator): ARM API at {}, scoring at {}",
+                emulator.control_url, emulator.scoring_url
+            );
+            let client = ArmClient::new(
+                ArmClientConfig::local(&emulator.control_url),
+                Arc::new(StaticToken(workspace_token)),
+            )?;
+            let info = shared::api::LocalWorkspaceInfo {
+                arm_url: emulator.control_url.clone(),
+                scoring_url: emulator.scoring_url.clone(),
+            };
+            (client, Some(info), Some(emulator))
+        }
+        Some(client) => {
+            println!(
+                "Azure ML workspace {} in resource group {} through {}",
+                args.azure.azure_workspace.as_deref().unwrap_or_default(),
+                args.azure
+                    .azure_resource_group
+                    .as_deref()
+                    .unwrap_or_default(),
+                args.azure.arm_endpoint
+            );
+            (client, None, None)
+        }
+    };
 
+    let pruned = crate::events::prune(&database.pool).await?;
+    tracing::debug!(pruned, "old live-feed events dropped");
     let events = crate::events::EventHub::new(database.pool.clone());
     let state = AppState {
         events: Arc::clone(&events),
@@ -63,14 +96,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .is_some_and(|url| url.starts_with("https://")),
         },
         rate_limits: RateLimits::default(),
-        local_workspace: Some(shared::api::LocalWorkspaceInfo {
-            arm_url: emulator.control_url.clone(),
-            scoring_url: emulator.scoring_url.clone(),
-        }),
-        workspace: Some(Arc::new(ArmClient::new(
-            ArmClientConfig::local(&emulator.control_url),
-            Arc::new(StaticToken(workspace_token)),
-        )?)),
+        local_workspace,
+        workspace: Some(Arc::new(workspace)),
     };
     let ui = UiConfig {
         dir: args.ui_dir.clone(),
@@ -99,7 +126,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving HTTP");
     tracing::info!("shutting down");
-    emulator.shutdown().await;
+    if !crate::operations::wait_for_running(Duration::from_secs(30)).await {
+        tracing::warn!("operations still running after 30 s were left to the workspace");
+    }
+    if let Some(emulator) = emulator {
+        emulator.shutdown().await;
+    }
     database.close().await;
     served
 }

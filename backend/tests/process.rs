@@ -499,10 +499,8 @@ mod libc_signal {
     pub const TERM: i32 = 15;
 }
 
-#[test]
-fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
-    let state = state_dir();
-    let examples = common::examples_dir();
+/// Starts `greenlight emulator` on port 0 with `token`; returns it and its ARM URL.
+fn local_workspace_process(state: &Path, token: &str) -> (KillOnDrop, String) {
     let child = Command::new(BIN)
         .args([
             "emulator",
@@ -512,16 +510,15 @@ fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
             "127.0.0.1:0",
         ])
         .arg("--state-dir")
-        .arg(state.path())
+        .arg(state)
         .arg("--examples-dir")
-        .arg(&examples)
-        .env("GREENLIGHT_EMULATOR_TOKEN", "cli-token")
+        .arg(common::examples_dir())
+        .env("GREENLIGHT_EMULATOR_TOKEN", token)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn greenlight emulator");
-    // Killed on drop, so a failing assertion does not leave it running.
     let mut child = KillOnDrop(child);
     let stdout = child.0.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
@@ -534,6 +531,179 @@ fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
             break url.to_owned();
         }
     };
+    (child, url)
+}
+
+#[test]
+fn azure_mode_drives_a_workspace_over_arm_with_a_token_from_the_azure_cli() {
+    // The local workspace stands in for Azure ML: Greenlight reaches it only over its Azure
+    // configuration path (ARM endpoint override, token from azure_identity's Azure CLI
+    // credential), exactly as it would reach management.azure.com.
+    let workspace_state = state_dir();
+    let (_workspace, arm_url) = local_workspace_process(workspace_state.path(), "token-from-az");
+
+    // A stand-in `az` on PATH: what `az account get-access-token -o json` prints.
+    let tools = tempfile::tempdir().expect("tools dir");
+    let calls = tools.path().join("az-calls");
+    let az = tools.path().join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {calls}\n\
+             printf '{{\"accessToken\":\"token-from-az\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}}' \
+             $(( $(date +%s) + 3600 ))\n",
+            calls = calls.display()
+        ),
+    )
+    .expect("write az");
+    std::fs::set_permissions(&az, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod az");
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let state = state_dir();
+    let mut server = serve(
+        state.path(),
+        &[("PATH", path.as_str())],
+        &[
+            "--workspace",
+            "azure",
+            "--arm-endpoint",
+            &arm_url,
+            "--arm-audience",
+            "https://management.azure.com",
+            "--azure-subscription",
+            "00000000-0000-0000-0000-000000000000",
+            "--azure-resource-group",
+            "local",
+            "--azure-workspace",
+            "local",
+            "--azure-credential",
+            "azure-cli",
+        ],
+    );
+    let printed = server.printed();
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.starts_with("Azure ML workspace local")),
+        "{printed:?}"
+    );
+    assert!(
+        !printed
+            .iter()
+            .any(|l| l.contains("Local workspace (Azure ML emulator)")),
+        "no embedded local workspace in Azure mode"
+    );
+    let browser = http();
+    let signed_in: serde_json::Value = browser
+        .post(format!("{}/api/v1/session", server.url))
+        .header("x-csrf-token", "sign-in")
+        .json(&serde_json::json!({ "username": "admin", "password": admin_password(&printed) }))
+        .send()
+        .expect("sign in")
+        .json()
+        .expect("session");
+    let csrf = signed_in["csrf_token"]
+        .as_str()
+        .expect("csrf token")
+        .to_owned();
+
+    let started = browser
+        .post(format!("{}/api/v1/endpoints", server.url))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "name": "through-arm" }))
+        .send()
+        .expect("create endpoint");
+    assert_eq!(started.status().as_u16(), 202);
+    let operation: serde_json::Value = started.json().expect("operation");
+    let id = operation["id"].as_str().expect("id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        let now: serde_json::Value = browser
+            .get(format!("{}/api/v1/operations/{id}", server.url))
+            .send()
+            .expect("operation")
+            .json()
+            .expect("json");
+        if now["status"] != "running" {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "still running: {now}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+
+    // The workspace itself holds the endpoint, and the console lists it.
+    let direct = browser
+        .get(format!(
+            "{arm_url}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.MachineLearningServices/workspaces/local/onlineEndpoints/through-arm?api-version=2024-04-01"
+        ))
+        .bearer_auth("token-from-az")
+        .send()
+        .expect("direct read");
+    assert_eq!(direct.status().as_u16(), 200);
+    let listed: serde_json::Value = browser
+        .get(format!("{}/api/v1/endpoints", server.url))
+        .send()
+        .expect("list")
+        .json()
+        .expect("json");
+    assert_eq!(listed["items"][0]["name"], "through-arm", "{listed}");
+    let about: serde_json::Value = browser
+        .get(format!("{}/api/v1/about", server.url))
+        .send()
+        .expect("about")
+        .json()
+        .expect("json");
+    assert!(about["local_workspace"].is_null(), "{about}");
+
+    // The token was asked of the Azure CLI for ARM's scope, once (then cached).
+    let asked = std::fs::read_to_string(&calls).expect("az was run");
+    assert_eq!(asked.lines().count(), 1, "{asked}");
+    assert!(
+        asked.contains("get-access-token")
+            && asked.contains("--scope https://management.azure.com/.default"),
+        "{asked}"
+    );
+    server.signal(libc_signal::TERM);
+    assert!(server.wait().success());
+}
+
+#[test]
+fn azure_mode_without_its_settings_names_the_missing_flag() {
+    let state = state_dir();
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state.path())
+        .args([
+            "--workspace",
+            "azure",
+            "--azure-subscription",
+            "s",
+            "--azure-resource-group",
+            "g",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run greenlight");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--azure-workspace"), "{stderr}");
+    assert!(
+        postgres_processes_in(state.path()).is_empty(),
+        "nothing was started"
+    );
+}
+
+#[test]
+fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
+    let state = state_dir();
+    // Killed on drop, so a failing assertion does not leave it running.
+    let (mut child, url) = local_workspace_process(state.path(), "cli-token");
     let workspace = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w";
     let client = http();
     let answer = client

@@ -146,6 +146,7 @@ impl EndpointMetrics {
             .into_iter()
             .map(|(name, m)| {
                 let summary = DeploymentMetricsSummary {
+                    ready_instances: None,
                     live: TrafficSummary::from(&m.live),
                     mirrored: TrafficSummary::from(&m.mirrored),
                     comparison: ComparisonSummary {

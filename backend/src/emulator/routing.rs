@@ -126,6 +126,15 @@ impl EndpointRoute {
         self.read().pools.get(deployment).cloned()
     }
 
+    /// How many instances of each deployment are ready to take requests.
+    pub fn ready_counts(&self) -> BTreeMap<String, u64> {
+        self.read()
+            .pools
+            .iter()
+            .map(|(name, pool)| (name.clone(), pool.ready_instances().len() as u64))
+            .collect()
+    }
+
     pub fn pools(&self) -> Vec<DeploymentPool> {
         self.read().pools.values().cloned().collect()
     }

@@ -40,8 +40,13 @@ async fn endpoint_metrics(
     Path(endpoint): Path<String>,
 ) -> Response {
     match routes.get(&endpoint) {
-        Some(route) => axum::Json(serde_json::json!({ "deployments": route.metrics.summary() }))
-            .into_response(),
+        Some(route) => {
+            let mut deployments = route.metrics.summary();
+            for (name, ready) in route.ready_counts() {
+                deployments.entry(name).or_default().ready_instances = Some(ready);
+            }
+            axum::Json(serde_json::json!({ "deployments": deployments })).into_response()
+        }
         None => refuse(StatusCode::NOT_FOUND, "endpoint not found", "metrics"),
     }
 }

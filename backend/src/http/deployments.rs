@@ -2,11 +2,10 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::{accepted, api_field, path_name, rejected};
+use super::workspace_access::{api_field, path_name, rejected, start};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
-use crate::operations::{launch, AuditDraft};
-use crate::store::operations::NewOperation;
+use crate::operations::Job;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
@@ -239,26 +238,21 @@ pub async fn create(
     }
     let body = arm_body(&request, client.workspace_location().await?)?;
     let name = request.name.clone();
-    let operation = launch(
-        &state.pool,
-        NewOperation {
-            kind: OperationKind::DeploymentCreate,
-            endpoint: endpoint.clone(),
-            deployment: Some(name.clone()),
-            requested_by: auth.session.user.username.to_string(),
-        },
-        AuditDraft {
-            target: format!("{endpoint}/{name}"),
-            before: Value::Null,
-            request: json!(request),
-        },
+    start(
+        &state,
+        Job::new(
+            OperationKind::DeploymentCreate,
+            auth.session.user.username.as_str(),
+            &endpoint,
+            Some(&name),
+        )
+        .request(json!(request)),
         move || async move {
             let created = client.create_deployment(&endpoint, &name, &body).await?;
             Ok(json!(summary(created)))
         },
     )
-    .await?;
-    Ok(accepted(operation))
+    .await
 }
 
 /// Sets a deployment's instance count. Long-running: answers `202`.
@@ -292,26 +286,22 @@ pub async fn scale(
         .map_err(|_| ApiError::invalid("instance_count", "instance_count is out of range"))?;
     let client = state.workspace()?;
     let before = summary(client.get_deployment(&endpoint, &name).await?);
-    let operation = launch(
-        &state.pool,
-        NewOperation {
-            kind: OperationKind::DeploymentScale,
-            endpoint: endpoint.clone(),
-            deployment: Some(name.clone()),
-            requested_by: auth.session.user.username.to_string(),
-        },
-        AuditDraft {
-            target: format!("{endpoint}/{name}"),
-            before: json!(before),
-            request: json!(request),
-        },
+    start(
+        &state,
+        Job::new(
+            OperationKind::DeploymentScale,
+            auth.session.user.username.as_str(),
+            &endpoint,
+            Some(&name),
+        )
+        .before(json!(before))
+        .request(json!(request)),
         move || async move {
             let scaled = client.scale_deployment(&endpoint, &name, instances).await?;
             Ok(json!(summary(scaled)))
         },
     )
-    .await?;
-    Ok(accepted(operation))
+    .await
 }
 
 /// Deletes a deployment that no longer takes live or mirrored traffic. Long-running: `202`.
@@ -345,26 +335,21 @@ pub async fn delete(
     let mirror = found.properties.mirror_traffic.clone().unwrap_or_default();
     shared::check_deployment_delete(&name, &traffic, &mirror)
         .map_err(|v| ApiError::invalid(&api_field(&v.field), v.message))?;
-    let operation = launch(
-        &state.pool,
-        NewOperation {
-            kind: OperationKind::DeploymentDelete,
-            endpoint: endpoint.clone(),
-            deployment: Some(name.clone()),
-            requested_by: auth.session.user.username.to_string(),
-        },
-        AuditDraft {
-            target: format!("{endpoint}/{name}"),
-            before: json!(before),
-            request: Value::Null,
-        },
+    start(
+        &state,
+        Job::new(
+            OperationKind::DeploymentDelete,
+            auth.session.user.username.as_str(),
+            &endpoint,
+            Some(&name),
+        )
+        .before(json!(before)),
         move || async move {
             client.delete_deployment(&endpoint, &name).await?;
             Ok(Value::Null)
         },
     )
-    .await?;
-    Ok(accepted(operation))
+    .await
 }
 
 /// The sample scoring request of the deployment's model, for the console's test panel: the

@@ -2,11 +2,10 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::{accepted, is_not_found, path_name, rejected};
+use super::workspace_access::{is_not_found, path_name, rejected, start};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
-use crate::operations::{launch, AuditDraft};
-use crate::store::operations::NewOperation;
+use crate::operations::Job;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::json;
@@ -132,26 +131,21 @@ pub async fn create(
         ..OnlineEndpoint::default()
     };
     let name = request.name.clone();
-    let operation = launch(
-        &state.pool,
-        NewOperation {
-            kind: OperationKind::EndpointCreate,
-            endpoint: name.clone(),
-            deployment: None,
-            requested_by: auth.session.user.username.to_string(),
-        },
-        AuditDraft {
-            target: name.clone(),
-            before: serde_json::Value::Null,
-            request: json!(request),
-        },
+    start(
+        &state,
+        Job::new(
+            OperationKind::EndpointCreate,
+            auth.session.user.username.as_str(),
+            &name,
+            None,
+        )
+        .request(json!(request)),
         move || async move {
             let created = client.create_endpoint(&name, endpoint).await?;
             Ok(json!(summary(created)))
         },
     )
-    .await?;
-    Ok(accepted(operation))
+    .await
 }
 
 /// Deletes an endpoint and every deployment on it. Long-running: answers `202`.
@@ -175,24 +169,19 @@ pub async fn delete(
     let name = path_name("endpoint", &endpoint)?;
     let client = state.workspace()?;
     let before = summary(client.get_endpoint(&name).await?);
-    let operation = launch(
-        &state.pool,
-        NewOperation {
-            kind: OperationKind::EndpointDelete,
-            endpoint: name.clone(),
-            deployment: None,
-            requested_by: auth.session.user.username.to_string(),
-        },
-        AuditDraft {
-            target: name.clone(),
-            before: json!(before),
-            request: serde_json::Value::Null,
-        },
+    start(
+        &state,
+        Job::new(
+            OperationKind::EndpointDelete,
+            auth.session.user.username.as_str(),
+            &name,
+            None,
+        )
+        .before(json!(before)),
         move || async move {
             client.delete_endpoint(&name).await?;
             Ok(serde_json::Value::Null)
         },
     )
-    .await?;
-    Ok(accepted(operation))
+    .await
 }

@@ -86,6 +86,9 @@ impl ApiError {
             Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             // Azure's 4xx are the caller's problem and keep their status; anything else from the
             // workspace is a bad gateway.
+            // ...except 401: Greenlight's own credential failed, which is not the caller's
+            // sign-in (a browser would take a 401 for "signed out").
+            Self::Workspace { status: 401, .. } => StatusCode::BAD_GATEWAY,
             Self::Workspace { status, .. } if (400..500).contains(status) => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }

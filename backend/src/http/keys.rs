@@ -3,12 +3,11 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::{accepted, path_name};
+use super::workspace_access::{path_name, start};
 use super::AppState;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Authenticated, Operator};
-use crate::operations::{launch, AuditDraft};
-use crate::store::operations::NewOperation;
+use crate::operations::Job;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -121,24 +120,19 @@ pub async fn regenerate(
         KeyName::Primary => KeyType::Primary,
         KeyName::Secondary => KeyType::Secondary,
     };
-    let operation = launch(
-        &state.pool,
-        NewOperation {
-            kind: OperationKind::KeysRegenerate,
-            endpoint: name.clone(),
-            deployment: None,
-            requested_by: auth.session.user.username.to_string(),
-        },
-        AuditDraft {
-            target: name.clone(),
-            before: Value::Null,
-            request: json!(request),
-        },
+    start(
+        &state,
+        Job::new(
+            OperationKind::KeysRegenerate,
+            auth.session.user.username.as_str(),
+            &name,
+            None,
+        )
+        .request(json!(request)),
         move || async move {
             client.regenerate_key(&name, key).await?;
             Ok(Value::Null)
         },
     )
-    .await?;
-    Ok(accepted(operation))
+    .await
 }

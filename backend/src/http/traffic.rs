@@ -6,8 +6,7 @@ use super::json::AppJson;
 use super::workspace_access::{accepted, api_field, path_name, rejected};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
-use crate::operations::{launch, AuditDraft};
-use crate::store::operations::NewOperation;
+use crate::operations::{launch, Job};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -141,17 +140,14 @@ pub async fn change(
     let seen = current.clone();
     let launched = launch(
         &state.pool,
-        NewOperation {
-            kind: OperationKind::TrafficChange,
-            endpoint: name.clone(),
-            deployment: None,
-            requested_by: auth.session.user.username.to_string(),
-        },
-        AuditDraft {
-            target: name.clone(),
-            before: json!(current),
-            request: json!({ "traffic": change.traffic, "mirror_traffic": change.mirror_traffic }),
-        },
+        Job::new(
+            OperationKind::TrafficChange,
+            auth.session.user.username.as_str(),
+            &name,
+            None,
+        )
+        .before(json!(current))
+        .request(json!({ "traffic": change.traffic, "mirror_traffic": change.mirror_traffic })),
         move || async move {
             let updated = client
                 .update_traffic(

@@ -4,7 +4,8 @@
 use super::error::ApiError;
 use super::json::AppJson;
 use super::AppState;
-use crate::workspace::ArmClient;
+use crate::operations::{launch, Job};
+use crate::workspace::{ArmClient, WorkspaceError};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::api::Operation;
@@ -16,6 +17,15 @@ impl AppState {
     pub fn workspace(&self) -> Result<Arc<ArmClient>, ApiError> {
         self.workspace.clone().ok_or(ApiError::NoWorkspace)
     }
+}
+
+/// Starts `job` and answers `202 Accepted` with it.
+pub async fn start<W, F>(state: &AppState, job: Job, work: W) -> Result<Response, ApiError>
+where
+    W: FnOnce() -> F + Send + 'static,
+    F: std::future::Future<Output = Result<serde_json::Value, WorkspaceError>> + Send + 'static,
+{
+    Ok(accepted(launch(&state.pool, job, work).await?))
 }
 
 /// `202 Accepted`, `Location: /api/v1/operations/{id}`, and the operation as it starts.

@@ -3,6 +3,9 @@
 //! Typed resources come from `shared::arm`; long-running operations are followed to their end;
 //! throttling and transient failures are retried; endpoint updates never drop traffic.
 
+pub mod azure;
+mod azure_credential;
+mod azure_transport;
 mod client;
 mod credential;
 mod error;
@@ -10,6 +13,8 @@ mod lro;
 mod observer;
 mod retry;
 
+pub use azure_credential::AzureToken;
+pub use azure_transport::ReqwestTransport;
 pub use client::{ArmClient, ArmClientConfig, Invocation};
 pub use credential::{StaticToken, TokenSource};
 pub use error::WorkspaceError;

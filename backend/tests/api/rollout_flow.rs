@@ -238,6 +238,11 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
         .await
         .expect("blue");
     assert_eq!(direct.sku.and_then(|s| s.capacity), Some(2));
+    assert_eq!(
+        metrics(&operator).await["deployments"]["blue"]["ready_instances"],
+        2,
+        "both instances are ready"
+    );
     let (status, logs) = operator
         .get(&format!("{deployments}/blue/logs?tail=20"))
         .await;

@@ -40,6 +40,10 @@ pub struct Comparison {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeploymentMetricsSummary {
+    /// Instances ready to take requests right now (the local workspace knows; Azure reports no
+    /// such count on the deployment).
+    #[serde(default)]
+    pub ready_instances: Option<u64>,
     pub live: TrafficSummary,
     pub mirrored: TrafficSummary,
     pub comparison: Comparison,
