@@ -60,6 +60,14 @@ test('what one browser changes shows in another within 2 s, without a reload', a
     'data-status',
     'succeeded',
   );
+  // A deletes the endpoint: B is told, A is back on the list.
+  await a.endpoint.deleteEndpoint(name);
+  await expect(b.page.getByTestId('endpoint-lifecycle').or(b.page.getByTestId('endpoint-deleted')).first()).toBeVisible({
+    timeout: 2_000,
+  });
+  await expect(b.page.getByTestId('endpoint-deleted')).toBeVisible({ timeout: 60_000 });
+  await expect(a.page).toHaveURL(/\/$/, { timeout: 60_000 });
+
   expect(reloads).toBe(0);
   expect(a.console.errors).toEqual([]);
   expect(b.console.errors).toEqual([]);

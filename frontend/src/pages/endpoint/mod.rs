@@ -154,6 +154,16 @@ fn EndpointView(name: String) -> impl IntoView {
                     </section>
                 })
             }}
+            {move || {
+                let deleted = feed.of_endpoint(&data.name()).iter().any(|op| {
+                    op.kind == OperationKind::EndpointDelete && op.status == OperationStatus::Succeeded
+                });
+                deleted.then(|| view! {
+                    <p class="error" role="alert" data-testid="endpoint-deleted">
+                        "This endpoint has been deleted. " <a href="/">"Back to the endpoints"</a>
+                    </p>
+                })
+            }}
             {move || data.endpoint.error().map(|error| view! { <ErrorNote error=error /> })}
             <header::Overview />
             <deployments::Deployments />

@@ -50,6 +50,21 @@ fn AssetSelect(
     }
 }
 
+/// `NAME=value` lines (blank lines ignored) as the deployment's environment variables, e.g.
+/// the faulty demo model's `FAULTY_FAILURE_RATE`.
+fn parse_variables(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut variables = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                variables.insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+            _ => return Err(format!("environment variable {line:?} must be NAME=value")),
+        }
+    }
+    Ok(variables)
+}
+
 #[component]
 pub fn NewDeployment() -> impl IntoView {
     let data = use_endpoint();
@@ -67,6 +82,7 @@ pub fn NewDeployment() -> impl IntoView {
     let code = RwSignal::new(String::new());
     let instance_type = RwSignal::new("Standard_DS3_v2".to_owned());
     let count = RwSignal::new("1".to_owned());
+    let variables = RwSignal::new(String::new());
     let running = RwSignal::new(None::<Uuid>);
     let refused = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
@@ -77,6 +93,7 @@ pub fn NewDeployment() -> impl IntoView {
             .trim()
             .parse::<i64>()
             .map_err(|_| "instance_count must be a whole number".to_owned())?;
+        let environment_variables = variables.with(|v| parse_variables(v))?;
         let optional = |s: String| Some(s).filter(|s| !s.is_empty());
         Ok(CreateDeploymentRequest {
             name: name.get().trim().to_owned(),
@@ -86,7 +103,7 @@ pub fn NewDeployment() -> impl IntoView {
             scoring_script: None,
             instance_type: instance_type.get().trim().to_owned(),
             instance_count: count,
-            environment_variables: BTreeMap::new(),
+            environment_variables,
             request_settings: None,
             liveness_probe: None,
             readiness_probe: None,
@@ -151,6 +168,13 @@ pub fn NewDeployment() -> impl IntoView {
                         required bind:value=count />
                 </label>
             </div>
+            <label>
+                "Environment variables (optional, one NAME=value a line)"
+                <textarea data-testid="new-deployment-variables" rows="2" spellcheck="false"
+                    placeholder="FAULTY_FAILURE_RATE=0.3"
+                    prop:value=move || variables.get()
+                    on:input=move |ev| variables.set(event_target_value(&ev))></textarea>
+            </label>
             <ul class="problems" aria-live="polite">
                 {move || (!name.get().is_empty()).then(|| problems.get().into_iter().map(|p| view! {
                     <li class="error" data-testid="new-deployment-problem">{p}</li>
