@@ -110,6 +110,22 @@ test('the traffic editor works from the keyboard alone', async ({ page }) => {
   expect(console.errors).toEqual([]);
 });
 
+test('deleting asks for the name with the focus in the box; Escape backs out', async ({ page }) => {
+  const console = await openEndpoint(page);
+  await page.getByTestId(`delete-endpoint-${name}`).click();
+  await expect(page.getByTestId('confirm-name')).toBeFocused();
+  await page.keyboard.type(name.slice(0, 4));
+  await expect(page.getByTestId('confirm-delete')).toBeDisabled();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('confirm-name')).toHaveCount(0);
+  // A deployment that takes traffic can't be deleted: the page says why instead of asking.
+  await page.getByTestId('delete-deployment-blue').click();
+  await expect(page.getByTestId('delete-blocked')).toHaveText(
+    'a deployment with live traffic can\'t be deleted ("blue" has 100%; set it to 0 first)',
+  );
+  expect(console.errors).toEqual([]);
+});
+
 test('a failed request shows the API message in place, never a blank page', async ({ page }) => {
   const console = new ConsolePage(page);
   await console.open('/signin');

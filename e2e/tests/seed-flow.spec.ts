@@ -80,6 +80,12 @@ test('an operator rolls green out beside blue and retires blue, all from the bro
   // Retire blue, then the endpoint; each asks for its name first.
   await endpoint.deleteDeployment('blue');
   await expect(endpoint.deploymentRow('green')).toBeVisible();
+  // The list shows the endpoint as it now is; back to it by its link.
+  await page.getByRole('link', { name: 'Endpoints' }).click();
+  await expect(list.row(name).getByTestId('traffic-legend')).toHaveText('green 100 %');
+  await expect(page.getByTestId(`endpoint-state-${name}`)).toHaveText('Succeeded');
+  await page.getByTestId(`endpoint-link-${name}`).click();
+  await expect(endpoint.deploymentState('green')).toHaveText('Succeeded');
   await endpoint.deleteEndpoint(name);
   await expect(page).toHaveURL(/\/$/, { timeout: 60_000 });
   await expect(list.row(name)).toHaveCount(0);

@@ -4,8 +4,10 @@
 //!
 //! The browser reconnects by itself and sends `Last-Event-ID`; when it gives up (the server
 //! answered an error, e.g. while restarting), we open a new source after a pause and resume with
-//! `?after=<last id>`, so nothing in between is missed.
+//! `?after=<last id>`, so nothing in between is missed — or, when the session has ended, send
+//! the user to sign in again.
 
+use crate::api;
 use crate::session::{use_session, SessionState};
 use leptos::prelude::*;
 use shared::api::Operation;
@@ -98,7 +100,7 @@ pub fn provide() {
     Effect::new(move |_| match session.get() {
         SessionState::SignedIn(_) => {
             if CONNECTION.with(|c| c.borrow().is_none()) {
-                connect(feed);
+                connect(feed, session);
             }
         }
         _ => disconnect(feed),
@@ -116,7 +118,7 @@ fn disconnect(feed: Feed) {
     feed.connected.set(false);
 }
 
-fn connect(feed: Feed) {
+fn connect(feed: Feed, session: RwSignal<SessionState>) {
     let url = match LAST_ID.get() {
         Some(id) => format!("/api/v1/events?after={id}"),
         None => "/api/v1/events".to_owned(),
@@ -147,10 +149,19 @@ fn connect(feed: Feed) {
             // Not from inside this callback: replacing the connection drops this closure.
             set_timeout(
                 move || {
-                    if let Some(conn) = CONNECTION.with(|c| c.borrow_mut().take()) {
-                        conn.source.close();
-                        connect(feed);
-                    }
+                    leptos::task::spawn_local(async move {
+                        // A stream refused because the session ended: sign out instead of
+                        // knocking forever.
+                        if let Ok(None) = api::current_session().await {
+                            disconnect(feed);
+                            session.set(SessionState::SignedOut);
+                            return;
+                        }
+                        if let Some(conn) = CONNECTION.with(|c| c.borrow_mut().take()) {
+                            conn.source.close();
+                            connect(feed, session);
+                        }
+                    });
                 },
                 Duration::from_secs(3),
             );

@@ -13,6 +13,13 @@ pub fn ConfirmDelete(
     on_confirm: Callback<()>,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
+    // Opening the box moves the keyboard focus into it; Escape closes it.
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(el) = input.get() {
+            let _ = el.focus();
+        }
+    });
     let typed = RwSignal::new(String::new());
     let expected = name.clone();
     let matches = Memo::new(move |_| typed.get() == expected);
@@ -35,7 +42,8 @@ pub fn ConfirmDelete(
                     <span class="confirm-box" role="group" aria-label=prompt.clone()>
                         <label>
                             {prompt.clone()}
-                            <input data-testid="confirm-name" autocomplete="off" bind:value=typed />
+                            <input data-testid="confirm-name" autocomplete="off" bind:value=typed node_ref=input
+                                on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) } />
                         </label>
                         <button type="button" class="danger" data-testid="confirm-delete"
                             aria-label=confirm_label.clone()
