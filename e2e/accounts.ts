@@ -4,3 +4,10 @@ export const OPERATOR = {
   role: 'operator',
   password: 'carol-e2e-password-1',
 };
+
+/** A read-only account: sees everything, changes nothing. */
+export const VIEWER = {
+  name: 'victor',
+  role: 'viewer',
+  password: 'victor-e2e-password-1',
+};

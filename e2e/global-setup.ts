@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OPERATOR } from './accounts';
+import { OPERATOR, VIEWER } from './accounts';
 
 const READY = /Greenlight is ready at (http:\/\/\S+)/;
 
@@ -21,13 +21,15 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   // When the tests run as root, Postgres runs as an unprivileged account that must enter it.
   chmodSync(stateDir, 0o755);
 
-  const add = spawnSync(
-    bin,
-    ['user', 'add', OPERATOR.name, '--role', OPERATOR.role, '--password-stdin', '--state-dir', stateDir],
-    { input: `${OPERATOR.password}\n`, encoding: 'utf8' },
-  );
-  if (add.status !== 0) {
-    throw new Error(`greenlight user add failed: ${add.stderr}`);
+  for (const account of [OPERATOR, VIEWER]) {
+    const add = spawnSync(
+      bin,
+      ['user', 'add', account.name, '--role', account.role, '--password-stdin', '--state-dir', stateDir],
+      { input: `${account.password}\n`, encoding: 'utf8' },
+    );
+    if (add.status !== 0) {
+      throw new Error(`greenlight user add failed: ${add.stderr}`);
+    }
   }
 
   const server = spawn(
