@@ -85,6 +85,10 @@ test('the endpoint page fits a 390×844 phone screen', async ({ page }) => {
   const console = await openEndpoint(page);
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await expect(page.getByTestId('traffic-apply')).toBeVisible();
+  // The list, too.
+  await page.getByRole('link', { name: 'Endpoints' }).click();
+  await expect(page.getByTestId(`endpoint-row-${name}`)).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   expect(console.errors).toEqual([]);
 });
 

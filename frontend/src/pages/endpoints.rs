@@ -45,7 +45,7 @@ fn EndpointTable() -> impl IntoView {
             } else {
                 view! {
                     <div class="table-wrap">
-                        <table data-testid="endpoint-table">
+                        <table class="stack" data-testid="endpoint-table">
                             <thead><tr>
                                 <th scope="col">"Name"</th><th scope="col">"Auth"</th>
                                 <th scope="col">"State"</th><th scope="col" class="wide">"Traffic"</th>
@@ -56,8 +56,8 @@ fn EndpointTable() -> impl IntoView {
                                     view! {
                                         <tr data-testid=format!("endpoint-row-{name}")>
                                             <th scope="row"><a href=format!("/endpoints/{name}") data-testid=format!("endpoint-link-{name}")>{name.clone()}</a></th>
-                                            <td>{e.auth_mode.unwrap_or_default()}</td>
-                                            <td data-testid=format!("endpoint-state-{name}")>{e.provisioning_state.unwrap_or_default()}</td>
+                                            <td data-label="Auth">{e.auth_mode.unwrap_or_default()}</td>
+                                            <td data-label="State" data-testid=format!("endpoint-state-{name}")>{e.provisioning_state.unwrap_or_default()}</td>
                                             <td class="wide"><TrafficBar traffic=e.traffic mirror=e.mirror_traffic /></td>
                                         </tr>
                                     }

@@ -53,7 +53,7 @@ pub fn Deployments() -> impl IntoView {
             } else {
                 view! {
                     <div class="table-wrap">
-                        <table data-testid="deployment-table">
+                        <table class="stack" data-testid="deployment-table">
                             <thead><tr>
                                 <th scope="col">"Name"</th><th scope="col">"Model"</th>
                                 <th scope="col">"Instance type"</th><th scope="col">"Instances ready / wanted"</th>
@@ -146,10 +146,10 @@ fn DeploymentRow(name: String) -> impl IntoView {
     view! {
         <tr data-testid=format!("deployment-row-{n}")>
             <th scope="row">{n.clone()}</th>
-            <td data-testid=format!("deployment-model-{n}")>{move || summary.get().and_then(|d| d.model).map(|m| short_asset(&m))}</td>
-            <td>{move || summary.get().and_then(|d| d.instance_type)}</td>
-            <td data-testid=format!("deployment-instances-{n}")>{move || summary.get().map(|d| instances(&d))}</td>
-            <td data-testid=format!("deployment-state-{n}")>{move || summary.get().and_then(|d| d.provisioning_state)}</td>
+            <td data-label="Model" data-testid=format!("deployment-model-{n}")>{move || summary.get().and_then(|d| d.model).map(|m| short_asset(&m))}</td>
+            <td data-label="Instance type">{move || summary.get().and_then(|d| d.instance_type)}</td>
+            <td data-label="Instances ready / wanted" data-testid=format!("deployment-instances-{n}")>{move || summary.get().map(|d| instances(&d))}</td>
+            <td data-label="State" data-testid=format!("deployment-state-{n}")>{move || summary.get().and_then(|d| d.provisioning_state)}</td>
             <td class="row-actions">
                 {move || is_operator().then(|| {
                     let n = name.clone();
