@@ -11,15 +11,16 @@ use leptos::prelude::*;
 use shared::api::{check_instance_count, DeploymentSummary};
 use uuid::Uuid;
 
-/// "ready / wanted": the API reports the count asked for and the provisioning state; Azure
-/// brings every instance up before a deployment reaches `Succeeded`, so that state means all
-/// wanted instances are ready, and a deployment still provisioning shows "…".
-fn instances(d: &DeploymentSummary) -> String {
+/// "ready / wanted". The ready count comes from the workspace's metrics when it reports one
+/// (the local workspace does). Otherwise the state stands in: Azure brings every instance up
+/// before a deployment reaches `Succeeded`, and one still provisioning shows "…".
+fn instances(d: &DeploymentSummary, ready: Option<u64>) -> String {
     let wanted = d.instance_count.unwrap_or(0);
-    match d.provisioning_state.as_deref() {
-        Some("Succeeded") => format!("{wanted} / {wanted}"),
-        Some("Failed") => format!("0 / {wanted}"),
-        _ => format!("… / {wanted}"),
+    match (ready, d.provisioning_state.as_deref()) {
+        (Some(ready), _) => format!("{ready} / {wanted}"),
+        (None, Some("Succeeded")) => format!("{wanted} / {wanted}"),
+        (None, Some("Failed")) => format!("0 / {wanted}"),
+        (None, _) => format!("… / {wanted}"),
     }
 }
 
@@ -148,7 +149,10 @@ fn DeploymentRow(name: String) -> impl IntoView {
             <th scope="row">{n.clone()}</th>
             <td data-label="Model" data-testid=format!("deployment-model-{n}")>{move || summary.get().and_then(|d| d.model).map(|m| short_asset(&m))}</td>
             <td data-label="Instance type">{move || summary.get().and_then(|d| d.instance_type)}</td>
-            <td data-label="Instances ready / wanted" data-testid=format!("deployment-instances-{n}")>{move || summary.get().map(|d| instances(&d))}</td>
+            <td data-label="Instances ready / wanted" data-testid=format!("deployment-instances-{n}")>{move || summary.get().map(|d| {
+                let ready = data.ready_instances.with(|r| r.get(&d.name.to_ascii_lowercase()).copied());
+                instances(&d, ready)
+            })}</td>
             <td data-label="State" data-testid=format!("deployment-state-{n}")>{move || summary.get().and_then(|d| d.provisioning_state)}</td>
             <td class="row-actions">
                 {move || is_operator().then(|| {

@@ -79,6 +79,13 @@ pub fn Metrics() -> impl IntoView {
             match api::metrics(&endpoint).await {
                 Ok(summary) => {
                     failed.try_set(None);
+                    data.ready_instances.try_set(
+                        summary
+                            .deployments
+                            .iter()
+                            .filter_map(|(name, d)| d.ready_instances.map(|r| (name.clone(), r)))
+                            .collect(),
+                    );
                     readings.try_update(|r| {
                         r.push_back((js_sys::Date::now(), summary));
                         while r.len() > KEEP {

@@ -30,6 +30,9 @@ pub struct EndpointData {
     pub name: StoredValue<String>,
     pub endpoint: Remote<EndpointSummary>,
     pub deployments: Remote<DeploymentList>,
+    /// Ready instances per deployment, as the metrics panel last read them (the local workspace
+    /// reports them; on Azure this stays empty and the state stands in).
+    pub ready_instances: RwSignal<std::collections::BTreeMap<String, u64>>,
     feed: Feed,
 }
 
@@ -106,6 +109,7 @@ fn EndpointView(name: String) -> impl IntoView {
         name: StoredValue::new(name.clone()),
         endpoint: Remote::new(),
         deployments: Remote::new(),
+        ready_instances: RwSignal::new(std::collections::BTreeMap::new()),
         feed,
     };
     provide_context(data);
