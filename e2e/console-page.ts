@@ -47,4 +47,11 @@ export class ConsolePage {
     await this.password.fill(password);
     await this.signInButton.click();
   }
+
+  /** Opens the sign-in page and signs in as `account`, waiting until the top bar shows it. */
+  async signInAs(account: { name: string; password: string }): Promise<void> {
+    await this.open('/signin');
+    await this.signIn(account.name, account.password);
+    await expect(this.currentUser).toHaveText(account.name);
+  }
 }

@@ -23,9 +23,7 @@ test('a deployment the workspace fails shows how it ended and the workspace\'s o
   test.setTimeout(90_000);
   const console = new ConsolePage(page);
   const endpoint = new EndpointPage(page);
-  await console.open('/signin');
-  await console.signIn(OPERATOR.name, OPERATOR.password);
-  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await console.signInAs(OPERATOR);
   await endpoint.open(name);
 
   // The faulty demo model refuses a failure rate above 1 in its init(): the instance never

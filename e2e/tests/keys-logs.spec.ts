@@ -25,9 +25,7 @@ test('keys are masked; an operator reveals them and regenerates one after confir
 }) => {
   const console = new ConsolePage(page);
   const endpoint = new EndpointPage(page);
-  await console.open('/signin');
-  await console.signIn(OPERATOR.name, OPERATOR.password);
-  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await console.signInAs(OPERATOR);
   await endpoint.open(name);
 
   const keys = page.getByTestId('keys');

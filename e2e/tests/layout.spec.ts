@@ -30,9 +30,7 @@ test.afterAll(async () => {
 
 async function openEndpoint(page: Page): Promise<ConsolePage> {
   const console = new ConsolePage(page);
-  await console.open('/signin');
-  await console.signIn(OPERATOR.name, OPERATOR.password);
-  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await console.signInAs(OPERATOR);
   const endpoint = new EndpointPage(page);
   await endpoint.open(name);
   await expect(endpoint.trafficLegend).toHaveText('blue 100 % · mirror green 20 %');
@@ -132,9 +130,7 @@ test('deleting asks for the name with the focus in the box; Escape backs out', a
 
 test('a failed request shows the API message in place, never a blank page', async ({ page }) => {
   const console = new ConsolePage(page);
-  await console.open('/signin');
-  await console.signIn(OPERATOR.name, OPERATOR.password);
-  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await console.signInAs(OPERATOR);
   await page.goto(`${ConsolePage.baseUrl()}/endpoints/no-such-endpoint`);
   await expect(page.getByTestId('endpoint-name')).toHaveText('no-such-endpoint');
   await expect(page.getByTestId('error').first()).toBeVisible();

@@ -27,9 +27,7 @@ test('what one browser changes shows in another within 2 s, without a reload', a
     const context = await browser.newContext();
     const page = await context.newPage();
     const console = new ConsolePage(page);
-    await console.open('/signin');
-    await console.signIn(OPERATOR.name, OPERATOR.password);
-    await expect(console.currentUser).toHaveText(OPERATOR.name);
+    await console.signInAs(OPERATOR);
     const endpoint = new EndpointPage(page);
     await endpoint.open(name);
     await expect(page.getByTestId('live-feed')).toHaveAttribute('data-connected', 'true');

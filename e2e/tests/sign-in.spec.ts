@@ -41,9 +41,7 @@ test('a wrong password is refused with a message and no session', async ({ page 
 
 test('signing out ends the session on the server', async ({ page }) => {
   const console = new ConsolePage(page);
-  await console.open('/signin');
-  await console.signIn(OPERATOR.name, OPERATOR.password);
-  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await console.signInAs(OPERATOR);
 
   await console.signOutButton.click();
 

@@ -28,9 +28,7 @@ test('a split Azure would refuse is explained and cannot be applied; the API ref
 }) => {
   const console = new ConsolePage(page);
   const endpoint = new EndpointPage(page);
-  await console.open('/signin');
-  await console.signIn(OPERATOR.name, OPERATOR.password);
-  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await console.signInAs(OPERATOR);
   await endpoint.open(name);
   await expect(endpoint.trafficLegend).toHaveText('blue 100 %');
   await expect(endpoint.applyButton).toBeDisabled();
