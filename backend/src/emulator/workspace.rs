@@ -10,6 +10,7 @@ use super::state::{Snapshot, StateFile, StoredEndpoint};
 use axum::http::StatusCode;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
+use shared::api::asset_id_parts;
 use shared::arm::{
     self, EndpointComputeType, OnlineDeployment, OnlineEndpoint, ProvisioningState, SystemData,
 };
@@ -804,11 +805,10 @@ impl LocalWorkspace {
         let mut found = BTreeMap::new();
         for asset in state.assets.values() {
             let id = asset["id"].as_str().unwrap_or_default();
-            let parts: Vec<&str> = id.rsplitn(5, '/').collect();
-            if let [version, "versions", name, asset_kind, _] = parts.as_slice() {
+            if let Some((asset_kind, name, version)) = asset_id_parts(id) {
                 if asset_kind.eq_ignore_ascii_case(kind) {
                     found
-                        .entry((name.to_string(), version.to_string()))
+                        .entry((name.to_owned(), version.to_owned()))
                         .or_insert_with(|| asset.clone());
                 }
             }
@@ -1173,10 +1173,9 @@ fn asset_path(
 
 /// The workspace-independent tail of an asset id: `/{kind}/{name}/versions/{version}`.
 fn asset_suffix(id: &str) -> String {
-    let parts: Vec<&str> = id.rsplitn(5, '/').collect();
-    match parts.as_slice() {
-        [version, versions, name, kind, _] => format!("/{kind}/{name}/{versions}/{version}"),
-        _ => id.to_owned(),
+    match asset_id_parts(id) {
+        Some((kind, name, version)) => format!("/{kind}/{name}/versions/{version}"),
+        None => id.to_owned(),
     }
     .to_ascii_lowercase()
 }

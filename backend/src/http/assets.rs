@@ -5,7 +5,7 @@ use super::json::AppJson;
 use super::AppState;
 use crate::auth::Authenticated;
 use axum::extract::{Path, State};
-use shared::api::{AssetKind, AssetList, AssetVersion};
+use shared::api::{asset_id_parts, AssetKind, AssetList, AssetVersion};
 use shared::ErrorEnvelope;
 
 /// Every registered version of one kind of asset.
@@ -30,11 +30,9 @@ pub async fn list(
     let mut items: Vec<AssetVersion> = versions
         .into_iter()
         .filter_map(|resource| {
-            // A version's id ends `/{kind}/{name}/versions/{version}`.
             let id = resource.id?;
-            let mut tail = id.rsplit('/');
-            let version = tail.next()?.to_owned();
-            let name = tail.nth(1)?.to_owned();
+            let (_, name, version) = asset_id_parts(&id)?;
+            let (name, version) = (name.to_owned(), version.to_owned());
             Some(AssetVersion {
                 reference: format!("azureml:{name}:{version}"),
                 description: resource.properties["description"]

@@ -18,16 +18,15 @@ use shared::ErrorEnvelope;
 
 /// The console's view of an ARM endpoint.
 pub fn summary(endpoint: OnlineEndpoint) -> EndpointSummary {
+    let split = super::traffic::state_of(&endpoint);
     let properties = endpoint.properties;
-    let traffic = properties.traffic.unwrap_or_default();
-    let mirror_traffic = properties.mirror_traffic.unwrap_or_default();
     EndpointSummary {
         name: endpoint.name.unwrap_or_default(),
         auth_mode: properties.auth_mode.map(|m| m.to_string()),
         provisioning_state: properties.provisioning_state.map(|s| s.to_string()),
-        traffic_version: shared::traffic_version(&traffic, &mirror_traffic),
-        traffic,
-        mirror_traffic,
+        traffic_version: split.version,
+        traffic: split.traffic,
+        mirror_traffic: split.mirror_traffic,
         scoring_uri: properties.scoring_uri,
         description: properties.description,
     }

@@ -242,6 +242,18 @@ pub fn is_asset_reference(reference: &str, kind: &str) -> bool {
     lower.starts_with('/') && lower.contains(&format!("/{kind}/")) && lower.contains("/versions/")
 }
 
+/// The `(kind, name, version)` of an asset version's ARM id, which ends
+/// `/{kind}/{name}/versions/{version}`.
+pub fn asset_id_parts(id: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = id.rsplitn(5, '/').collect();
+    match parts.as_slice() {
+        [version, versions, name, kind, _] if versions.eq_ignore_ascii_case("versions") => {
+            Some((*kind, *name, *version))
+        }
+        _ => None,
+    }
+}
+
 /// Checks an instance count against Azure's limits.
 pub fn check_instance_count(count: i64) -> Result<(), FieldError> {
     if (1..=MAX_INSTANCES_PER_DEPLOYMENT).contains(&count) {
@@ -566,6 +578,16 @@ mod tests {
         let refused = check_instance_count(0).expect_err("0 instances");
         assert_eq!(refused.field, "instance_count");
         assert!(refused.message.contains("between 1 and 50"), "{refused:?}");
+    }
+
+    #[test]
+    fn asset_ids_split_into_kind_name_and_version() {
+        assert_eq!(
+            asset_id_parts("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/models/m/versions/1"),
+            Some(("models", "m", "1"))
+        );
+        assert_eq!(asset_id_parts("/x/models/m/1"), None);
+        assert_eq!(asset_id_parts("models"), None);
     }
 
     #[test]
