@@ -177,6 +177,17 @@ pub fn check_deployment_delete(
     Ok(())
 }
 
+/// A split as it takes effect: zero shares left out (Azure may list `"blue": 0` or omit it) and
+/// names lower-cased (Azure compares deployment names without case). Equal effective splits are
+/// the same split.
+pub fn effective_split(split: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    split
+        .iter()
+        .filter(|(_, share)| **share != 0)
+        .map(|(name, share)| (name.to_ascii_lowercase(), *share))
+        .collect()
+}
+
 /// A short tag that changes whenever an endpoint's effective split changes: the version a
 /// caller sends back with a traffic change, so a change made against a split someone else has
 /// since replaced is refused instead of silently overwriting it.
@@ -187,13 +198,8 @@ pub fn check_deployment_delete(
 pub fn traffic_version(traffic: &BTreeMap<String, i64>, mirror: &BTreeMap<String, i64>) -> String {
     let mut canonical = String::new();
     for (label, split) in [("live", traffic), ("mirror", mirror)] {
-        let effective: BTreeMap<String, i64> = split
-            .iter()
-            .filter(|(_, share)| **share != 0)
-            .map(|(name, share)| (name.to_ascii_lowercase(), *share))
-            .collect();
         canonical.push_str(label);
-        for (name, share) in effective {
+        for (name, share) in effective_split(split) {
             canonical.push_str(&format!("|{name}={share}"));
         }
         canonical.push(';');

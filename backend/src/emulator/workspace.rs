@@ -87,17 +87,6 @@ fn parse_name(raw: &str, what: &str) -> Result<ResourceName, ArmFailure> {
     ResourceName::parse(raw).map_err(|e| ArmFailure::bad_field("name", format!("{what} {e}")))
 }
 
-fn traffic_of(endpoint: &OnlineEndpoint) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
-    (
-        endpoint.properties.traffic.clone().unwrap_or_default(),
-        endpoint
-            .properties
-            .mirror_traffic
-            .clone()
-            .unwrap_or_default(),
-    )
-}
-
 impl LocalWorkspace {
     /// Loads the stored state and starts the instances of every stored deployment again.
     pub fn open(file: StateFile, runtime: Runtime) -> anyhow::Result<Arc<Self>> {
@@ -160,7 +149,7 @@ impl LocalWorkspace {
             auth_of(&stored.resource),
             stored.keys.clone(),
         ));
-        let (traffic, mirror) = traffic_of(&stored.resource);
+        let (traffic, mirror) = stored.resource.properties.splits();
         route.set_traffic(weights(&traffic), mirror_of(&mirror));
         self.routes.insert(Arc::clone(&route));
         route
@@ -271,8 +260,7 @@ impl LocalWorkspace {
                 ))
             }
         };
-        let traffic = body.properties.traffic.clone().unwrap_or_default();
-        let mirror = body.properties.mirror_traffic.clone().unwrap_or_default();
+        let (traffic, mirror) = body.properties.splits();
         let mut state = self.state.lock().await;
         if let Some(other) = state.endpoints.get(&key(name.as_str())) {
             if !other.workspace_id.eq_ignore_ascii_case(workspace_id) {
@@ -728,7 +716,7 @@ impl LocalWorkspace {
             });
         };
         let real_name = existing.name.clone().unwrap_or_else(|| name.to_owned());
-        let (traffic, mirror) = traffic_of(&stored.resource);
+        let (traffic, mirror) = stored.resource.properties.splits();
         check_deployment_delete(&real_name, &traffic, &mirror)
             .map_err(|v| ArmFailure::rules(vec![v]))?;
         if let Some(entry) = state

@@ -331,8 +331,7 @@ pub async fn delete(
     let client = state.workspace()?;
     let found = client.get_endpoint(&endpoint).await?;
     let before = summary(client.get_deployment(&endpoint, &name).await?);
-    let traffic = found.properties.traffic.clone().unwrap_or_default();
-    let mirror = found.properties.mirror_traffic.clone().unwrap_or_default();
+    let (traffic, mirror) = found.properties.splits();
     shared::check_deployment_delete(&name, &traffic, &mirror)
         .map_err(|v| ApiError::invalid(&api_field(&v.field), v.message))?;
     start(

@@ -17,12 +17,7 @@ use shared::{ErrorEnvelope, FieldError};
 
 /// The split of `endpoint` and its version.
 pub fn state_of(endpoint: &OnlineEndpoint) -> TrafficState {
-    let traffic = endpoint.properties.traffic.clone().unwrap_or_default();
-    let mirror_traffic = endpoint
-        .properties
-        .mirror_traffic
-        .clone()
-        .unwrap_or_default();
+    let (traffic, mirror_traffic) = endpoint.properties.splits();
     TrafficState {
         version: shared::traffic_version(&traffic, &mirror_traffic),
         traffic,

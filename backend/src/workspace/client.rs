@@ -13,6 +13,7 @@ use shared::arm::{
     ArmErrorResponse, DeploymentLogs, EndpointAuthKeys, KeyType, OnlineDeployment, OnlineEndpoint,
     Page, TrackedResource,
 };
+use shared::traffic::effective_split;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -89,26 +90,6 @@ pub(super) async fn arm_error(response: Response) -> WorkspaceError {
             target: None,
         },
     }
-}
-
-/// Live shares without the zero entries, which Azure may or may not list.
-fn nonzero(split: &Split) -> Split {
-    split
-        .iter()
-        .filter(|(_, share)| **share != 0)
-        .map(|(name, share)| (name.to_ascii_lowercase(), *share))
-        .collect()
-}
-
-fn splits_of(endpoint: &OnlineEndpoint) -> (Split, Split) {
-    (
-        endpoint.properties.traffic.clone().unwrap_or_default(),
-        endpoint
-            .properties
-            .mirror_traffic
-            .clone()
-            .unwrap_or_default(),
-    )
 }
 
 impl ArmClient {
@@ -384,9 +365,9 @@ impl ArmClient {
         let _held = serial.lock().await;
         let mut current = self.get_endpoint(name).await?;
         if let Some((seen_traffic, seen_mirror)) = expected {
-            let (now_traffic, now_mirror) = splits_of(&current);
-            if nonzero(&now_traffic) != nonzero(seen_traffic)
-                || nonzero(&now_mirror) != nonzero(seen_mirror)
+            let (now_traffic, now_mirror) = current.properties.splits();
+            if effective_split(&now_traffic) != effective_split(seen_traffic)
+                || effective_split(&now_mirror) != effective_split(seen_mirror)
             {
                 return Err(WorkspaceError::StaleTraffic {
                     current: Box::new(current),
@@ -407,9 +388,9 @@ impl ArmClient {
         let deadline = Instant::now() + self.config.operation_timeout;
         loop {
             let now = self.get_endpoint(name).await?;
-            let (now_traffic, now_mirror) = splits_of(&now);
-            if nonzero(&now_traffic) == nonzero(&traffic)
-                && nonzero(&now_mirror) == nonzero(&mirror)
+            let (now_traffic, now_mirror) = now.properties.splits();
+            if effective_split(&now_traffic) == effective_split(&traffic)
+                && effective_split(&now_mirror) == effective_split(&mirror)
             {
                 return Ok(now);
             }

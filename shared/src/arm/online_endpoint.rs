@@ -55,6 +55,16 @@ pub struct OnlineEndpointProperties {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl OnlineEndpointProperties {
+    /// The live and the mirror split, an absent map read as an empty one.
+    pub fn splits(&self) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
+        (
+            self.traffic.clone().unwrap_or_default(),
+            self.mirror_traffic.clone().unwrap_or_default(),
+        )
+    }
+}
+
 arm_enum! {
     /// How callers of the scoring URI authenticate.
     pub enum AuthMode {
