@@ -1,6 +1,7 @@
 //! The Greenlight server: REST API and static console over axum, local accounts and sessions,
 //! the tamper-evident audit log, and the Postgres store (or a private cluster it runs itself).
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;

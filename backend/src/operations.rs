@@ -10,10 +10,10 @@ use crate::workspace::{observed, OperationObserver, WorkspaceError};
 use serde_json::{json, Value};
 use shared::api::{Operation, OperationKind};
 use shared::audit::AuditAction;
-use shared::WorkspaceErrorDetails;
+use shared::{DeploymentName, EndpointName, WorkspaceErrorDetails};
 use sqlx::PgPool;
 use std::future::Future;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
@@ -22,14 +22,13 @@ use uuid::Uuid;
 /// How often a running operation touches its row, well inside `store::ABANDONED_AFTER`.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
-/// Every operation this process runs, so a graceful stop can let them finish.
-static RUNNING: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
-
-/// Waits up to `limit` for running operations to end (and record their end). Those still
-/// running after it are failed as interrupted by the next process that starts one.
-pub async fn wait_for_running(limit: Duration) -> bool {
-    RUNNING.close();
-    tokio::time::timeout(limit, RUNNING.wait()).await.is_ok()
+/// Runs operations on tasks of their own and keeps track of them, so the app that owns it can
+/// let them finish before it stops. Each app has its own: two apps in one process (as in the
+/// tests) never wait on each other's work.
+#[derive(Debug, Clone)]
+pub struct OperationRunner {
+    pool: PgPool,
+    running: TaskTracker,
 }
 
 /// An operation someone asked for: what, on which endpoint (and deployment), by whom, and what
@@ -47,14 +46,14 @@ impl Job {
     pub fn new(
         kind: OperationKind,
         requested_by: &str,
-        endpoint: &str,
-        deployment: Option<&str>,
+        endpoint: &EndpointName,
+        deployment: Option<&DeploymentName>,
     ) -> Self {
         Self {
             operation: NewOperation {
                 kind,
-                endpoint: endpoint.to_owned(),
-                deployment: deployment.map(str::to_owned),
+                endpoint: endpoint.to_string(),
+                deployment: deployment.map(DeploymentName::to_string),
                 requested_by: requested_by.to_owned(),
             },
             before: Value::Null,
@@ -124,45 +123,64 @@ pub fn error_details(err: &WorkspaceError) -> WorkspaceErrorDetails {
     }
 }
 
-/// Starts `work` as an operation and returns it, running. `work` yields the state after the
-/// change, which the audit event records beside `job.before`.
-pub async fn launch<W, F>(pool: &PgPool, job: Job, work: W) -> Result<Operation, StoreError>
-where
-    W: FnOnce() -> F + Send + 'static,
-    F: Future<Output = Result<Value, WorkspaceError>> + Send + 'static,
-{
-    let operation = store::start(pool, &job.operation).await?;
-    let target = job.target();
-    let new = job.operation;
-    let pool = pool.clone();
-    let id = operation.id;
-    RUNNING.spawn(async move {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_reports(pool.clone(), id, receiver));
-        let outcome = observed(Arc::new(ChannelObserver(sender)), work()).await;
-        // The observer (and with it the sender) is gone: the writer drains and stops, so every
-        // step is stored before the end is.
-        if let Err(err) = writer.await {
-            tracing::error!(operation = %id, error = %err, "operation progress writer failed");
+impl OperationRunner {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            running: TaskTracker::new(),
         }
-        let (result, after) = match &outcome {
-            Ok(after) => (Ok(()), after.clone()),
-            Err(err) => (Err(error_details(err)), Value::Null),
-        };
-        if let Err(err) = &outcome {
-            tracing::warn!(operation = %id, kind = new.kind.as_str(), error = %err, "operation failed");
-        }
-        let event = AuditEvent {
-            actor: new.requested_by.clone(),
-            action: AuditAction::of_operation(new.kind),
-            target,
-            details: json!({ "before": job.before, "request": job.request, "after": after }),
-        };
-        if let Err(err) = store::finish(&pool, id, result, event).await {
-            tracing::error!(operation = %id, error = %err, "could not record the end of an operation");
-        }
-    });
-    Ok(operation)
+    }
+
+    /// Starts `work` as an operation and returns it, running. `work` yields the state after the
+    /// change, which the audit event records beside `job.before`.
+    pub async fn launch<W, F>(&self, job: Job, work: W) -> Result<Operation, StoreError>
+    where
+        W: FnOnce() -> F + Send + 'static,
+        F: Future<Output = Result<Value, WorkspaceError>> + Send + 'static,
+    {
+        let operation = store::start(&self.pool, &job.operation).await?;
+        let target = job.target();
+        let new = job.operation;
+        let pool = self.pool.clone();
+        let id = operation.id;
+        self.running.spawn(async move {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let writer = tokio::spawn(write_reports(pool.clone(), id, receiver));
+            let outcome = observed(Arc::new(ChannelObserver(sender)), work()).await;
+            // The observer (and with it the sender) is gone: the writer drains and stops, so every
+            // step is stored before the end is.
+            if let Err(err) = writer.await {
+                tracing::error!(operation = %id, error = %err, "operation progress writer failed");
+            }
+            let (result, after) = match &outcome {
+                Ok(after) => (Ok(()), after.clone()),
+                Err(err) => (Err(error_details(err)), Value::Null),
+            };
+            if let Err(err) = &outcome {
+                tracing::warn!(operation = %id, kind = new.kind.as_str(), error = %err, "operation failed");
+            }
+            let event = AuditEvent {
+                actor: new.requested_by.clone(),
+                action: AuditAction::of_operation(new.kind),
+                target,
+                details: json!({ "before": job.before, "request": job.request, "after": after }),
+            };
+            if let Err(err) = store::finish(&pool, id, result, event).await {
+                tracing::error!(operation = %id, error = %err, "could not record the end of an operation");
+            }
+        });
+        Ok(operation)
+    }
+
+    /// Waits up to `limit` for running operations to end (and record their end); true when
+    /// they all did. Those still running after it are failed as interrupted by the next
+    /// process that starts one.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        self.running.close();
+        tokio::time::timeout(limit, self.running.wait())
+            .await
+            .is_ok()
+    }
 }
 
 /// Stores reports as they come, and touches the row every [`HEARTBEAT`] while none do.

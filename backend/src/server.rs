@@ -1,11 +1,12 @@
 //! `greenlight serve`: the database, the start-up accounts, the listener, graceful shutdown.
 
+use crate::app::{App, AppSettings};
 use crate::auth::password;
 use crate::auth::{RateLimits, SessionSettings};
 use crate::bootstrap;
 use crate::config::{EmulatorArgs, ServeArgs, WorkspaceArgs, WorkspaceKind};
 use crate::emulator::{Emulator, EmulatorConfig};
-use crate::http::{self, AppState, UiConfig};
+use crate::http::UiConfig;
 use crate::postgres::Database;
 use crate::secret::Secret;
 use crate::workspace::{ArmClient, ArmClientConfig, StaticToken};
@@ -81,24 +82,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
 
-    let pruned = crate::events::prune(&database.pool).await?;
-    tracing::debug!(pruned, "old live-feed events dropped");
-    let events = crate::events::EventHub::new(database.pool.clone());
-    let state = AppState {
-        events: Arc::clone(&events),
-        pool: database.pool.clone(),
-        sessions: SessionSettings {
-            idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
-            absolute: Duration::from_secs(args.session_max_hours.saturating_mul(3600)),
-            secure_cookie: args
-                .public_url
-                .as_deref()
-                .is_some_and(|url| url.starts_with("https://")),
-        },
-        rate_limits: RateLimits::default(),
-        local_workspace,
-        workspace: Some(Arc::new(workspace)),
-    };
     let ui = UiConfig {
         dir: args.ui_dir.clone(),
     };
@@ -108,27 +91,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "the console is not built there; the API works, the pages will not (run `make run`)"
         );
     }
-
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let address = listener.local_addr()?;
+    let app = App::build(
+        AppSettings {
+            pool: database.pool.clone(),
+            workspace: Some(Arc::new(workspace)),
+            local_workspace,
+            sessions: SessionSettings {
+                idle: Duration::from_secs(args.session_idle_minutes.saturating_mul(60)),
+                absolute: Duration::from_secs(args.session_max_hours.saturating_mul(3600)),
+                secure_cookie: args
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("https://")),
+            },
+            rate_limits: RateLimits::default(),
+            ui,
+        },
+        listener,
+    )
+    .await?;
+    let address = app.address();
     tracing::info!(%address, "serving");
     println!("Greenlight is ready at http://{address}");
 
-    let app = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Open event streams would hold the graceful stop forever.
-            events.close();
-        })
-        .await
-        .context("serving HTTP");
-    tracing::info!("shutting down");
-    if !crate::operations::wait_for_running(Duration::from_secs(30)).await {
-        tracing::warn!("operations still running after 30 s were left to the workspace");
-    }
+    let served = app.run(shutdown).await;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }

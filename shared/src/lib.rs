@@ -20,7 +20,7 @@ pub mod username;
 
 pub use error::{ErrorBody, ErrorEnvelope, FieldError, WorkspaceErrorDetails};
 pub use limits::{format_iso8601_duration, parse_iso8601_duration, DurationError};
-pub use names::{NameError, ResourceName};
+pub use names::{DeploymentName, EndpointName, NameError, ResourceName};
 pub use role::Role;
 pub use traffic::{check_deployment_delete, check_traffic, traffic_version, RuleViolation};
 pub use username::Username;

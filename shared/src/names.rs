@@ -115,12 +115,98 @@ impl fmt::Display for ResourceName {
     }
 }
 
+/// Names of one kind of workspace object: each is a [`ResourceName`] that can't be mixed up with
+/// another kind's, so an endpoint name is never passed where a deployment name belongs.
+macro_rules! workspace_object_name {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(ResourceName);
+
+        impl $name {
+            /// Checks Azure's name rule ([`ResourceName::parse`]).
+            pub fn parse(raw: &str) -> Result<Self, NameError> {
+                ResourceName::parse(raw).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+
+        impl From<ResourceName> for $name {
+            fn from(name: ResourceName) -> Self {
+                Self(name)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = NameError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = NameError;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0.into()
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+workspace_object_name!(
+    /// A valid online endpoint name.
+    EndpointName
+);
+workspace_object_name!(
+    /// A valid deployment name (unique within its endpoint).
+    DeploymentName
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn refusal(name: &str) -> NameError {
         ResourceName::parse(name).expect_err("the name should be refused")
+    }
+
+    #[test]
+    fn endpoint_and_deployment_names_follow_the_same_rule() {
+        assert_eq!(
+            EndpointName::parse("my-endpoint").map(|n| n.to_string()),
+            Ok("my-endpoint".to_owned())
+        );
+        assert_eq!(
+            DeploymentName::parse("bl"),
+            Err(NameError::Length { len: 2 })
+        );
+        let parsed: DeploymentName = serde_json::from_str("\"green\"").expect("a valid name");
+        assert_eq!(parsed.as_str(), "green");
+        assert!(serde_json::from_str::<EndpointName>("\"-bad\"").is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use shared::ErrorEnvelope;
 #[utoipa::path(
     get,
     path = "/api/v1/about",
+    operation_id = "get_about",
     tag = "health",
     responses(
         (status = 200, body = About),

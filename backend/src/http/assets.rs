@@ -12,6 +12,7 @@ use shared::ErrorEnvelope;
 #[utoipa::path(
     get,
     path = "/api/v1/assets/{kind}",
+    operation_id = "list_assets",
     tag = "assets",
     params(("kind" = String, Path, description = "`models`, `environments` or `codes`")),
     responses(

@@ -47,6 +47,7 @@ struct AuditRow {
 #[utoipa::path(
     get,
     path = "/api/v1/audit",
+    operation_id = "list_audit_events",
     tag = "audit",
     params(AuditQuery),
     responses(

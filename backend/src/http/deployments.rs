@@ -2,11 +2,12 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::{api_field, path_name, rejected, start};
+use super::paths::{checked_name, DeploymentPath, EndpointPath};
+use super::workspace_access::start;
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
 use crate::operations::Job;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use shared::api::{
@@ -15,7 +16,7 @@ use shared::api::{
 };
 use shared::arm::OnlineDeployment;
 use shared::limits::MAX_DEPLOYMENTS_PER_ENDPOINT;
-use shared::{format_iso8601_duration, ErrorEnvelope, FieldError};
+use shared::{format_iso8601_duration, DeploymentName, ErrorEnvelope};
 use std::time::Duration;
 
 /// The console's view of an ARM deployment.
@@ -129,8 +130,9 @@ fn arm_body(
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/deployments",
+    operation_id = "list_deployments",
     tag = "deployments",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     responses(
         (status = 200, body = DeploymentList),
         (status = 401, body = ErrorEnvelope),
@@ -140,12 +142,11 @@ fn arm_body(
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<DeploymentList>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
     let mut items: Vec<DeploymentSummary> = state
         .workspace()?
-        .list_deployments(&endpoint)
+        .list_deployments(endpoint.as_str())
         .await?
         .into_iter()
         .map(summary)
@@ -158,11 +159,9 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+    operation_id = "get_deployment",
     tag = "deployments",
-    params(
-        ("endpoint" = String, Path, description = "The endpoint's name"),
-        ("deployment" = String, Path, description = "The deployment's name"),
-    ),
+    params(DeploymentPath),
     responses(
         (status = 200, body = DeploymentSummary),
         (status = 401, body = ErrorEnvelope),
@@ -172,13 +171,14 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path((endpoint, deployment)): Path<(String, String)>,
+    DeploymentPath {
+        endpoint,
+        deployment,
+    }: DeploymentPath,
 ) -> Result<AppJson<DeploymentSummary>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let deployment = path_name("deployment", &deployment)?;
     let found = state
         .workspace()?
-        .get_deployment(&endpoint, &deployment)
+        .get_deployment(endpoint.as_str(), deployment.as_str())
         .await?;
     Ok(AppJson(summary(found)))
 }
@@ -188,8 +188,9 @@ pub async fn get(
 #[utoipa::path(
     post,
     path = "/api/v1/endpoints/{endpoint}/deployments",
+    operation_id = "create_deployment",
     tag = "deployments",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     request_body = CreateDeploymentRequest,
     responses(
         (status = 202, description = "Creating; follow the operation", body = Operation),
@@ -203,30 +204,23 @@ pub async fn get(
 pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
     AppJson(request): AppJson<CreateDeploymentRequest>,
 ) -> Result<Response, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    request.check().map_err(rejected)?;
+    request.check().map_err(ApiError::rejected)?;
+    let name: DeploymentName = checked_name("name", &request.name)?;
     let client = state.workspace()?;
-    let existing = client.list_deployments(&endpoint).await?;
+    let existing = client.list_deployments(endpoint.as_str()).await?;
     let taken = existing.iter().any(|d| {
         d.name
             .as_deref()
             .is_some_and(|n| n.eq_ignore_ascii_case(&request.name))
     });
     if taken {
-        return Err(ApiError::Conflict {
-            message: format!(
-                "endpoint {endpoint} already has a deployment named {}",
-                request.name
-            ),
-            fields: vec![FieldError {
-                field: "name".into(),
-                message: "this name is taken on the endpoint".into(),
-            }],
-            current: None,
-        });
+        return Err(ApiError::taken(
+            "name",
+            format!("endpoint {endpoint} already has a deployment named {name}"),
+        ));
     }
     if existing.len() >= MAX_DEPLOYMENTS_PER_ENDPOINT {
         return Err(ApiError::invalid(
@@ -237,7 +231,6 @@ pub async fn create(
         ));
     }
     let body = arm_body(&request, client.workspace_location().await?)?;
-    let name = request.name.clone();
     start(
         &state,
         Job::new(
@@ -248,7 +241,9 @@ pub async fn create(
         )
         .request(json!(request)),
         move || async move {
-            let created = client.create_deployment(&endpoint, &name, &body).await?;
+            let created = client
+                .create_deployment(endpoint.as_str(), name.as_str(), &body)
+                .await?;
             Ok(json!(summary(created)))
         },
     )
@@ -259,11 +254,9 @@ pub async fn create(
 #[utoipa::path(
     patch,
     path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+    operation_id = "scale_deployment",
     tag = "deployments",
-    params(
-        ("endpoint" = String, Path, description = "The endpoint's name"),
-        ("deployment" = String, Path, description = "The deployment's name"),
-    ),
+    params(DeploymentPath),
     request_body = ScaleRequest,
     responses(
         (status = 202, description = "Scaling; follow the operation", body = Operation),
@@ -276,16 +269,21 @@ pub async fn create(
 pub async fn scale(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
-    Path((endpoint, deployment)): Path<(String, String)>,
+    DeploymentPath {
+        endpoint,
+        deployment: name,
+    }: DeploymentPath,
     AppJson(request): AppJson<ScaleRequest>,
 ) -> Result<Response, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let name = path_name("deployment", &deployment)?;
-    check_instance_count(request.instance_count).map_err(|e| rejected(vec![e]))?;
+    check_instance_count(request.instance_count).map_err(|e| ApiError::rejected(vec![e]))?;
     let instances = u32::try_from(request.instance_count)
         .map_err(|_| ApiError::invalid("instance_count", "instance_count is out of range"))?;
     let client = state.workspace()?;
-    let before = summary(client.get_deployment(&endpoint, &name).await?);
+    let before = summary(
+        client
+            .get_deployment(endpoint.as_str(), name.as_str())
+            .await?,
+    );
     start(
         &state,
         Job::new(
@@ -297,7 +295,9 @@ pub async fn scale(
         .before(json!(before))
         .request(json!(request)),
         move || async move {
-            let scaled = client.scale_deployment(&endpoint, &name, instances).await?;
+            let scaled = client
+                .scale_deployment(endpoint.as_str(), name.as_str(), instances)
+                .await?;
             Ok(json!(summary(scaled)))
         },
     )
@@ -308,11 +308,9 @@ pub async fn scale(
 #[utoipa::path(
     delete,
     path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
+    operation_id = "delete_deployment",
     tag = "deployments",
-    params(
-        ("endpoint" = String, Path, description = "The endpoint's name"),
-        ("deployment" = String, Path, description = "The deployment's name"),
-    ),
+    params(DeploymentPath),
     responses(
         (status = 202, description = "Deleting; follow the operation", body = Operation),
         (status = 401, body = ErrorEnvelope),
@@ -324,16 +322,21 @@ pub async fn scale(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
-    Path((endpoint, deployment)): Path<(String, String)>,
+    DeploymentPath {
+        endpoint,
+        deployment: name,
+    }: DeploymentPath,
 ) -> Result<Response, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let name = path_name("deployment", &deployment)?;
     let client = state.workspace()?;
-    let found = client.get_endpoint(&endpoint).await?;
-    let before = summary(client.get_deployment(&endpoint, &name).await?);
+    let found = client.get_endpoint(endpoint.as_str()).await?;
+    let before = summary(
+        client
+            .get_deployment(endpoint.as_str(), name.as_str())
+            .await?,
+    );
     let (traffic, mirror) = found.properties.splits();
-    shared::check_deployment_delete(&name, &traffic, &mirror)
-        .map_err(|v| ApiError::invalid(&api_field(&v.field), v.message))?;
+    shared::check_deployment_delete(name.as_str(), &traffic, &mirror)
+        .map_err(|v| ApiError::broken_rules([v]))?;
     start(
         &state,
         Job::new(
@@ -344,7 +347,9 @@ pub async fn delete(
         )
         .before(json!(before)),
         move || async move {
-            client.delete_deployment(&endpoint, &name).await?;
+            client
+                .delete_deployment(endpoint.as_str(), name.as_str())
+                .await?;
             Ok(Value::Null)
         },
     )
@@ -356,11 +361,9 @@ pub async fn delete(
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}/sample-request",
+    operation_id = "get_sample_request",
     tag = "deployments",
-    params(
-        ("endpoint" = String, Path, description = "The endpoint's name"),
-        ("deployment" = String, Path, description = "The deployment's name"),
-    ),
+    params(DeploymentPath),
     responses(
         (status = 200, description = "The sample request body", body = Object),
         (status = 401, body = ErrorEnvelope),
@@ -370,12 +373,15 @@ pub async fn delete(
 pub async fn sample_request(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path((endpoint, deployment)): Path<(String, String)>,
+    DeploymentPath {
+        endpoint,
+        deployment,
+    }: DeploymentPath,
 ) -> Result<AppJson<Value>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let deployment = path_name("deployment", &deployment)?;
     let client = state.workspace()?;
-    let found = client.get_deployment(&endpoint, &deployment).await?;
+    let found = client
+        .get_deployment(endpoint.as_str(), deployment.as_str())
+        .await?;
     let model = found.properties.model.ok_or(ApiError::NotFound)?;
     let version = client.get_asset_version("models", &model).await?;
     let sample = version.properties["properties"][SAMPLE_REQUEST_PROPERTY]

@@ -2,23 +2,24 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::{is_not_found, path_name, rejected, start};
+use super::paths::{checked_name, EndpointPath};
+use super::workspace_access::{is_not_found, start};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
 use crate::operations::Job;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::json;
 use shared::api::{
     CreateEndpointRequest, EndpointAuthMode, EndpointList, EndpointSummary, Operation,
-    OperationKind,
+    OperationKind, TrafficState,
 };
 use shared::arm::{AuthMode, OnlineEndpoint, OnlineEndpointProperties};
-use shared::ErrorEnvelope;
+use shared::{EndpointName, ErrorEnvelope};
 
 /// The console's view of an ARM endpoint.
 pub fn summary(endpoint: OnlineEndpoint) -> EndpointSummary {
-    let split = super::traffic::state_of(&endpoint);
+    let split = TrafficState::of(&endpoint);
     let properties = endpoint.properties;
     EndpointSummary {
         name: endpoint.name.unwrap_or_default(),
@@ -36,6 +37,7 @@ pub fn summary(endpoint: OnlineEndpoint) -> EndpointSummary {
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints",
+    operation_id = "list_endpoints",
     tag = "endpoints",
     responses(
         (status = 200, body = EndpointList),
@@ -62,8 +64,9 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}",
+    operation_id = "get_endpoint",
     tag = "endpoints",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     responses(
         (status = 200, body = EndpointSummary),
         (status = 401, body = ErrorEnvelope),
@@ -73,10 +76,9 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointSummary>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let found = state.workspace()?.get_endpoint(&endpoint).await?;
+    let found = state.workspace()?.get_endpoint(endpoint.as_str()).await?;
     Ok(AppJson(summary(found)))
 }
 
@@ -85,6 +87,7 @@ pub async fn get(
 #[utoipa::path(
     post,
     path = "/api/v1/endpoints",
+    operation_id = "create_endpoint",
     tag = "endpoints",
     request_body = CreateEndpointRequest,
     responses(
@@ -100,18 +103,15 @@ pub async fn create(
     auth: Authenticated<Operator>,
     AppJson(request): AppJson<CreateEndpointRequest>,
 ) -> Result<Response, ApiError> {
-    request.check().map_err(rejected)?;
+    request.check().map_err(ApiError::rejected)?;
+    let name: EndpointName = checked_name("name", &request.name)?;
     let client = state.workspace()?;
-    match client.get_endpoint(&request.name).await {
+    match client.get_endpoint(name.as_str()).await {
         Ok(_) => {
-            return Err(ApiError::Conflict {
-                message: format!("an endpoint named {} already exists", request.name),
-                fields: vec![shared::FieldError {
-                    field: "name".into(),
-                    message: "this name is taken in the workspace".into(),
-                }],
-                current: None,
-            })
+            return Err(ApiError::taken(
+                "name",
+                format!("an endpoint named {name} already exists"),
+            ))
         }
         Err(err) if is_not_found(&err) => {}
         Err(other) => return Err(other.into()),
@@ -129,7 +129,6 @@ pub async fn create(
         },
         ..OnlineEndpoint::default()
     };
-    let name = request.name.clone();
     start(
         &state,
         Job::new(
@@ -140,7 +139,7 @@ pub async fn create(
         )
         .request(json!(request)),
         move || async move {
-            let created = client.create_endpoint(&name, endpoint).await?;
+            let created = client.create_endpoint(name.as_str(), endpoint).await?;
             Ok(json!(summary(created)))
         },
     )
@@ -151,8 +150,9 @@ pub async fn create(
 #[utoipa::path(
     delete,
     path = "/api/v1/endpoints/{endpoint}",
+    operation_id = "delete_endpoint",
     tag = "endpoints",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     responses(
         (status = 202, description = "Deleting; follow the operation", body = Operation),
         (status = 401, body = ErrorEnvelope),
@@ -163,11 +163,10 @@ pub async fn create(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint: name }: EndpointPath,
 ) -> Result<Response, ApiError> {
-    let name = path_name("endpoint", &endpoint)?;
     let client = state.workspace()?;
-    let before = summary(client.get_endpoint(&name).await?);
+    let before = summary(client.get_endpoint(name.as_str()).await?);
     start(
         &state,
         Job::new(
@@ -178,7 +177,7 @@ pub async fn delete(
         )
         .before(json!(before)),
         move || async move {
-            client.delete_endpoint(&name).await?;
+            client.delete_endpoint(name.as_str()).await?;
             Ok(serde_json::Value::Null)
         },
     )

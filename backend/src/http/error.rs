@@ -5,7 +5,8 @@ use crate::workspace::WorkspaceError;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use shared::{ErrorBody, ErrorEnvelope, FieldError, Role, WorkspaceErrorDetails};
+use shared::api::TrafficState;
+use shared::{ErrorBody, ErrorEnvelope, FieldError, Role, RuleViolation, WorkspaceErrorDetails};
 use std::time::Duration;
 
 tokio::task_local! {
@@ -46,6 +47,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("no such resource")]
     NotFound,
+    /// No API operation has this path: a client bug rather than a missing resource.
+    #[error("there is no API operation at this path; /api/openapi.json lists them")]
+    UnknownPath,
     /// The workspace (Azure ML or the local one) refused or failed; its own error rides along.
     #[error("the workspace refused the request: {message}")]
     Workspace {
@@ -74,6 +78,55 @@ impl ApiError {
         }
     }
 
+    /// Broken rules as a `422`, the first rule's message leading.
+    pub fn rejected(problems: Vec<FieldError>) -> Self {
+        let message = match problems.as_slice() {
+            [] => "the request breaks a rule".to_owned(),
+            [one] => one.message.clone(),
+            [first, rest @ ..] => format!("{} (and {} more)", first.message, rest.len()),
+        };
+        Self::Validation {
+            message,
+            fields: problems,
+        }
+    }
+
+    /// Broken shared rules as a `422`. The rules report ARM's field paths
+    /// (`properties.traffic.blue`); the API's own fields are snake_case (`traffic.blue`).
+    pub fn broken_rules(violations: impl IntoIterator<Item = RuleViolation>) -> Self {
+        Self::rejected(
+            violations
+                .into_iter()
+                .map(|v| FieldError {
+                    field: api_field(&v.field),
+                    message: v.message,
+                })
+                .collect(),
+        )
+    }
+
+    /// A `409` for a name that is already in use.
+    pub fn taken(field: &str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            message: message.into(),
+            fields: vec![FieldError {
+                field: field.to_owned(),
+                message: format!("this {field} is taken"),
+            }],
+            current: None,
+        }
+    }
+
+    /// A `409` for a traffic change based on a split that is no longer current; `current` is the
+    /// split as it is now, so the caller can decide again.
+    pub fn stale_traffic(current: &TrafficState) -> Self {
+        Self::Conflict {
+            message: "the traffic changed since you read it; here is the current split".into(),
+            fields: Vec::new(),
+            current: serde_json::to_value(current).ok(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -82,7 +135,7 @@ impl ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::UnknownPath => StatusCode::NOT_FOUND,
             Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             // Azure's 4xx are the caller's problem and keep their status; anything else from the
             // workspace is a bad gateway.
@@ -109,13 +162,20 @@ impl ApiError {
             Self::Validation { .. } => "validation_failed",
             Self::Conflict { .. } => "conflict",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::UnknownPath => "not_found",
             Self::NotSupported(_) => "not_supported",
             Self::Workspace { .. } => "workspace_error",
             Self::NoWorkspace => "no_workspace",
             Self::Internal(_) => "internal",
         }
     }
+}
+
+/// The API's name for a field the shared rules name by its ARM path.
+fn api_field(arm_field: &str) -> String {
+    arm_field
+        .replacen("properties.mirrorTraffic", "mirror_traffic", 1)
+        .replacen("properties.traffic", "traffic", 1)
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -154,11 +214,9 @@ impl From<WorkspaceError> for ApiError {
                 code,
                 message,
             },
-            WorkspaceError::StaleTraffic { current } => Self::Conflict {
-                message: "the traffic changed since you read it; here is the current split".into(),
-                fields: Vec::new(),
-                current: serde_json::to_value(crate::http::traffic::state_of(&current)).ok(),
-            },
+            WorkspaceError::StaleTraffic { current } => {
+                Self::stale_traffic(&TrafficState::of(&current))
+            }
             WorkspaceError::OperationFailed { code, message } => Self::Workspace {
                 status: 502,
                 code,

@@ -84,6 +84,7 @@ impl Cursor {
 #[utoipa::path(
     get,
     path = "/api/v1/events",
+    operation_id = "stream_events",
     tag = "events",
     params(
         EventsQuery,

@@ -11,6 +11,7 @@ use shared::api::Health;
 #[utoipa::path(
     get,
     path = "/api/v1/health",
+    operation_id = "get_health",
     tag = "health",
     responses(
         (status = 200, description = "Every check passed", body = Health),

@@ -3,12 +3,13 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::{path_name, start};
+use super::paths::EndpointPath;
+use super::workspace_access::start;
 use super::AppState;
 use crate::audit::{self, AuditEvent};
 use crate::auth::{Authenticated, Operator};
 use crate::operations::Job;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{json, Value};
 use shared::api::{
@@ -38,8 +39,9 @@ fn keys_of(keys: EndpointAuthKeys, masked: bool) -> EndpointKeys {
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/keys",
+    operation_id = "get_keys",
     tag = "keys",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     responses(
         (status = 200, body = EndpointKeys),
         (status = 401, body = ErrorEnvelope),
@@ -49,10 +51,9 @@ fn keys_of(keys: EndpointAuthKeys, masked: bool) -> EndpointKeys {
 pub async fn masked(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointKeys>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let keys = state.workspace()?.list_keys(&endpoint).await?;
+    let keys = state.workspace()?.list_keys(endpoint.as_str()).await?;
     Ok(AppJson(keys_of(keys, true)))
 }
 
@@ -60,8 +61,9 @@ pub async fn masked(
 #[utoipa::path(
     post,
     path = "/api/v1/endpoints/{endpoint}/keys/reveal",
+    operation_id = "reveal_keys",
     tag = "keys",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     responses(
         (status = 200, body = EndpointKeys),
         (status = 401, body = ErrorEnvelope),
@@ -72,10 +74,9 @@ pub async fn masked(
 pub async fn reveal(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointKeys>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let keys = state.workspace()?.list_keys(&endpoint).await?;
+    let keys = state.workspace()?.list_keys(endpoint.as_str()).await?;
     // Recorded before the keys leave: no audit row, no keys.
     let mut tx = state.pool.begin().await?;
     audit::record(
@@ -83,7 +84,7 @@ pub async fn reveal(
         &AuditEvent {
             actor: auth.session.user.username.to_string(),
             action: AuditAction::KeysReveal,
-            target: endpoint,
+            target: endpoint.to_string(),
             details: json!({}),
         },
     )
@@ -96,8 +97,9 @@ pub async fn reveal(
 #[utoipa::path(
     post,
     path = "/api/v1/endpoints/{endpoint}/keys/regenerate",
+    operation_id = "regenerate_key",
     tag = "keys",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     request_body = RegenerateKeyRequest,
     responses(
         (status = 202, description = "Regenerating; follow the operation", body = Operation),
@@ -109,13 +111,12 @@ pub async fn reveal(
 pub async fn regenerate(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint: name }: EndpointPath,
     AppJson(request): AppJson<RegenerateKeyRequest>,
 ) -> Result<Response, ApiError> {
-    let name = path_name("endpoint", &endpoint)?;
     let client = state.workspace()?;
     // Refuse at once what the workspace would refuse later (no such endpoint).
-    client.get_endpoint(&name).await?;
+    client.get_endpoint(name.as_str()).await?;
     let key = match request.key {
         KeyName::Primary => KeyType::Primary,
         KeyName::Secondary => KeyType::Secondary,
@@ -130,7 +131,7 @@ pub async fn regenerate(
         )
         .request(json!(request)),
         move || async move {
-            client.regenerate_key(&name, key).await?;
+            client.regenerate_key(name.as_str(), key).await?;
             Ok(Value::Null)
         },
     )

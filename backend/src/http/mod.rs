@@ -14,11 +14,12 @@ pub mod middleware;
 mod observe;
 mod openapi;
 mod operations;
+mod paths;
 mod query;
 mod scoring;
 mod session;
 mod static_files;
-pub mod traffic;
+mod traffic;
 mod users;
 mod workspace_access;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub workspace: Option<std::sync::Arc<crate::workspace::ArmClient>>,
     /// The live feed SSE streams follow.
     pub events: Arc<crate::events::EventHub>,
+    /// Runs long workspace calls and records their end; owned by the app, drained when it stops.
+    pub operations: crate::operations::OperationRunner,
 }
 
 /// Where the built console lives.
@@ -111,7 +114,7 @@ pub fn router(state: AppState, ui: &UiConfig) -> Router {
         // Unknown API paths answer in the error envelope rather than with the console's HTML.
         .route(
             "/api/{*rest}",
-            axum::routing::any(|| async { ApiError::NotFound }),
+            axum::routing::any(|| async { ApiError::UnknownPath }),
         )
         .fallback_service(static_files::service(&ui.dir))
         .layer(axum::middleware::from_fn(middleware::guard))

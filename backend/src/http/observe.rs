@@ -2,11 +2,11 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
+use super::paths::{DeploymentPath, EndpointPath};
 use super::query::AppQuery;
-use super::workspace_access::path_name;
 use super::AppState;
 use crate::auth::Authenticated;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use shared::api::workspace::{DEFAULT_LOG_TAIL, MAX_LOG_TAIL};
 use shared::api::{DeploymentLogs, EndpointMetricsSummary};
@@ -22,10 +22,10 @@ pub struct LogQuery {
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}/logs",
+    operation_id = "get_deployment_logs",
     tag = "deployments",
     params(
-        ("endpoint" = String, Path, description = "The endpoint's name"),
-        ("deployment" = String, Path, description = "The deployment's name"),
+        DeploymentPath,
         LogQuery,
     ),
     responses(
@@ -38,11 +38,12 @@ pub struct LogQuery {
 pub async fn logs(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path((endpoint, deployment)): Path<(String, String)>,
+    DeploymentPath {
+        endpoint,
+        deployment,
+    }: DeploymentPath,
     AppQuery(query): AppQuery<LogQuery>,
 ) -> Result<AppJson<DeploymentLogs>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let deployment = path_name("deployment", &deployment)?;
     let tail = query.tail.unwrap_or(DEFAULT_LOG_TAIL);
     if !(1..=MAX_LOG_TAIL).contains(&tail) {
         return Err(ApiError::invalid(
@@ -52,7 +53,7 @@ pub async fn logs(
     }
     let content = state
         .workspace()?
-        .logs(&endpoint, &deployment, tail)
+        .logs(endpoint.as_str(), deployment.as_str(), tail)
         .await?;
     Ok(AppJson(DeploymentLogs { content }))
 }
@@ -63,8 +64,9 @@ pub async fn logs(
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/metrics",
+    operation_id = "get_endpoint_metrics",
     tag = "endpoints",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     responses(
         (status = 200, body = EndpointMetricsSummary),
         (status = 401, body = ErrorEnvelope),
@@ -75,9 +77,8 @@ pub async fn logs(
 pub async fn metrics(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointMetricsSummary>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
     let client = state.workspace()?;
     if state.local_workspace.is_none() {
         return Err(ApiError::NotSupported(
@@ -85,5 +86,5 @@ pub async fn metrics(
                 .into(),
         ));
     }
-    Ok(AppJson(client.local_metrics(&endpoint).await?))
+    Ok(AppJson(client.local_metrics(endpoint.as_str()).await?))
 }

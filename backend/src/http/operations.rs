@@ -16,6 +16,7 @@ use uuid::Uuid;
 #[utoipa::path(
     get,
     path = "/api/v1/operations/{id}",
+    operation_id = "get_operation",
     tag = "operations",
     params(("id" = Uuid, Path, description = "The operation's id")),
     responses(
@@ -48,6 +49,7 @@ pub struct OperationQuery {
 #[utoipa::path(
     get,
     path = "/api/v1/operations",
+    operation_id = "list_operations",
     tag = "operations",
     params(OperationQuery),
     responses(

@@ -3,20 +3,21 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::path_name;
+use super::paths::{checked_name, EndpointPath};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use shared::api::{InvokeRequest, InvokeResult};
-use shared::ErrorEnvelope;
+use shared::{DeploymentName, ErrorEnvelope};
 
 /// Sends `body` to the endpoint's scoring URI with the endpoint's own credential. The model's
 /// answer comes back whatever its status (a 424 from the model is a result, not an error).
 #[utoipa::path(
     post,
     path = "/api/v1/endpoints/{endpoint}/invoke",
+    operation_id = "invoke_endpoint",
     tag = "endpoints",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     request_body = InvokeRequest,
     responses(
         (status = 200, description = "The scoring URI answered", body = InvokeResult),
@@ -29,19 +30,22 @@ use shared::ErrorEnvelope;
 pub async fn invoke(
     State(state): State<AppState>,
     _auth: Authenticated<Operator>,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
     AppJson(request): AppJson<InvokeRequest>,
 ) -> Result<AppJson<InvokeResult>, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
     let deployment = request
         .deployment
         .as_deref()
-        .map(|d| path_name("deployment", d))
+        .map(|d| checked_name::<DeploymentName>("deployment", d))
         .transpose()?;
     let body = serde_json::to_vec(&request.body).map_err(|e| ApiError::Internal(e.into()))?;
     let answer = state
         .workspace()?
-        .invoke(&endpoint, deployment.as_deref(), body.into())
+        .invoke(
+            endpoint.as_str(),
+            deployment.as_ref().map(DeploymentName::as_str),
+            body.into(),
+        )
         .await?;
     let body = serde_json::from_slice(&answer.body).unwrap_or_else(|_| {
         serde_json::Value::String(String::from_utf8_lossy(&answer.body).into_owned())

@@ -18,6 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 #[utoipa::path(
     get,
     path = "/api/v1/session",
+    operation_id = "get_session",
     tag = "session",
     responses(
         (status = 200, body = SessionInfo),
@@ -32,6 +33,7 @@ pub async fn current(auth: Authenticated) -> AppJson<SessionInfo> {
 #[utoipa::path(
     post,
     path = "/api/v1/session",
+    operation_id = "sign_in",
     tag = "session",
     request_body = SignInRequest,
     responses(
@@ -70,6 +72,7 @@ pub async fn sign_in(
 #[utoipa::path(
     delete,
     path = "/api/v1/session",
+    operation_id = "sign_out",
     tag = "session",
     responses(
         (status = 204, description = "Signed out"),

@@ -3,27 +3,17 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::workspace_access::{accepted, api_field, path_name, rejected};
+use super::paths::EndpointPath;
+use super::workspace_access::accepted;
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
-use crate::operations::{launch, Job};
-use axum::extract::{Path, State};
+use crate::operations::Job;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::api::{Operation, OperationKind, TrafficChange, TrafficState};
-use shared::arm::OnlineEndpoint;
-use shared::{ErrorEnvelope, FieldError};
-
-/// The split of `endpoint` and its version.
-pub fn state_of(endpoint: &OnlineEndpoint) -> TrafficState {
-    let (traffic, mirror_traffic) = endpoint.properties.splits();
-    TrafficState {
-        version: shared::traffic_version(&traffic, &mirror_traffic),
-        traffic,
-        mirror_traffic,
-    }
-}
+use shared::ErrorEnvelope;
 
 fn etag(version: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("\"{version}\"")).ok()
@@ -49,8 +39,9 @@ fn expected_version(change: &TrafficChange, headers: &HeaderMap) -> Option<Strin
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/traffic",
+    operation_id = "get_traffic",
     tag = "traffic",
-    params(("endpoint" = String, Path, description = "The endpoint's name")),
+    params(EndpointPath),
     responses(
         (status = 200, body = TrafficState, headers(("ETag" = String, description = "The version"))),
         (status = 401, body = ErrorEnvelope),
@@ -60,10 +51,9 @@ fn expected_version(change: &TrafficChange, headers: &HeaderMap) -> Option<Strin
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint }: EndpointPath,
 ) -> Result<Response, ApiError> {
-    let endpoint = path_name("endpoint", &endpoint)?;
-    let current = state_of(&state.workspace()?.get_endpoint(&endpoint).await?);
+    let current = TrafficState::of(&state.workspace()?.get_endpoint(endpoint.as_str()).await?);
     let tag = etag(&current.version);
     let mut response = AppJson(current).into_response();
     if let Some(tag) = tag {
@@ -78,9 +68,10 @@ pub async fn get(
 #[utoipa::path(
     put,
     path = "/api/v1/endpoints/{endpoint}/traffic",
+    operation_id = "change_traffic",
     tag = "traffic",
     params(
-        ("endpoint" = String, Path, description = "The endpoint's name"),
+        EndpointPath,
         ("If-Match" = Option<String>, Header, description = "The version read, if not in the body"),
     ),
     request_body = TrafficChange,
@@ -96,11 +87,10 @@ pub async fn get(
 pub async fn change(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
-    Path(endpoint): Path<String>,
+    EndpointPath { endpoint: name }: EndpointPath,
     headers: HeaderMap,
     AppJson(change): AppJson<TrafficChange>,
 ) -> Result<Response, ApiError> {
-    let name = path_name("endpoint", &endpoint)?;
     let Some(expected) = expected_version(&change, &headers) else {
         return Err(ApiError::invalid(
             "version",
@@ -108,54 +98,42 @@ pub async fn change(
         ));
     };
     let client = state.workspace()?;
-    let deployments = client.list_deployments(&name).await?;
+    let deployments = client.list_deployments(name.as_str()).await?;
     let names: Vec<&str> = deployments
         .iter()
         .filter_map(|d| d.name.as_deref())
         .collect();
-    shared::check_traffic(&change.traffic, &change.mirror_traffic, &names).map_err(|found| {
-        rejected(
-            found
-                .into_iter()
-                .map(|v| FieldError {
-                    field: api_field(&v.field),
-                    message: v.message,
-                })
-                .collect(),
-        )
-    })?;
-    let current = state_of(&client.get_endpoint(&name).await?);
+    shared::check_traffic(&change.traffic, &change.mirror_traffic, &names)
+        .map_err(ApiError::broken_rules)?;
+    let current = TrafficState::of(&client.get_endpoint(name.as_str()).await?);
     if current.version != expected {
-        return Err(ApiError::Conflict {
-            message: "the traffic changed since you read it; here is the current split".into(),
-            fields: Vec::new(),
-            current: Some(json!(current)),
-        });
+        return Err(ApiError::stale_traffic(&current));
     }
     let seen = current.clone();
-    let launched = launch(
-        &state.pool,
-        Job::new(
-            OperationKind::TrafficChange,
-            auth.session.user.username.as_str(),
-            &name,
-            None,
+    let launched = state
+        .operations
+        .launch(
+            Job::new(
+                OperationKind::TrafficChange,
+                auth.session.user.username.as_str(),
+                &name,
+                None,
+            )
+            .before(json!(current))
+            .request(json!({ "traffic": change.traffic, "mirror_traffic": change.mirror_traffic })),
+            move || async move {
+                let updated = client
+                    .update_traffic(
+                        name.as_str(),
+                        Some((&seen.traffic, &seen.mirror_traffic)),
+                        change.traffic,
+                        change.mirror_traffic,
+                    )
+                    .await?;
+                Ok(json!(TrafficState::of(&updated)))
+            },
         )
-        .before(json!(current))
-        .request(json!({ "traffic": change.traffic, "mirror_traffic": change.mirror_traffic })),
-        move || async move {
-            let updated = client
-                .update_traffic(
-                    &name,
-                    Some((&seen.traffic, &seen.mirror_traffic)),
-                    change.traffic,
-                    change.mirror_traffic,
-                )
-                .await?;
-            Ok(json!(state_of(&updated)))
-        },
-    )
-    .await;
+        .await;
     match launched {
         Ok(operation) => Ok(accepted(operation)),
         // Another change to this endpoint is running: the caller sees the split it started from.

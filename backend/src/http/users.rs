@@ -15,6 +15,7 @@ use shared::{ErrorEnvelope, Username};
 #[utoipa::path(
     get,
     path = "/api/v1/users",
+    operation_id = "list_users",
     tag = "users",
     responses(
         (status = 200, body = UserList),
@@ -35,6 +36,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/users",
+    operation_id = "create_user",
     tag = "users",
     request_body = CreateUserRequest,
     responses(

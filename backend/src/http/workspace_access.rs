@@ -4,12 +4,11 @@
 use super::error::ApiError;
 use super::json::AppJson;
 use super::AppState;
-use crate::operations::{launch, Job};
+use crate::operations::Job;
 use crate::workspace::{ArmClient, WorkspaceError};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::api::Operation;
-use shared::FieldError;
 use std::sync::Arc;
 
 impl AppState {
@@ -25,7 +24,7 @@ where
     W: FnOnce() -> F + Send + 'static,
     F: std::future::Future<Output = Result<serde_json::Value, WorkspaceError>> + Send + 'static,
 {
-    Ok(accepted(launch(&state.pool, job, work).await?))
+    Ok(accepted(state.operations.launch(job, work).await?))
 }
 
 /// `202 Accepted`, `Location: /api/v1/operations/{id}`, and the operation as it starts.
@@ -37,34 +36,6 @@ pub fn accepted(operation: Operation) -> Response {
         AppJson(operation),
     )
         .into_response()
-}
-
-/// Broken rules as a `422`, the first rule's message leading.
-pub fn rejected(problems: Vec<FieldError>) -> ApiError {
-    let message = match problems.as_slice() {
-        [] => "the request breaks a rule".to_owned(),
-        [one] => one.message.clone(),
-        [first, rest @ ..] => format!("{} (and {} more)", first.message, rest.len()),
-    };
-    ApiError::Validation {
-        message,
-        fields: problems,
-    }
-}
-
-/// A workspace object name from the URL, checked against Azure's rule before any call.
-pub fn path_name(field: &str, raw: &str) -> Result<String, ApiError> {
-    shared::ResourceName::parse(raw)
-        .map(|n| n.as_str().to_owned())
-        .map_err(|e| ApiError::invalid(field, e.to_string()))
-}
-
-/// The shared rules report ARM's field paths (`properties.traffic.blue`); the API's own fields
-/// are snake_case (`traffic.blue`).
-pub fn api_field(arm_field: &str) -> String {
-    arm_field
-        .replacen("properties.mirrorTraffic", "mirror_traffic", 1)
-        .replacen("properties.traffic", "traffic", 1)
 }
 
 /// True when the workspace says there is no such resource.

@@ -1,8 +1,9 @@
 //! `spawn_app()` and a typed client with one method per endpoint.
 
 use crate::common::{fresh_database, TestDatabase};
+use backend::app::{App, AppSettings};
 use backend::auth::{password, RateLimits, SessionSettings};
-use backend::http::{self, AppState, UiConfig};
+use backend::http::UiConfig;
 use backend::secret::Secret;
 use backend::store::users;
 use backend::workspace::{ArmClient, ArmClientConfig, StaticToken};
@@ -10,7 +11,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::api::CSRF_HEADER;
 use shared::{Role, Username};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 pub const PASSWORD: &str = "a-long-enough-password";
@@ -86,27 +86,28 @@ async fn spawn(
     local_workspace: Option<shared::api::LocalWorkspaceInfo>,
 ) -> TestApp {
     let db = fresh_database().await;
-    let state = AppState {
-        events: backend::events::EventHub::new(db.pool.clone()),
-        pool: db.pool.clone(),
-        sessions: default_sessions(),
-        rate_limits,
-        local_workspace,
-        workspace,
-    };
-    let ui = UiConfig {
-        dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
-    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
-    let address = listener.local_addr().expect("local address");
-    let app = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    TestApp {
-        url: format!("http://{address}"),
-        db,
-    }
+    // Exactly what `greenlight serve` builds and runs, on a fresh database.
+    let app = App::build(
+        AppSettings {
+            pool: db.pool.clone(),
+            workspace,
+            local_workspace,
+            sessions: default_sessions(),
+            rate_limits,
+            ui: UiConfig {
+                dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
+            },
+        },
+        listener,
+    )
+    .await
+    .expect("build the app");
+    let url = format!("http://{}", app.address());
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp { url, db }
 }
 
 /// A browser-like client: its own cookie jar, and the CSRF token of its session.

@@ -358,6 +358,18 @@ pub struct TrafficState {
     pub version: String,
 }
 
+impl TrafficState {
+    /// The split an endpoint carries, and its version.
+    pub fn of(endpoint: &crate::arm::OnlineEndpoint) -> Self {
+        let (traffic, mirror_traffic) = endpoint.properties.splits();
+        Self {
+            version: crate::traffic::traffic_version(&traffic, &mirror_traffic),
+            traffic,
+            mirror_traffic,
+        }
+    }
+}
+
 /// `PUT /api/v1/endpoints/{endpoint}/traffic`: the whole new split, and the version it was
 /// based on (here or as `If-Match`). A stale version is refused with 409 and the current state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,105 @@
+//! The one way an app is put together and run: `greenlight serve` and the integration tests both
+//! call [`App::build`] and [`App::run`], so the tests exercise exactly what production starts —
+//! the live feed, the operation runner and its draining on stop included.
+
+use crate::auth::{RateLimits, SessionSettings};
+use crate::events::EventHub;
+use crate::http::{self, AppState, UiConfig};
+use crate::operations::OperationRunner;
+use crate::workspace::ArmClient;
+use anyhow::Context;
+use sqlx::PgPool;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long a graceful stop lets running operations finish and record their end.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// What an app is built from: `serve` fills it from its flags, the tests from their fixtures.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub pool: PgPool,
+    /// The one way to the workspace (Azure ML or the local one), when there is one.
+    pub workspace: Option<Arc<ArmClient>>,
+    /// The embedded local workspace's addresses, shown on the console's home page.
+    pub local_workspace: Option<shared::api::LocalWorkspaceInfo>,
+    pub sessions: SessionSettings,
+    pub rate_limits: RateLimits,
+    pub ui: UiConfig,
+}
+
+/// A built app, bound to its listener and ready to serve.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: AppState,
+    ui: UiConfig,
+}
+
+impl App {
+    /// Prepares the live feed (dropping events older than its retention) and the operation
+    /// runner, and binds the app to `listener`.
+    pub async fn build(settings: AppSettings, listener: TcpListener) -> anyhow::Result<Self> {
+        let address = listener
+            .local_addr()
+            .context("reading the listening address")?;
+        let pruned = crate::events::prune(&settings.pool).await?;
+        tracing::debug!(pruned, "old live-feed events dropped");
+        let state = AppState {
+            events: EventHub::new(settings.pool.clone()),
+            operations: OperationRunner::new(settings.pool.clone()),
+            pool: settings.pool,
+            sessions: settings.sessions,
+            rate_limits: settings.rate_limits,
+            local_workspace: settings.local_workspace,
+            workspace: settings.workspace,
+        };
+        Ok(Self {
+            listener,
+            address,
+            state,
+            ui: settings.ui,
+        })
+    }
+
+    /// Where the app listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` resolves, then closes open event streams (they would hold the
+    /// stop forever) and lets running operations finish for up to [`DRAIN_LIMIT`].
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            ui,
+            ..
+        } = self;
+        let events = Arc::clone(&state.events);
+        let operations = state.operations.clone();
+        let service = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                events.close();
+            })
+            .await
+            .context("serving HTTP");
+        tracing::info!("shutting down");
+        if !operations.drain(DRAIN_LIMIT).await {
+            tracing::warn!(
+                "operations still running after {} s were left to the workspace",
+                DRAIN_LIMIT.as_secs()
+            );
+        }
+        served
+    }
+}

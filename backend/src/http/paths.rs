@@ -1,0 +1,80 @@
+//! Typed path parameters. A workspace object's name in the URL is checked against Azure's name
+//! rule before the handler runs, so a handler only ever holds a valid [`EndpointName`] or
+//! [`DeploymentName`] and nothing odd is forwarded into an ARM URL; a broken rule answers `422`
+//! naming the path field, in the error envelope.
+
+use super::error::ApiError;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use serde::Deserialize;
+use shared::{DeploymentName, EndpointName, NameError};
+use std::str::FromStr;
+use utoipa::IntoParams;
+
+/// `/endpoints/{endpoint}/…`
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EndpointPath {
+    /// The endpoint's name.
+    #[param(value_type = String)]
+    pub endpoint: EndpointName,
+}
+
+/// `/endpoints/{endpoint}/deployments/{deployment}/…`
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeploymentPath {
+    /// The endpoint's name.
+    #[param(value_type = String)]
+    pub endpoint: EndpointName,
+    /// The deployment's name.
+    #[param(value_type = String)]
+    pub deployment: DeploymentName,
+}
+
+/// The path's segments as sent, before their rules are checked.
+#[derive(Debug, Deserialize)]
+struct RawSegments {
+    endpoint: String,
+    deployment: Option<String>,
+}
+
+/// A name taken from a request (path or body), or a `422` naming `field` and the broken rule.
+pub fn checked_name<N: FromStr<Err = NameError>>(field: &str, raw: &str) -> Result<N, ApiError> {
+    raw.parse()
+        .map_err(|err: NameError| ApiError::invalid(field, err.to_string()))
+}
+
+async fn segments<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<RawSegments, ApiError> {
+    Path::<RawSegments>::from_request_parts(parts, state)
+        .await
+        .map(|Path(raw)| raw)
+        // Only a route registered with the wrong extractor gets here: a bug, not bad input.
+        .map_err(|rejection| ApiError::Internal(anyhow::anyhow!("path parameters: {rejection}")))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EndpointPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = segments(parts, state).await?;
+        Ok(Self {
+            endpoint: checked_name("endpoint", &raw.endpoint)?,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DeploymentPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = segments(parts, state).await?;
+        let deployment = raw.deployment.ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!("a deployment route without {{deployment}}"))
+        })?;
+        Ok(Self {
+            endpoint: checked_name("endpoint", &raw.endpoint)?,
+            deployment: checked_name("deployment", &deployment)?,
+        })
+    }
+}
