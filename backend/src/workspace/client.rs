@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::api::EndpointMetricsSummary;
 use shared::arm::{
-    ArmErrorResponse, DeploymentLogs, EndpointAuthKeys, KeyType, OnlineDeployment, OnlineEndpoint,
-    Page, TrackedResource,
+    DeploymentLogs, EndpointAuthKeys, KeyType, OnlineDeployment, OnlineEndpoint, Page,
+    TrackedResource,
 };
 use shared::traffic::effective_split;
 use std::collections::{BTreeMap, HashMap};
@@ -70,26 +70,6 @@ pub struct ArmClient {
     credential: Arc<dyn TokenSource>,
     /// One lock per endpoint: this process sends one change to an endpoint at a time.
     endpoint_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-/// Turns an error answer into a `WorkspaceError` carrying Azure's code and message unchanged.
-pub(super) async fn arm_error(response: Response) -> WorkspaceError {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    match serde_json::from_str::<ArmErrorResponse>(&text) {
-        Ok(body) => WorkspaceError::Arm {
-            status,
-            code: body.error.code,
-            message: body.error.message,
-            target: body.error.target,
-        },
-        Err(_) => WorkspaceError::Arm {
-            status,
-            code: format!("Http{status}"),
-            message: format!("the workspace answered {status}"),
-            target: None,
-        },
-    }
 }
 
 impl ArmClient {
@@ -169,7 +149,7 @@ impl ArmClient {
         if response.status().is_success() {
             Ok(response)
         } else {
-            Err(arm_error(response).await)
+            Err(WorkspaceError::from_response(response).await)
         }
     }
 
@@ -207,7 +187,7 @@ impl ArmClient {
         while let Some(next) = page.next_link.take() {
             let response = self.send(Method::GET, &next, None).await?;
             if !response.status().is_success() {
-                return Err(arm_error(response).await);
+                return Err(WorkspaceError::from_response(response).await);
             }
             page = decode(response).await?;
             items.append(&mut page.value);
@@ -277,7 +257,7 @@ impl ArmClient {
         let url = format!("{}{reference}", self.config.base_url.trim_end_matches('/'));
         let response = self.send(Method::GET, &url, None).await?;
         if !response.status().is_success() {
-            return Err(arm_error(response).await);
+            return Err(WorkspaceError::from_response(response).await);
         }
         decode(response).await
     }
@@ -306,7 +286,7 @@ impl ArmClient {
             .await
             .map_err(|_| WorkspaceError::Transport("the metrics request failed".into()))?;
         if !response.status().is_success() {
-            return Err(arm_error(response).await);
+            return Err(WorkspaceError::from_response(response).await);
         }
         decode(response).await
     }
