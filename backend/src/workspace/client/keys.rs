@@ -1,0 +1,41 @@
+//! An endpoint's credentials for its scoring URI: the two keys of a key-authenticated endpoint
+//! (read and regenerate), and the short-lived token of an `AMLToken` endpoint.
+
+use super::{decode, ArmClient};
+use crate::workspace::error::WorkspaceError;
+use reqwest::Method;
+use shared::arm::{EndpointAuthKeys, EndpointAuthToken, KeyType};
+
+impl ArmClient {
+    pub async fn list_keys(&self, endpoint: &str) -> Result<EndpointAuthKeys, WorkspaceError> {
+        self.post_for(&format!("/onlineEndpoints/{endpoint}/listKeys"))
+            .await
+    }
+
+    pub async fn regenerate_key(&self, endpoint: &str, key: KeyType) -> Result<(), WorkspaceError> {
+        let body = serde_json::json!({ "keyType": key });
+        self.write(
+            Method::POST,
+            &format!("/onlineEndpoints/{endpoint}/regenerateKeys"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// A scoring token for an `AMLToken` endpoint (the `token` action).
+    pub(in crate::workspace) async fn endpoint_token(
+        &self,
+        endpoint: &str,
+    ) -> Result<EndpointAuthToken, WorkspaceError> {
+        self.post_for(&format!("/onlineEndpoints/{endpoint}/token"))
+            .await
+    }
+
+    /// POSTs an action without a body and decodes its answer.
+    async fn post_for<T: serde::de::DeserializeOwned>(
+        &self,
+        tail: &str,
+    ) -> Result<T, WorkspaceError> {
+        decode(self.call(Method::POST, tail, None).await?).await
+    }
+}
