@@ -1,10 +1,13 @@
 //! Online deployments of an endpoint: list, read, create, scale and delete them, and read what
 //! their instances printed.
 
-use super::{decode, to_json, ArmClient};
+use super::{decode, ArmClient, Body};
 use crate::workspace::error::WorkspaceError;
 use reqwest::Method;
-use shared::arm::{DeploymentLogs, OnlineDeployment};
+use shared::arm::{
+    ContainerType, DeploymentLogs, DeploymentLogsRequest, OnlineDeployment, PartialSku,
+    PartialTrackedResource,
+};
 
 impl ArmClient {
     pub async fn list_deployments(
@@ -32,35 +35,28 @@ impl ArmClient {
         name: &str,
         deployment: &OnlineDeployment,
     ) -> Result<OnlineDeployment, WorkspaceError> {
-        let serial = self.endpoint_lock(endpoint);
-        let _held = serial.lock().await;
-        let body = to_json(deployment)?;
-        self.write(
-            Method::PUT,
-            &format!("/onlineEndpoints/{endpoint}/deployments/{name}"),
-            Some(&body),
-        )
-        .await?;
-        self.get_deployment(endpoint, name).await
+        let body = Body::json(deployment)?;
+        self.change_deployment(endpoint, name, Method::PUT, &body)
+            .await
     }
 
-    /// Sets the instance count and waits until the deployment has scaled.
+    /// Sets the instance count and waits until the deployment has scaled: a PATCH of
+    /// `sku.capacity` alone.
     pub async fn scale_deployment(
         &self,
         endpoint: &str,
         name: &str,
         instances: u32,
     ) -> Result<OnlineDeployment, WorkspaceError> {
-        let serial = self.endpoint_lock(endpoint);
-        let _held = serial.lock().await;
-        let body = serde_json::json!({ "sku": { "capacity": instances } });
-        self.write(
-            Method::PATCH,
-            &format!("/onlineEndpoints/{endpoint}/deployments/{name}"),
-            Some(&body),
-        )
-        .await?;
-        self.get_deployment(endpoint, name).await
+        let body = Body::json(&PartialTrackedResource {
+            sku: Some(PartialSku {
+                capacity: Some(i64::from(instances)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })?;
+        self.change_deployment(endpoint, name, Method::PATCH, &body)
+            .await
     }
 
     pub async fn delete_deployment(
@@ -85,7 +81,11 @@ impl ArmClient {
         name: &str,
         tail: u32,
     ) -> Result<String, WorkspaceError> {
-        let body = serde_json::json!({ "containerType": "InferenceServer", "tail": tail });
+        let body = Body::json(&DeploymentLogsRequest {
+            container_type: Some(ContainerType::InferenceServer),
+            tail: Some(i64::from(tail)),
+            ..Default::default()
+        })?;
         let logs: DeploymentLogs = decode(
             self.call(
                 Method::POST,
@@ -96,5 +96,25 @@ impl ArmClient {
         )
         .await?;
         Ok(logs.content.unwrap_or_default())
+    }
+
+    /// Sends a PUT or PATCH of a deployment, one change to its endpoint at a time, follows the
+    /// operation and reads the deployment back.
+    async fn change_deployment(
+        &self,
+        endpoint: &str,
+        name: &str,
+        method: Method,
+        body: &Body,
+    ) -> Result<OnlineDeployment, WorkspaceError> {
+        let serial = self.endpoint_lock(endpoint);
+        let _held = serial.lock().await;
+        self.write(
+            method,
+            &format!("/onlineEndpoints/{endpoint}/deployments/{name}"),
+            Some(body),
+        )
+        .await?;
+        self.get_deployment(endpoint, name).await
     }
 }

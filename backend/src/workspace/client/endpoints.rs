@@ -1,7 +1,7 @@
 //! Online endpoints: list, read, create and delete them, and change their traffic without ever
 //! dropping a split another caller set in the meantime.
 
-use super::{to_json, ArmClient};
+use super::{ArmClient, Body};
 use crate::workspace::error::WorkspaceError;
 use crate::workspace::observer;
 use reqwest::Method;
@@ -28,25 +28,19 @@ impl ArmClient {
         name: &str,
         mut endpoint: OnlineEndpoint,
     ) -> Result<OnlineEndpoint, WorkspaceError> {
-        let _serial = self.endpoint_lock(name);
-        let _held = _serial.lock().await;
+        let serial = self.endpoint_lock(name);
+        let _held = serial.lock().await;
         // Always both: a PUT without traffic zeroes it (Azure's rule, not ours).
         let properties = &mut endpoint.properties;
         properties.traffic.get_or_insert_with(Split::new);
         properties.mirror_traffic.get_or_insert_with(Split::new);
-        let body = to_json(&endpoint)?;
-        self.write(
-            Method::PUT,
-            &format!("/onlineEndpoints/{name}"),
-            Some(&body),
-        )
-        .await?;
+        self.put_endpoint(name, &endpoint).await?;
         self.get_endpoint(name).await
     }
 
     pub async fn delete_endpoint(&self, name: &str) -> Result<(), WorkspaceError> {
-        let _serial = self.endpoint_lock(name);
-        let _held = _serial.lock().await;
+        let serial = self.endpoint_lock(name);
+        let _held = serial.lock().await;
         self.write(Method::DELETE, &format!("/onlineEndpoints/{name}"), None)
             .await
     }
@@ -77,13 +71,7 @@ impl ArmClient {
         }
         current.properties.traffic = Some(traffic.clone());
         current.properties.mirror_traffic = Some(mirror.clone());
-        let body = to_json(&current)?;
-        self.write(
-            Method::PUT,
-            &format!("/onlineEndpoints/{name}"),
-            Some(&body),
-        )
-        .await?;
+        self.put_endpoint(name, &current).await?;
         // Re-read until the workspace shows the new split (ARM reads can lag the write).
         observer::progress("waiting until the endpoint shows the new split");
         let deadline = Instant::now() + self.config.operation_timeout;
@@ -100,5 +88,20 @@ impl ArmClient {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// PUTs the whole endpoint and follows the operation; the caller holds the endpoint's lock.
+    async fn put_endpoint(
+        &self,
+        name: &str,
+        endpoint: &OnlineEndpoint,
+    ) -> Result<(), WorkspaceError> {
+        let body = Body::json(endpoint)?;
+        self.write(
+            Method::PUT,
+            &format!("/onlineEndpoints/{name}"),
+            Some(&body),
+        )
+        .await
     }
 }

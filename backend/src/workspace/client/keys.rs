@@ -1,10 +1,10 @@
 //! An endpoint's credentials for its scoring URI: the two keys of a key-authenticated endpoint
 //! (read and regenerate), and the short-lived token of an `AMLToken` endpoint.
 
-use super::{decode, ArmClient};
+use super::{decode, ArmClient, Body};
 use crate::workspace::error::WorkspaceError;
 use reqwest::Method;
-use shared::arm::{EndpointAuthKeys, EndpointAuthToken, KeyType};
+use shared::arm::{EndpointAuthKeys, EndpointAuthToken, KeyType, RegenerateEndpointKeysRequest};
 
 impl ArmClient {
     pub async fn list_keys(&self, endpoint: &str) -> Result<EndpointAuthKeys, WorkspaceError> {
@@ -12,8 +12,13 @@ impl ArmClient {
             .await
     }
 
+    /// Replaces one of the two keys with one the workspace generates.
     pub async fn regenerate_key(&self, endpoint: &str, key: KeyType) -> Result<(), WorkspaceError> {
-        let body = serde_json::json!({ "keyType": key });
+        let body = Body::json(&RegenerateEndpointKeysRequest {
+            key_type: key,
+            key_value: None,
+            extra: Default::default(),
+        })?;
         self.write(
             Method::POST,
             &format!("/onlineEndpoints/{endpoint}/regenerateKeys"),

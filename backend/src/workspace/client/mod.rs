@@ -15,6 +15,7 @@ use super::error::WorkspaceError;
 use super::lro;
 use super::observer;
 use super::retry::RetryPolicy;
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -52,6 +53,18 @@ impl ArmClientConfig {
             retry: RetryPolicy::default(),
             operation_timeout: Duration::from_secs(600),
         }
+    }
+}
+
+/// A JSON request body, serialized once from its typed wire struct (`shared::arm`), so that
+/// every retry sends the same bytes.
+struct Body(bytes::Bytes);
+
+impl Body {
+    fn json(value: &impl Serialize) -> Result<Self, WorkspaceError> {
+        serde_json::to_vec(value)
+            .map(|bytes| Self(bytes.into()))
+            .map_err(|e| WorkspaceError::Unexpected(e.to_string()))
     }
 }
 
@@ -107,7 +120,7 @@ impl ArmClient {
         &self,
         method: Method,
         url: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<&Body>,
     ) -> Result<Response, WorkspaceError> {
         let token = self.credential.token().await?;
         let with_version = if url.contains("api-version=") {
@@ -124,7 +137,9 @@ impl ArmClient {
                     .request(method.clone(), &with_version)
                     .bearer_auth(token.expose());
                 if let Some(body) = body {
-                    request = request.json(body);
+                    request = request
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.0.clone());
                 }
                 request
             })
@@ -136,7 +151,7 @@ impl ArmClient {
         &self,
         method: Method,
         tail: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<&Body>,
     ) -> Result<Response, WorkspaceError> {
         checked(self.send(method, &self.url(tail), body).await?).await
     }
@@ -156,7 +171,7 @@ impl ArmClient {
         &self,
         method: Method,
         tail: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<&Body>,
     ) -> Result<(), WorkspaceError> {
         let response = self.call(method.clone(), tail, body).await?;
         let target = lro::poll_target(response.headers());
@@ -212,8 +227,4 @@ pub(super) async fn decode<T: DeserializeOwned>(response: Response) -> Result<T,
         .await
         .map_err(|e| WorkspaceError::Transport(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| WorkspaceError::Unexpected(e.to_string()))
-}
-
-fn to_json(value: &impl Serialize) -> Result<serde_json::Value, WorkspaceError> {
-    serde_json::to_value(value).map_err(|e| WorkspaceError::Unexpected(e.to_string()))
 }
