@@ -13,7 +13,10 @@ use backend::emulator::Emulator;
 use backend::secret::Secret;
 use backend::workspace::{ArmClient, ArmClientConfig, RetryPolicy, StaticToken, WorkspaceError};
 use serde_json::{json, Value};
-use shared::arm::{OnlineDeployment, OnlineEndpoint};
+use shared::arm::{
+    AuthMode, CodeConfiguration, EndpointComputeType, KeyType, OnlineDeployment,
+    OnlineDeploymentProperties, OnlineEndpoint, OnlineEndpointProperties, ProbeSettings, Sku,
+};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,23 +63,43 @@ async fn local_workspace() -> (Emulator, tempfile::TempDir) {
 }
 
 fn deployment(model: &str, code: &str) -> OnlineDeployment {
-    serde_json::from_value(json!({
-        "location": "local",
-        "sku": { "name": "Default", "capacity": 1 },
-        "properties": {
-            "endpointComputeType": "Managed",
-            "model": format!("azureml:{model}:1"),
-            "codeConfiguration": { "codeId": format!("azureml:{code}:1"), "scoringScript": "score.py" },
-            "environmentId": "azureml:python-stdlib:1",
-            "readinessProbe": { "initialDelay": "PT0S", "period": "PT0.2S", "failureThreshold": 50 }
-        }
-    }))
-    .expect("deployment body")
+    OnlineDeployment {
+        location: Some("local".into()),
+        sku: Some(Sku {
+            name: "Default".into(),
+            capacity: Some(1),
+            ..Default::default()
+        }),
+        properties: OnlineDeploymentProperties {
+            endpoint_compute_type: Some(EndpointComputeType::Managed),
+            model: Some(format!("azureml:{model}:1")),
+            code_configuration: Some(CodeConfiguration {
+                code_id: Some(format!("azureml:{code}:1")),
+                scoring_script: Some("score.py".into()),
+                ..Default::default()
+            }),
+            environment_id: Some("azureml:python-stdlib:1".into()),
+            readiness_probe: Some(ProbeSettings {
+                initial_delay: Some("PT0S".into()),
+                period: Some("PT0.2S".into()),
+                failure_threshold: Some(50),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 fn new_endpoint() -> OnlineEndpoint {
-    serde_json::from_value(json!({ "location": "local", "properties": { "authMode": "Key" } }))
-        .expect("endpoint body")
+    OnlineEndpoint {
+        location: Some("local".into()),
+        properties: OnlineEndpointProperties {
+            auth_mode: Some(AuthMode::Key),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,6 +296,8 @@ async fn a_failed_operation_surfaces_azures_message() {
 struct Script {
     hits: u32,
     puts: Vec<Value>,
+    /// Bodies of the other writes and actions (POST, PATCH), with the method and the path.
+    actions: Vec<(String, String, Value)>,
     /// Answers to give first, in order: (status, Retry-After seconds).
     faults: Vec<(u16, Option<u64>)>,
     delay: Option<Duration>,
@@ -281,6 +306,7 @@ struct Script {
 async fn misbehaving(
     State(script): State<Arc<Mutex<Script>>>,
     method: axum::http::Method,
+    uri: axum::http::Uri,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     let (fault, delay) = {
@@ -289,6 +315,10 @@ async fn misbehaving(
         if method == axum::http::Method::PUT {
             s.puts
                 .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        } else if method == axum::http::Method::POST || method == axum::http::Method::PATCH {
+            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            s.actions
+                .push((method.to_string(), uri.path().to_owned(), body));
         }
         let fault = if s.faults.is_empty() {
             None
@@ -350,6 +380,48 @@ async fn every_endpoint_put_carries_both_traffic_and_mirror_traffic() {
         assert!(put["properties"]["traffic"].is_object(), "{put}");
         assert!(put["properties"]["mirrorTraffic"].is_object(), "{put}");
     }
+}
+
+#[tokio::test]
+async fn key_scale_and_log_requests_send_the_bodies_azure_documents() {
+    let (url, script) = fault_server(Script::default()).await;
+    let arm = client(&url, fast_retries(1));
+    arm.regenerate_key("e", KeyType::Secondary)
+        .await
+        .expect("regenerate");
+    arm.scale_deployment("e", "blue", 3).await.expect("scale");
+    arm.logs("e", "blue", 50).await.expect("logs");
+    let workspace = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
+    let sent: Vec<(String, String, Value)> = script
+        .lock()
+        .expect("script")
+        .actions
+        .iter()
+        .map(|(method, path, body)| {
+            let tail = path.strip_prefix(workspace).unwrap_or(path).to_owned();
+            (method.clone(), tail, body.clone())
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                "POST".to_owned(),
+                "/onlineEndpoints/e/regenerateKeys".to_owned(),
+                json!({ "keyType": "Secondary" })
+            ),
+            (
+                "PATCH".to_owned(),
+                "/onlineEndpoints/e/deployments/blue".to_owned(),
+                json!({ "sku": { "capacity": 3 } })
+            ),
+            (
+                "POST".to_owned(),
+                "/onlineEndpoints/e/deployments/blue/getLogs".to_owned(),
+                json!({ "containerType": "InferenceServer", "tail": 50 })
+            ),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -9,11 +9,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use shared::arm::{
-    CodeVersion, CodeVersionProperties, DeploymentLogs, DeploymentLogsRequest, EndpointAuthKeys,
-    EndpointAuthToken, EndpointComputeType, EnvironmentVersion, EnvironmentVersionProperties,
-    ModelVersion, ModelVersionProperties, OnlineDeployment, OnlineDeploymentProperties,
-    OnlineEndpoint, OnlineEndpointProperties, Page, PartialTrackedResource, ProvisioningState,
-    RegenerateEndpointKeysRequest, SkuResource, TrackedResource,
+    CodeVersion, CodeVersionProperties, ContainerType, DeploymentLogs, DeploymentLogsRequest,
+    EndpointAuthKeys, EndpointAuthToken, EndpointComputeType, EnvironmentVersion,
+    EnvironmentVersionProperties, KeyType, ModelVersion, ModelVersionProperties, OnlineDeployment,
+    OnlineDeploymentProperties, OnlineEndpoint, OnlineEndpointProperties, Page, PartialSku,
+    PartialTrackedResource, ProvisioningState, RegenerateEndpointKeysRequest, SkuResource, SkuTier,
+    TrackedResource,
 };
 use shared::limits::parse_iso8601_duration;
 use std::collections::BTreeMap;
@@ -593,4 +594,73 @@ fn the_scoring_sample_request_is_kept_byte_for_byte() {
     let json: Value = serde_json::from_slice(&bytes).expect("JSON");
     let rows = json["data"].as_array().expect("a data array");
     assert_eq!(rows.len(), 2);
+}
+
+fn request_body(relative: &str) -> Value {
+    read_json(relative)
+        .pointer("/parameters/body")
+        .cloned()
+        .expect("the example has a request body")
+}
+
+fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).expect("serialize")
+}
+
+/// The ARM client builds its request bodies as struct literals of these types, never with
+/// `json!`; built that way from an example's values, each must be Azure's example body exactly.
+#[test]
+fn request_bodies_built_from_their_types_are_azures_example_bodies() {
+    let logs = DeploymentLogsRequest {
+        container_type: Some(ContainerType::StorageInitializer),
+        tail: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(
+        to_json(&logs),
+        request_body("azure-rest-examples/2024-10-01/OnlineDeployment/getLogs.json")
+    );
+
+    let regenerate = RegenerateEndpointKeysRequest {
+        key_type: KeyType::Primary,
+        key_value: None,
+        extra: Extra::new(),
+    };
+    assert_eq!(
+        to_json(&regenerate),
+        request_body("azure-rest-examples/Workspace/OnlineEndpoint/regenerateKeys.json")
+    );
+
+    let update = PartialTrackedResource {
+        tags: Some(BTreeMap::new()),
+        sku: Some(PartialSku {
+            name: Some("string".into()),
+            tier: Some(SkuTier::Free),
+            size: Some("string".into()),
+            family: Some("string".into()),
+            capacity: Some(1),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for example in [
+        "azure-rest-examples/OnlineDeployment/ManagedOnlineDeployment/update.json",
+        "azure-rest-examples/OnlineDeployment/KubernetesOnlineDeployment/update.json",
+    ] {
+        assert_eq!(to_json(&update), request_body(example), "{example}");
+    }
+}
+
+#[test]
+fn a_scale_patch_sends_the_capacity_and_nothing_else() {
+    let scale = PartialTrackedResource {
+        sku: Some(PartialSku {
+            capacity: Some(3),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let body = to_json(&scale);
+    assert_eq!(body, serde_json::json!({ "sku": { "capacity": 3 } }));
+    round_trip::<PartialTrackedResource>(&body).expect("a scale patch round-trips");
 }

@@ -1,6 +1,8 @@
 //! `WorkspaceError`: what can go wrong talking to a workspace, with Azure's own code and message
-//! kept intact for the user.
+//! kept intact for the user — and how an error answer becomes one, for the client and the
+//! long-running-operation poller alike.
 
+use shared::arm::ArmErrorResponse;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,4 +35,76 @@ pub enum WorkspaceError {
     /// The workspace answered something that is not the expected resource.
     #[error("unexpected answer from the workspace: {0}")]
     Unexpected(String),
+}
+
+impl WorkspaceError {
+    /// Turns an error answer into an `Arm` error carrying Azure's code, message and target
+    /// unchanged; a body that is not ARM's error shape gets a code made from the status.
+    pub(super) async fn from_response(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        match serde_json::from_str::<ArmErrorResponse>(&text) {
+            Ok(body) => Self::Arm {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+                target: body.error.target,
+            },
+            Err(_) => Self::Arm {
+                status,
+                code: format!("Http{status}"),
+                message: format!("the workspace answered {status}"),
+                target: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> reqwest::Response {
+        let response = axum::http::Response::builder()
+            .status(status)
+            .body(body.to_owned())
+            .expect("response");
+        reqwest::Response::from(response)
+    }
+
+    #[tokio::test]
+    async fn an_arm_error_answer_keeps_azures_code_message_and_target() {
+        let body = r#"{"error": {"code": "BadRequest", "message": "traffic must add up to 100",
+                       "target": "properties.traffic"}}"#;
+        match WorkspaceError::from_response(answer(400, body)).await {
+            WorkspaceError::Arm {
+                status,
+                code,
+                message,
+                target,
+            } => {
+                assert_eq!(status, 400);
+                assert_eq!(code, "BadRequest");
+                assert_eq!(message, "traffic must add up to 100");
+                assert_eq!(target.as_deref(), Some("properties.traffic"));
+            }
+            other => panic!("expected an ARM error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_an_arm_error_is_named_by_its_status() {
+        match WorkspaceError::from_response(answer(502, "<html>bad gateway</html>")).await {
+            WorkspaceError::Arm {
+                status: 502,
+                code,
+                message,
+                target: None,
+            } => {
+                assert_eq!(code, "Http502");
+                assert_eq!(message, "the workspace answered 502");
+            }
+            other => panic!("expected an ARM error named by its status, got {other:?}"),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! document when the answer names one, else the `Location` result URL.
 
 use super::error::WorkspaceError;
+use super::observer;
 use super::retry::retry_after;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -93,14 +94,14 @@ where
         let next_wait = retry_after(&response);
         if by_status {
             if !status.is_success() {
-                return Err(super::client::arm_error(response).await);
+                return Err(WorkspaceError::from_response(response).await);
             }
             let document: OperationStatus = response
                 .json()
                 .await
                 .map_err(|e| WorkspaceError::Unexpected(format!("operation status: {e}")))?;
             if last_reported.as_ref() != Some(&document.status) {
-                super::observer::progress(&format!("the operation is {}", document.status));
+                observer::progress(&format!("the operation is {}", document.status));
                 last_reported = Some(document.status.clone());
             }
             match document.status {
@@ -119,7 +120,7 @@ where
                 return Ok(());
             }
             // The result URL answers with the operation's error, in ARM's error shape.
-            return Err(match super::client::arm_error(response).await {
+            return Err(match WorkspaceError::from_response(response).await {
                 WorkspaceError::Arm { code, message, .. } => {
                     WorkspaceError::OperationFailed { code, message }
                 }

@@ -8,6 +8,7 @@ mod azure_credential;
 mod azure_transport;
 mod client;
 mod credential;
+mod data_plane;
 mod error;
 mod lro;
 mod observer;
@@ -15,8 +16,9 @@ mod retry;
 
 pub use azure_credential::AzureToken;
 pub use azure_transport::ReqwestTransport;
-pub use client::{ArmClient, ArmClientConfig, Invocation};
+pub use client::{ArmClient, ArmClientConfig};
 pub use credential::{StaticToken, TokenSource};
+pub use data_plane::Invocation;
 pub use error::WorkspaceError;
 pub use observer::{observed, OperationObserver};
 pub use retry::RetryPolicy;

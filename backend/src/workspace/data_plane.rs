@@ -1,0 +1,102 @@
+//! The data plane: scoring requests to an endpoint's scoring URI, and the local workspace's
+//! per-deployment metrics beside it. These go to the endpoint's own host with the endpoint's
+//! credential, not to ARM with the workspace's token.
+
+use super::client::{checked, decode, ArmClient};
+use super::error::WorkspaceError;
+use shared::api::EndpointMetricsSummary;
+use shared::arm::AuthMode;
+use std::time::{Duration, Instant};
+
+/// What a scoring request got back.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub status: u16,
+    pub body: bytes::Bytes,
+    pub latency: Duration,
+    /// The deployment that answered (`azureml-model-deployment` on the answer).
+    pub deployment: Option<String>,
+}
+
+impl ArmClient {
+    /// Scores `body` on the endpoint with its primary key (or an AML token for AMLToken
+    /// endpoints), by traffic or at `deployment`. Any answer, error statuses included, is
+    /// returned as it came: the model's 424 is information, not a client failure.
+    pub async fn invoke(
+        &self,
+        endpoint: &str,
+        deployment: Option<&str>,
+        body: bytes::Bytes,
+    ) -> Result<Invocation, WorkspaceError> {
+        let found = self.get_endpoint(endpoint).await?;
+        let scoring_uri = found.properties.scoring_uri.clone().ok_or_else(|| {
+            WorkspaceError::Unexpected(format!("endpoint {endpoint} has no scoring URI"))
+        })?;
+        let credential = match found.properties.auth_mode {
+            Some(AuthMode::AmlToken) => self.endpoint_token(endpoint).await?.access_token,
+            _ => self.list_keys(endpoint).await?.primary_key,
+        }
+        .ok_or_else(|| WorkspaceError::Unexpected("the workspace gave no credential".into()))?;
+        let timeout = self.config.retry.request_timeout;
+        let started = Instant::now();
+        let mut request = self
+            .http
+            .post(&scoring_uri)
+            .bearer_auth(credential)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(timeout)
+            .body(body);
+        if let Some(deployment) = deployment {
+            request = request.header("azureml-model-deployment", deployment);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                WorkspaceError::Timeout(timeout)
+            } else {
+                WorkspaceError::Transport("the scoring request failed".into())
+            }
+        })?;
+        let status = response.status().as_u16();
+        let answered_by = response
+            .headers()
+            .get("azureml-model-deployment")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| WorkspaceError::Transport(e.to_string()))?;
+        Ok(Invocation {
+            status,
+            body,
+            latency: started.elapsed(),
+            deployment: answered_by,
+        })
+    }
+
+    /// Per-deployment traffic metrics of an endpoint, from the local workspace's data plane
+    /// (beside the scoring URI). Azure keeps these in Azure Monitor instead.
+    pub async fn local_metrics(
+        &self,
+        endpoint: &str,
+    ) -> Result<EndpointMetricsSummary, WorkspaceError> {
+        let found = self.get_endpoint(endpoint).await?;
+        let scoring_uri = found.properties.scoring_uri.ok_or_else(|| {
+            WorkspaceError::Unexpected(format!("endpoint {endpoint} has no scoring URI"))
+        })?;
+        let metrics_uri = scoring_uri
+            .strip_suffix("/score")
+            .map(|base| format!("{base}/metrics"))
+            .ok_or_else(|| {
+                WorkspaceError::Unexpected(format!("{scoring_uri} is not a scoring URI"))
+            })?;
+        let response = self
+            .http
+            .get(&metrics_uri)
+            .timeout(self.config.retry.request_timeout)
+            .send()
+            .await
+            .map_err(|_| WorkspaceError::Transport("the metrics request failed".into()))?;
+        decode(checked(response).await?).await
+    }
+}
