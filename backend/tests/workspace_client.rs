@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::Router;
+use common::{deployment_name, endpoint_name};
 #[path = "common/mod.rs"]
 mod common;
 
@@ -108,7 +109,7 @@ async fn the_client_drives_the_local_workspace_through_the_seed_steps() {
     let arm = client(&emulator.control_url, RetryPolicy::default());
 
     let created = arm
-        .create_endpoint("client-flow", new_endpoint())
+        .create_endpoint(&endpoint_name("client-flow"), new_endpoint())
         .await
         .expect("endpoint");
     assert_eq!(
@@ -117,8 +118,8 @@ async fn the_client_drives_the_local_workspace_through_the_seed_steps() {
     );
     let blue = arm
         .create_deployment(
-            "client-flow",
-            "blue",
+            &endpoint_name("client-flow"),
+            &deployment_name("blue"),
             &deployment("regression-v1", "regression-v1"),
         )
         .await
@@ -128,30 +129,35 @@ async fn the_client_drives_the_local_workspace_through_the_seed_steps() {
         Some("Succeeded".into())
     );
     let live = arm
-        .update_traffic("client-flow", None, split(&[("blue", 100)]), split(&[]))
+        .update_traffic(
+            &endpoint_name("client-flow"),
+            None,
+            split(&[("blue", 100)]),
+            split(&[]),
+        )
         .await
         .expect("traffic");
     assert_eq!(live.properties.traffic, Some(split(&[("blue", 100)])));
     assert!(arm
-        .list_keys("client-flow")
+        .list_keys(&endpoint_name("client-flow"))
         .await
         .expect("keys")
         .primary_key
         .is_some());
     let scaled = arm
-        .scale_deployment("client-flow", "blue", 2)
+        .scale_deployment(&endpoint_name("client-flow"), &deployment_name("blue"), 2)
         .await
         .expect("scale");
     assert_eq!(scaled.sku.and_then(|s| s.capacity), Some(2));
     arm.create_deployment(
-        "client-flow",
-        "green",
+        &endpoint_name("client-flow"),
+        &deployment_name("green"),
         &deployment("regression-v2", "regression-v2"),
     )
     .await
     .expect("green");
     assert_eq!(
-        arm.list_deployments("client-flow")
+        arm.list_deployments(&endpoint_name("client-flow"))
             .await
             .expect("list")
             .len(),
@@ -163,7 +169,7 @@ async fn the_client_drives_the_local_workspace_through_the_seed_steps() {
     let none = split(&[]);
     let mirrored = arm
         .update_traffic(
-            "client-flow",
+            &endpoint_name("client-flow"),
             Some((&seen, &none)),
             split(&[("blue", 100)]),
             split(&[("green", 10)]),
@@ -186,7 +192,7 @@ async fn the_client_drives_the_local_workspace_through_the_seed_steps() {
         let (arm, seen) = (Arc::clone(&arm), seen.clone());
         tokio::spawn(async move {
             arm.update_traffic(
-                "client-flow",
+                &endpoint_name("client-flow"),
                 Some((&seen.0, &seen.1)),
                 target,
                 split(&[("green", 0)]),
@@ -215,7 +221,10 @@ async fn the_client_drives_the_local_workspace_through_the_seed_steps() {
     );
 
     // Azure's refusal reaches the caller unchanged.
-    match arm.delete_deployment("client-flow", "green").await {
+    match arm
+        .delete_deployment(&endpoint_name("client-flow"), &deployment_name("green"))
+        .await
+    {
         Err(WorkspaceError::Arm {
             status: 400,
             code,
@@ -228,26 +237,29 @@ async fn the_client_drives_the_local_workspace_through_the_seed_steps() {
         other => panic!("deleting a deployment with traffic must be refused: {other:?}"),
     }
     arm.update_traffic(
-        "client-flow",
+        &endpoint_name("client-flow"),
         None,
         split(&[("blue", 0), ("green", 100)]),
         split(&[]),
     )
     .await
     .expect("cut over");
-    arm.delete_deployment("client-flow", "blue")
+    arm.delete_deployment(&endpoint_name("client-flow"), &deployment_name("blue"))
         .await
         .expect("delete blue");
-    let logs = arm.logs("client-flow", "green", 50).await.expect("logs");
+    let logs = arm
+        .logs(&endpoint_name("client-flow"), &deployment_name("green"), 50)
+        .await
+        .expect("logs");
     assert!(
         logs.contains("HARNESS_READY"),
         "green's instance logged its start: {logs}"
     );
-    arm.delete_endpoint("client-flow")
+    arm.delete_endpoint(&endpoint_name("client-flow"))
         .await
         .expect("delete endpoint");
     assert!(matches!(
-        arm.get_endpoint("client-flow").await,
+        arm.get_endpoint(&endpoint_name("client-flow")).await,
         Err(WorkspaceError::Arm { status: 404, .. })
     ));
     emulator.shutdown().await;
@@ -275,11 +287,15 @@ async fn a_failed_operation_surfaces_azures_message() {
         .expect("register");
     assert!(registered.status().is_success());
     let arm = client(&emulator.control_url, RetryPolicy::default());
-    arm.create_endpoint("failing", new_endpoint())
+    arm.create_endpoint(&endpoint_name("failing"), new_endpoint())
         .await
         .expect("endpoint");
     match arm
-        .create_deployment("failing", "blue", &deployment("regression-v1", "bad"))
+        .create_deployment(
+            &endpoint_name("failing"),
+            &deployment_name("blue"),
+            &deployment("regression-v1", "bad"),
+        )
         .await
     {
         Err(WorkspaceError::OperationFailed { code, message }) => {
@@ -346,7 +362,7 @@ async fn misbehaving(
     let last_put = script.lock().expect("script").puts.last().cloned();
     // Without a PUT yet, an endpoint as an old client might have left it: no mirrorTraffic.
     let endpoint = last_put.unwrap_or_else(
-        || json!({ "name": "e", "properties": { "authMode": "Key", "traffic": { "blue": 100 } } }),
+        || json!({ "name": "ept", "properties": { "authMode": "Key", "traffic": { "blue": 100 } } }),
     );
     axum::Json(endpoint).into_response()
 }
@@ -368,10 +384,15 @@ async fn fault_server(script: Script) -> (String, Arc<Mutex<Script>>) {
 async fn every_endpoint_put_carries_both_traffic_and_mirror_traffic() {
     let (url, script) = fault_server(Script::default()).await;
     let arm = client(&url, fast_retries(1));
-    arm.update_traffic("e", None, split(&[("blue", 100)]), split(&[]))
-        .await
-        .expect("update");
-    arm.create_endpoint("f", new_endpoint())
+    arm.update_traffic(
+        &endpoint_name("ept"),
+        None,
+        split(&[("blue", 100)]),
+        split(&[]),
+    )
+    .await
+    .expect("update");
+    arm.create_endpoint(&endpoint_name("fep"), new_endpoint())
         .await
         .expect("create");
     let puts = script.lock().expect("script").puts.clone();
@@ -386,11 +407,15 @@ async fn every_endpoint_put_carries_both_traffic_and_mirror_traffic() {
 async fn key_scale_and_log_requests_send_the_bodies_azure_documents() {
     let (url, script) = fault_server(Script::default()).await;
     let arm = client(&url, fast_retries(1));
-    arm.regenerate_key("e", KeyType::Secondary)
+    arm.regenerate_key(&endpoint_name("ept"), KeyType::Secondary)
         .await
         .expect("regenerate");
-    arm.scale_deployment("e", "blue", 3).await.expect("scale");
-    arm.logs("e", "blue", 50).await.expect("logs");
+    arm.scale_deployment(&endpoint_name("ept"), &deployment_name("blue"), 3)
+        .await
+        .expect("scale");
+    arm.logs(&endpoint_name("ept"), &deployment_name("blue"), 50)
+        .await
+        .expect("logs");
     let workspace = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
     let sent: Vec<(String, String, Value)> = script
         .lock()
@@ -407,17 +432,17 @@ async fn key_scale_and_log_requests_send_the_bodies_azure_documents() {
         [
             (
                 "POST".to_owned(),
-                "/onlineEndpoints/e/regenerateKeys".to_owned(),
+                "/onlineEndpoints/ept/regenerateKeys".to_owned(),
                 json!({ "keyType": "Secondary" })
             ),
             (
                 "PATCH".to_owned(),
-                "/onlineEndpoints/e/deployments/blue".to_owned(),
+                "/onlineEndpoints/ept/deployments/blue".to_owned(),
                 json!({ "sku": { "capacity": 3 } })
             ),
             (
                 "POST".to_owned(),
-                "/onlineEndpoints/e/deployments/blue/getLogs".to_owned(),
+                "/onlineEndpoints/ept/deployments/blue/getLogs".to_owned(),
                 json!({ "containerType": "InferenceServer", "tail": 50 })
             ),
         ]
@@ -433,7 +458,7 @@ async fn throttling_is_waited_out_as_retry_after_says() {
     .await;
     let arm = client(&url, fast_retries(3));
     let started = std::time::Instant::now();
-    arm.get_endpoint("e")
+    arm.get_endpoint(&endpoint_name("ept"))
         .await
         .expect("succeeds after the throttle");
     assert!(
@@ -451,7 +476,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
     })
     .await;
     let arm = client(&url, fast_retries(3));
-    match arm.get_endpoint("e").await {
+    match arm.get_endpoint(&endpoint_name("ept")).await {
         Err(WorkspaceError::Arm {
             status: 503, code, ..
         }) => assert_eq!(code, "Throttled"),
@@ -465,7 +490,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
     })
     .await;
     assert!(client(&url, fast_retries(3))
-        .get_endpoint("e")
+        .get_endpoint(&endpoint_name("ept"))
         .await
         .is_err());
     assert_eq!(script.lock().expect("script").hits, 1);
@@ -480,7 +505,7 @@ async fn a_workspace_that_does_not_answer_times_out_clearly() {
     .await;
     let mut retry = fast_retries(2);
     retry.request_timeout = Duration::from_millis(200);
-    match client(&url, retry).get_endpoint("e").await {
+    match client(&url, retry).get_endpoint(&endpoint_name("ept")).await {
         Err(err @ WorkspaceError::Timeout(_)) => {
             assert!(err.to_string().contains("did not answer"))
         }

@@ -146,7 +146,7 @@ pub async fn list(
 ) -> Result<AppJson<DeploymentList>, ApiError> {
     let mut items: Vec<DeploymentSummary> = state
         .workspace()?
-        .list_deployments(endpoint.as_str())
+        .list_deployments(&endpoint)
         .await?
         .into_iter()
         .map(summary)
@@ -178,7 +178,7 @@ pub async fn get(
 ) -> Result<AppJson<DeploymentSummary>, ApiError> {
     let found = state
         .workspace()?
-        .get_deployment(endpoint.as_str(), deployment.as_str())
+        .get_deployment(&endpoint, &deployment)
         .await?;
     Ok(AppJson(summary(found)))
 }
@@ -210,7 +210,7 @@ pub async fn create(
     request.check().map_err(ApiError::rejected)?;
     let name: DeploymentName = checked_name("name", &request.name)?;
     let client = state.workspace()?;
-    let existing = client.list_deployments(endpoint.as_str()).await?;
+    let existing = client.list_deployments(&endpoint).await?;
     let taken = existing.iter().any(|d| {
         d.name
             .as_deref()
@@ -241,9 +241,7 @@ pub async fn create(
         )
         .request(json!(request)),
         move || async move {
-            let created = client
-                .create_deployment(endpoint.as_str(), name.as_str(), &body)
-                .await?;
+            let created = client.create_deployment(&endpoint, &name, &body).await?;
             Ok(json!(summary(created)))
         },
     )
@@ -279,11 +277,7 @@ pub async fn scale(
     let instances = u32::try_from(request.instance_count)
         .map_err(|_| ApiError::invalid("instance_count", "instance_count is out of range"))?;
     let client = state.workspace()?;
-    let before = summary(
-        client
-            .get_deployment(endpoint.as_str(), name.as_str())
-            .await?,
-    );
+    let before = summary(client.get_deployment(&endpoint, &name).await?);
     start(
         &state,
         Job::new(
@@ -295,9 +289,7 @@ pub async fn scale(
         .before(json!(before))
         .request(json!(request)),
         move || async move {
-            let scaled = client
-                .scale_deployment(endpoint.as_str(), name.as_str(), instances)
-                .await?;
+            let scaled = client.scale_deployment(&endpoint, &name, instances).await?;
             Ok(json!(summary(scaled)))
         },
     )
@@ -328,12 +320,8 @@ pub async fn delete(
     }: DeploymentPath,
 ) -> Result<Response, ApiError> {
     let client = state.workspace()?;
-    let found = client.get_endpoint(endpoint.as_str()).await?;
-    let before = summary(
-        client
-            .get_deployment(endpoint.as_str(), name.as_str())
-            .await?,
-    );
+    let found = client.get_endpoint(&endpoint).await?;
+    let before = summary(client.get_deployment(&endpoint, &name).await?);
     let (traffic, mirror) = found.properties.splits();
     shared::check_deployment_delete(name.as_str(), &traffic, &mirror)
         .map_err(|v| ApiError::broken_rules([v]))?;
@@ -347,9 +335,7 @@ pub async fn delete(
         )
         .before(json!(before)),
         move || async move {
-            client
-                .delete_deployment(endpoint.as_str(), name.as_str())
-                .await?;
+            client.delete_deployment(&endpoint, &name).await?;
             Ok(Value::Null)
         },
     )
@@ -379,9 +365,7 @@ pub async fn sample_request(
     }: DeploymentPath,
 ) -> Result<AppJson<Value>, ApiError> {
     let client = state.workspace()?;
-    let found = client
-        .get_deployment(endpoint.as_str(), deployment.as_str())
-        .await?;
+    let found = client.get_deployment(&endpoint, &deployment).await?;
     let model = found.properties.model.ok_or(ApiError::NotFound)?;
     let version = client.get_asset_version("models", &model).await?;
     let sample = version.properties["properties"][SAMPLE_REQUEST_PROPERTY]

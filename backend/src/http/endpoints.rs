@@ -78,7 +78,7 @@ pub async fn get(
     _auth: Authenticated,
     EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointSummary>, ApiError> {
-    let found = state.workspace()?.get_endpoint(endpoint.as_str()).await?;
+    let found = state.workspace()?.get_endpoint(&endpoint).await?;
     Ok(AppJson(summary(found)))
 }
 
@@ -106,7 +106,7 @@ pub async fn create(
     request.check().map_err(ApiError::rejected)?;
     let name: EndpointName = checked_name("name", &request.name)?;
     let client = state.workspace()?;
-    match client.get_endpoint(name.as_str()).await {
+    match client.get_endpoint(&name).await {
         Ok(_) => {
             return Err(ApiError::taken(
                 "name",
@@ -139,7 +139,7 @@ pub async fn create(
         )
         .request(json!(request)),
         move || async move {
-            let created = client.create_endpoint(name.as_str(), endpoint).await?;
+            let created = client.create_endpoint(&name, endpoint).await?;
             Ok(json!(summary(created)))
         },
     )
@@ -166,7 +166,7 @@ pub async fn delete(
     EndpointPath { endpoint: name }: EndpointPath,
 ) -> Result<Response, ApiError> {
     let client = state.workspace()?;
-    let before = summary(client.get_endpoint(name.as_str()).await?);
+    let before = summary(client.get_endpoint(&name).await?);
     start(
         &state,
         Job::new(
@@ -177,7 +177,7 @@ pub async fn delete(
         )
         .before(json!(before)),
         move || async move {
-            client.delete_endpoint(name.as_str()).await?;
+            client.delete_endpoint(&name).await?;
             Ok(serde_json::Value::Null)
         },
     )

@@ -53,7 +53,7 @@ pub async fn masked(
     _auth: Authenticated,
     EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointKeys>, ApiError> {
-    let keys = state.workspace()?.list_keys(endpoint.as_str()).await?;
+    let keys = state.workspace()?.list_keys(&endpoint).await?;
     Ok(AppJson(keys_of(keys, true)))
 }
 
@@ -76,7 +76,7 @@ pub async fn reveal(
     auth: Authenticated<Operator>,
     EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointKeys>, ApiError> {
-    let keys = state.workspace()?.list_keys(endpoint.as_str()).await?;
+    let keys = state.workspace()?.list_keys(&endpoint).await?;
     // Recorded before the keys leave: no audit row, no keys.
     let mut tx = state.pool.begin().await?;
     audit::record(
@@ -116,7 +116,7 @@ pub async fn regenerate(
 ) -> Result<Response, ApiError> {
     let client = state.workspace()?;
     // Refuse at once what the workspace would refuse later (no such endpoint).
-    client.get_endpoint(name.as_str()).await?;
+    client.get_endpoint(&name).await?;
     let key = match request.key {
         KeyName::Primary => KeyType::Primary,
         KeyName::Secondary => KeyType::Secondary,
@@ -131,7 +131,7 @@ pub async fn regenerate(
         )
         .request(json!(request)),
         move || async move {
-            client.regenerate_key(name.as_str(), key).await?;
+            client.regenerate_key(&name, key).await?;
             Ok(Value::Null)
         },
     )

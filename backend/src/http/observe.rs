@@ -53,7 +53,7 @@ pub async fn logs(
     }
     let content = state
         .workspace()?
-        .logs(endpoint.as_str(), deployment.as_str(), tail)
+        .logs(&endpoint, &deployment, tail)
         .await?;
     Ok(AppJson(DeploymentLogs { content }))
 }
@@ -86,5 +86,5 @@ pub async fn metrics(
                 .into(),
         ));
     }
-    Ok(AppJson(client.local_metrics(endpoint.as_str()).await?))
+    Ok(AppJson(client.local_metrics(&endpoint).await?))
 }

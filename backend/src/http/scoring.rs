@@ -41,11 +41,7 @@ pub async fn invoke(
     let body = serde_json::to_vec(&request.body).map_err(|e| ApiError::Internal(e.into()))?;
     let answer = state
         .workspace()?
-        .invoke(
-            endpoint.as_str(),
-            deployment.as_ref().map(DeploymentName::as_str),
-            body.into(),
-        )
+        .invoke(&endpoint, deployment.as_ref(), body.into())
         .await?;
     let body = serde_json::from_slice(&answer.body).unwrap_or_else(|_| {
         serde_json::Value::String(String::from_utf8_lossy(&answer.body).into_owned())

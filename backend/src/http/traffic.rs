@@ -53,7 +53,7 @@ pub async fn get(
     _auth: Authenticated,
     EndpointPath { endpoint }: EndpointPath,
 ) -> Result<Response, ApiError> {
-    let current = TrafficState::of(&state.workspace()?.get_endpoint(endpoint.as_str()).await?);
+    let current = TrafficState::of(&state.workspace()?.get_endpoint(&endpoint).await?);
     let tag = etag(&current.version);
     let mut response = AppJson(current).into_response();
     if let Some(tag) = tag {
@@ -98,14 +98,14 @@ pub async fn change(
         ));
     };
     let client = state.workspace()?;
-    let deployments = client.list_deployments(name.as_str()).await?;
+    let deployments = client.list_deployments(&name).await?;
     let names: Vec<&str> = deployments
         .iter()
         .filter_map(|d| d.name.as_deref())
         .collect();
     shared::check_traffic(&change.traffic, &change.mirror_traffic, &names)
         .map_err(ApiError::broken_rules)?;
-    let current = TrafficState::of(&client.get_endpoint(name.as_str()).await?);
+    let current = TrafficState::of(&client.get_endpoint(&name).await?);
     if current.version != expected {
         return Err(ApiError::stale_traffic(&current));
     }
@@ -124,7 +124,7 @@ pub async fn change(
             move || async move {
                 let updated = client
                     .update_traffic(
-                        name.as_str(),
+                        &name,
                         Some((&seen.traffic, &seen.mirror_traffic)),
                         change.traffic,
                         change.mirror_traffic,

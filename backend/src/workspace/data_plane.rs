@@ -6,6 +6,7 @@ use super::client::{checked, decode, ArmClient};
 use super::error::WorkspaceError;
 use shared::api::EndpointMetricsSummary;
 use shared::arm::AuthMode;
+use shared::{DeploymentName, EndpointName};
 use std::time::{Duration, Instant};
 
 /// What a scoring request got back.
@@ -24,8 +25,8 @@ impl ArmClient {
     /// returned as it came: the model's 424 is information, not a client failure.
     pub async fn invoke(
         &self,
-        endpoint: &str,
-        deployment: Option<&str>,
+        endpoint: &EndpointName,
+        deployment: Option<&DeploymentName>,
         body: bytes::Bytes,
     ) -> Result<Invocation, WorkspaceError> {
         let found = self.get_endpoint(endpoint).await?;
@@ -47,7 +48,7 @@ impl ArmClient {
             .timeout(timeout)
             .body(body);
         if let Some(deployment) = deployment {
-            request = request.header("azureml-model-deployment", deployment);
+            request = request.header("azureml-model-deployment", deployment.as_str());
         }
         let response = request.send().await.map_err(|e| {
             if e.is_timeout() {
@@ -78,7 +79,7 @@ impl ArmClient {
     /// (beside the scoring URI). Azure keeps these in Azure Monitor instead.
     pub async fn local_metrics(
         &self,
-        endpoint: &str,
+        endpoint: &EndpointName,
     ) -> Result<EndpointMetricsSummary, WorkspaceError> {
         let found = self.get_endpoint(endpoint).await?;
         let scoring_uri = found.properties.scoring_uri.ok_or_else(|| {

@@ -1,3 +1,4 @@
+use crate::common::endpoint_name;
 use crate::helpers::{spawn_app, spawn_app_with_workspace};
 use reqwest::StatusCode;
 use shared::arm::OnlineEndpoint;
@@ -17,7 +18,7 @@ async fn a_viewer_reads_the_workspaces_endpoints() {
     .expect("endpoint body");
     workspace
         .client
-        .create_endpoint("listed", endpoint)
+        .create_endpoint(&endpoint_name("listed"), endpoint)
         .await
         .expect("created in the workspace directly");
 

@@ -1,6 +1,7 @@
 //! The seed's whole flow through `/api/v1` as an operator, against a real local workspace: after
 //! every step the state is checked through the API and by reading the workspace directly.
 
+use crate::common::{deployment_name, endpoint_name};
 use crate::helpers::{spawn_app_with_workspace, Client, LocalWorkspace};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -31,7 +32,7 @@ async fn workspace_split(
 ) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
     let endpoint = workspace
         .client
-        .get_endpoint(ENDPOINT)
+        .get_endpoint(&endpoint_name(ENDPOINT))
         .await
         .expect("the workspace has the endpoint");
     let nonzero = |m: Option<BTreeMap<String, i64>>| {
@@ -175,7 +176,7 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
         .await;
     let direct = workspace
         .client
-        .get_deployment(ENDPOINT, "blue")
+        .get_deployment(&endpoint_name(ENDPOINT), &deployment_name("blue"))
         .await
         .expect("blue in the workspace");
     assert_eq!(direct.sku.and_then(|s| s.capacity), Some(1));
@@ -209,7 +210,7 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
     let direct = workspace
         .client
         .invoke(
-            ENDPOINT,
+            &endpoint_name(ENDPOINT),
             None,
             serde_json::to_vec(&json!({"data": [[1,2,3,4,5,6,7,8,9,10]]}))
                 .expect("json")
@@ -234,7 +235,7 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
     assert_eq!(blue["model"], "azureml:regression-v1:1");
     let direct = workspace
         .client
-        .get_deployment(ENDPOINT, "blue")
+        .get_deployment(&endpoint_name(ENDPOINT), &deployment_name("blue"))
         .await
         .expect("blue");
     assert_eq!(direct.sku.and_then(|s| s.capacity), Some(2));
@@ -311,7 +312,10 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
         .await;
     let (status, _) = operator.get(&format!("{deployments}/blue")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let gone = workspace.client.get_deployment(ENDPOINT, "blue").await;
+    let gone = workspace
+        .client
+        .get_deployment(&endpoint_name(ENDPOINT), &deployment_name("blue"))
+        .await;
     assert!(gone.is_err(), "blue is gone from the workspace");
 
     // 13. Delete the endpoint.
@@ -320,7 +324,11 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
         .await;
     let (status, _) = operator.get(&format!("{endpoints}/{ENDPOINT}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(workspace.client.get_endpoint(ENDPOINT).await.is_err());
+    assert!(workspace
+        .client
+        .get_endpoint(&endpoint_name(ENDPOINT))
+        .await
+        .is_err());
 
     // Every change is in the audit log, with its actor, before/after and the ARM operation id.
     let changes: Vec<(String, String, Value)> = app

@@ -1,6 +1,7 @@
 //! The workspace routes' rules: concurrent and stale traffic changes, Azure's split rules with
 //! the same messages the console shows, roles, keys, failures from the workspace, bad input.
 
+use crate::common::endpoint_name;
 use crate::helpers::{spawn_app_with_workspace, Client, LocalWorkspace, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -70,7 +71,7 @@ async fn put_traffic(client: &Client, body: Value) -> (StatusCode, Value) {
 async fn workspace_traffic(workspace: &LocalWorkspace) -> Value {
     let endpoint = workspace
         .client
-        .get_endpoint(ENDPOINT)
+        .get_endpoint(&endpoint_name(ENDPOINT))
         .await
         .expect("endpoint");
     json!({
@@ -318,7 +319,11 @@ async fn viewers_read_operators_change_and_keys_are_masked_until_revealed() {
         assert_eq!(answer["error"]["code"], "forbidden");
     }
 
-    let real = workspace.client.list_keys(ENDPOINT).await.expect("keys");
+    let real = workspace
+        .client
+        .list_keys(&endpoint_name(ENDPOINT))
+        .await
+        .expect("keys");
     let primary = real.primary_key.expect("primary key");
     let (_, masked) = viewer.get(&format!("{base}/keys")).await;
     assert_eq!(masked["masked"], true);
@@ -338,7 +343,11 @@ async fn viewers_read_operators_change_and_keys_are_masked_until_revealed() {
             Some(json!({ "key": "primary" })),
         )
         .await;
-    let after = workspace.client.list_keys(ENDPOINT).await.expect("keys");
+    let after = workspace
+        .client
+        .list_keys(&endpoint_name(ENDPOINT))
+        .await
+        .expect("keys");
     assert_ne!(after.primary_key.as_deref(), Some(primary.as_str()));
     assert_eq!(after.secondary_key, real.secondary_key);
 

@@ -157,3 +157,13 @@ pub async fn start_local_workspace(
         .await
         .expect("start the local workspace")
 }
+
+/// An endpoint name a test knows to be valid.
+pub fn endpoint_name(name: &str) -> shared::EndpointName {
+    shared::EndpointName::parse(name).expect("a valid endpoint name")
+}
+
+/// A deployment name a test knows to be valid.
+pub fn deployment_name(name: &str) -> shared::DeploymentName {
+    shared::DeploymentName::parse(name).expect("a valid deployment name")
+}

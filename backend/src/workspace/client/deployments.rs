@@ -8,11 +8,12 @@ use shared::arm::{
     ContainerType, DeploymentLogs, DeploymentLogsRequest, OnlineDeployment, PartialSku,
     PartialTrackedResource,
 };
+use shared::{DeploymentName, EndpointName};
 
 impl ArmClient {
     pub async fn list_deployments(
         &self,
-        endpoint: &str,
+        endpoint: &EndpointName,
     ) -> Result<Vec<OnlineDeployment>, WorkspaceError> {
         self.list(&format!("/onlineEndpoints/{endpoint}/deployments"))
             .await
@@ -20,8 +21,8 @@ impl ArmClient {
 
     pub async fn get_deployment(
         &self,
-        endpoint: &str,
-        name: &str,
+        endpoint: &EndpointName,
+        name: &DeploymentName,
     ) -> Result<OnlineDeployment, WorkspaceError> {
         self.read(&format!("/onlineEndpoints/{endpoint}/deployments/{name}"))
             .await
@@ -31,8 +32,8 @@ impl ArmClient {
     /// operation fails, with Azure's reason.
     pub async fn create_deployment(
         &self,
-        endpoint: &str,
-        name: &str,
+        endpoint: &EndpointName,
+        name: &DeploymentName,
         deployment: &OnlineDeployment,
     ) -> Result<OnlineDeployment, WorkspaceError> {
         let body = Body::json(deployment)?;
@@ -44,8 +45,8 @@ impl ArmClient {
     /// `sku.capacity` alone.
     pub async fn scale_deployment(
         &self,
-        endpoint: &str,
-        name: &str,
+        endpoint: &EndpointName,
+        name: &DeploymentName,
         instances: u32,
     ) -> Result<OnlineDeployment, WorkspaceError> {
         let body = Body::json(&PartialTrackedResource {
@@ -61,8 +62,8 @@ impl ArmClient {
 
     pub async fn delete_deployment(
         &self,
-        endpoint: &str,
-        name: &str,
+        endpoint: &EndpointName,
+        name: &DeploymentName,
     ) -> Result<(), WorkspaceError> {
         let serial = self.endpoint_lock(endpoint);
         let _held = serial.lock().await;
@@ -77,8 +78,8 @@ impl ArmClient {
     /// The last `tail` lines the deployment's instances printed.
     pub async fn logs(
         &self,
-        endpoint: &str,
-        name: &str,
+        endpoint: &EndpointName,
+        name: &DeploymentName,
         tail: u32,
     ) -> Result<String, WorkspaceError> {
         let body = Body::json(&DeploymentLogsRequest {
@@ -102,8 +103,8 @@ impl ArmClient {
     /// operation and reads the deployment back.
     async fn change_deployment(
         &self,
-        endpoint: &str,
-        name: &str,
+        endpoint: &EndpointName,
+        name: &DeploymentName,
         method: Method,
         body: &Body,
     ) -> Result<OnlineDeployment, WorkspaceError> {

@@ -7,6 +7,7 @@ use crate::workspace::observer;
 use reqwest::Method;
 use shared::arm::OnlineEndpoint;
 use shared::traffic::effective_split;
+use shared::EndpointName;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -18,14 +19,17 @@ impl ArmClient {
         self.list("/onlineEndpoints").await
     }
 
-    pub async fn get_endpoint(&self, name: &str) -> Result<OnlineEndpoint, WorkspaceError> {
+    pub async fn get_endpoint(
+        &self,
+        name: &EndpointName,
+    ) -> Result<OnlineEndpoint, WorkspaceError> {
         self.read(&format!("/onlineEndpoints/{name}")).await
     }
 
     /// Creates an endpoint (no traffic yet) and waits until it is provisioned.
     pub async fn create_endpoint(
         &self,
-        name: &str,
+        name: &EndpointName,
         mut endpoint: OnlineEndpoint,
     ) -> Result<OnlineEndpoint, WorkspaceError> {
         let serial = self.endpoint_lock(name);
@@ -38,7 +42,7 @@ impl ArmClient {
         self.get_endpoint(name).await
     }
 
-    pub async fn delete_endpoint(&self, name: &str) -> Result<(), WorkspaceError> {
+    pub async fn delete_endpoint(&self, name: &EndpointName) -> Result<(), WorkspaceError> {
         let serial = self.endpoint_lock(name);
         let _held = serial.lock().await;
         self.write(Method::DELETE, &format!("/onlineEndpoints/{name}"), None)
@@ -51,7 +55,7 @@ impl ArmClient {
     /// stale `expected` gets `StaleTraffic` with the current endpoint, never an overwrite.
     pub async fn update_traffic(
         &self,
-        name: &str,
+        name: &EndpointName,
         expected: Option<(&Split, &Split)>,
         traffic: Split,
         mirror: Split,
@@ -93,7 +97,7 @@ impl ArmClient {
     /// PUTs the whole endpoint and follows the operation; the caller holds the endpoint's lock.
     async fn put_endpoint(
         &self,
-        name: &str,
+        name: &EndpointName,
         endpoint: &OnlineEndpoint,
     ) -> Result<(), WorkspaceError> {
         let body = Body::json(endpoint)?;

@@ -5,15 +5,23 @@ use super::{decode, ArmClient, Body};
 use crate::workspace::error::WorkspaceError;
 use reqwest::Method;
 use shared::arm::{EndpointAuthKeys, EndpointAuthToken, KeyType, RegenerateEndpointKeysRequest};
+use shared::EndpointName;
 
 impl ArmClient {
-    pub async fn list_keys(&self, endpoint: &str) -> Result<EndpointAuthKeys, WorkspaceError> {
+    pub async fn list_keys(
+        &self,
+        endpoint: &EndpointName,
+    ) -> Result<EndpointAuthKeys, WorkspaceError> {
         self.post_for(&format!("/onlineEndpoints/{endpoint}/listKeys"))
             .await
     }
 
     /// Replaces one of the two keys with one the workspace generates.
-    pub async fn regenerate_key(&self, endpoint: &str, key: KeyType) -> Result<(), WorkspaceError> {
+    pub async fn regenerate_key(
+        &self,
+        endpoint: &EndpointName,
+        key: KeyType,
+    ) -> Result<(), WorkspaceError> {
         let body = Body::json(&RegenerateEndpointKeysRequest {
             key_type: key,
             key_value: None,
@@ -30,7 +38,7 @@ impl ArmClient {
     /// A scoring token for an `AMLToken` endpoint (the `token` action).
     pub(in crate::workspace) async fn endpoint_token(
         &self,
-        endpoint: &str,
+        endpoint: &EndpointName,
     ) -> Result<EndpointAuthToken, WorkspaceError> {
         self.post_for(&format!("/onlineEndpoints/{endpoint}/token"))
             .await

@@ -20,6 +20,7 @@ use reqwest::{Method, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shared::arm::Page;
+use shared::EndpointName;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -202,12 +203,16 @@ impl ArmClient {
 
     /// The lock that serializes this process's changes to `endpoint` (names are
     /// case-insensitive, as ARM's are).
-    fn endpoint_lock(&self, endpoint: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn endpoint_lock(&self, endpoint: &EndpointName) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
             .endpoint_locks
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        Arc::clone(locks.entry(endpoint.to_ascii_lowercase()).or_default())
+        Arc::clone(
+            locks
+                .entry(endpoint.as_str().to_ascii_lowercase())
+                .or_default(),
+        )
     }
 }
 
