@@ -505,7 +505,10 @@ async fn a_workspace_that_does_not_answer_times_out_clearly() {
     .await;
     let mut retry = fast_retries(2);
     retry.request_timeout = Duration::from_millis(200);
-    match client(&url, retry).get_endpoint(&endpoint_name("ept")).await {
+    match client(&url, retry)
+        .get_endpoint(&endpoint_name("ept"))
+        .await
+    {
         Err(err @ WorkspaceError::Timeout(_)) => {
             assert!(err.to_string().contains("did not answer"))
         }

@@ -9,12 +9,15 @@ use crate::auth::{Authenticated, Operator};
 use crate::operations::Job;
 use axum::extract::State;
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use shared::api::{
     check_instance_count, CreateDeploymentRequest, DeploymentList, DeploymentSummary, Operation,
     OperationKind, ProbeRequest, ScaleRequest, SAMPLE_REQUEST_PROPERTY,
 };
-use shared::arm::OnlineDeployment;
+use shared::arm::{
+    CodeConfiguration, EndpointComputeType, OnlineDeployment, OnlineDeploymentProperties,
+    ProbeSettings, RequestSettings, ScaleSettings, ScaleType, Sku,
+};
 use shared::limits::MAX_DEPLOYMENTS_PER_ENDPOINT;
 use shared::{format_iso8601_duration, DeploymentName, ErrorEnvelope};
 use std::time::Duration;
@@ -42,28 +45,15 @@ fn seconds(value: u64) -> String {
     format_iso8601_duration(Duration::from_secs(value))
 }
 
-fn probe(request: &ProbeRequest) -> Value {
-    let mut probe = Map::new();
-    let mut put = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            probe.insert(key.to_owned(), value);
-        }
-    };
-    put(
-        "initialDelay",
-        request.initial_delay_s.map(|s| seconds(s).into()),
-    );
-    put("period", request.period_s.map(|s| seconds(s).into()));
-    put("timeout", request.timeout_s.map(|s| seconds(s).into()));
-    put(
-        "failureThreshold",
-        request.failure_threshold.map(Value::from),
-    );
-    put(
-        "successThreshold",
-        request.success_threshold.map(Value::from),
-    );
-    Value::Object(probe)
+fn probe(request: &ProbeRequest) -> ProbeSettings {
+    ProbeSettings {
+        initial_delay: request.initial_delay_s.map(seconds),
+        period: request.period_s.map(seconds),
+        timeout: request.timeout_s.map(seconds),
+        failure_threshold: request.failure_threshold,
+        success_threshold: request.success_threshold,
+        ..ProbeSettings::default()
+    }
 }
 
 /// The code asset a deployment runs: the one asked for, else the model's namesake (the demo
@@ -79,51 +69,56 @@ fn code_of(request: &CreateDeploymentRequest) -> String {
 }
 
 /// The ARM body of a new managed deployment.
-fn arm_body(
-    request: &CreateDeploymentRequest,
-    location: String,
-) -> Result<OnlineDeployment, ApiError> {
-    let mut properties = json!({
-        "endpointComputeType": "Managed",
-        "model": request.model,
-        "codeConfiguration": {
-            "codeId": code_of(request),
-            "scoringScript": request.scoring_script.clone().unwrap_or_else(|| "score.py".into()),
+fn arm_body(request: &CreateDeploymentRequest, location: String) -> OnlineDeployment {
+    let request_settings = request
+        .request_settings
+        .as_ref()
+        .map(|settings| RequestSettings {
+            request_timeout: settings
+                .request_timeout_ms
+                .map(|ms| format_iso8601_duration(Duration::from_millis(ms))),
+            max_concurrent_requests_per_instance: settings.max_concurrent_requests_per_instance,
+            ..RequestSettings::default()
+        });
+    OnlineDeployment {
+        location: Some(location),
+        sku: Some(Sku {
+            name: "Default".into(),
+            capacity: Some(request.instance_count),
+            ..Sku::default()
+        }),
+        properties: OnlineDeploymentProperties {
+            endpoint_compute_type: Some(EndpointComputeType::Managed),
+            model: Some(request.model.clone()),
+            code_configuration: Some(CodeConfiguration {
+                code_id: Some(code_of(request)),
+                scoring_script: Some(
+                    request
+                        .scoring_script
+                        .clone()
+                        .unwrap_or_else(|| "score.py".into()),
+                ),
+                ..CodeConfiguration::default()
+            }),
+            environment_id: request.environment.clone(),
+            environment_variables: (!request.environment_variables.is_empty())
+                .then(|| request.environment_variables.clone()),
+            instance_type: Some(request.instance_type.clone()),
+            scale_settings: Some(ScaleSettings {
+                scale_type: ScaleType::Default,
+                min_instances: None,
+                max_instances: None,
+                polling_interval: None,
+                target_utilization_percentage: None,
+                extra: Default::default(),
+            }),
+            request_settings,
+            liveness_probe: request.liveness_probe.as_ref().map(probe),
+            readiness_probe: request.readiness_probe.as_ref().map(probe),
+            ..OnlineDeploymentProperties::default()
         },
-        "instanceType": request.instance_type,
-        "scaleSettings": { "scaleType": "Default" },
-    });
-    if let Some(environment) = &request.environment {
-        properties["environmentId"] = environment.clone().into();
+        ..OnlineDeployment::default()
     }
-    if !request.environment_variables.is_empty() {
-        properties["environmentVariables"] = json!(request.environment_variables);
-    }
-    if let Some(settings) = &request.request_settings {
-        let mut out = Map::new();
-        if let Some(ms) = settings.request_timeout_ms {
-            out.insert(
-                "requestTimeout".into(),
-                format_iso8601_duration(Duration::from_millis(ms)).into(),
-            );
-        }
-        if let Some(n) = settings.max_concurrent_requests_per_instance {
-            out.insert("maxConcurrentRequestsPerInstance".into(), n.into());
-        }
-        properties["requestSettings"] = Value::Object(out);
-    }
-    if let Some(p) = &request.liveness_probe {
-        properties["livenessProbe"] = probe(p);
-    }
-    if let Some(p) = &request.readiness_probe {
-        properties["readinessProbe"] = probe(p);
-    }
-    let body = json!({
-        "location": location,
-        "sku": { "name": "Default", "capacity": request.instance_count },
-        "properties": properties,
-    });
-    serde_json::from_value(body).map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// The deployments of an endpoint, by name.
@@ -230,7 +225,7 @@ pub async fn create(
             ),
         ));
     }
-    let body = arm_body(&request, client.workspace_location().await?)?;
+    let body = arm_body(&request, client.workspace_location().await?);
     start(
         &state,
         Job::new(
