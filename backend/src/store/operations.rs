@@ -3,7 +3,7 @@
 //! Every change to an operation row also appends an `events` row and sends `NOTIFY`, in the same
 //! transaction, so a browser following `/api/v1/events` sees each step once and in order.
 
-use super::{violates, StoreError};
+use super::{ResultExt, StoreError};
 use crate::audit::{self, AuditEvent};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -132,7 +132,7 @@ pub async fn start(pool: &PgPool, new: &NewOperation) -> Result<Operation, Store
     let mut tx = pool.begin().await?;
     fail_abandoned(&mut tx).await?;
     let id = Uuid::new_v4();
-    let inserted = sqlx::query(
+    sqlx::query(
         "insert into operations (id, kind, endpoint, deployment, status, requested_by)
          values ($1, $2, $3, $4, 'running', $5)",
     )
@@ -142,19 +142,16 @@ pub async fn start(pool: &PgPool, new: &NewOperation) -> Result<Operation, Store
     .bind(&new.deployment)
     .bind(&new.requested_by)
     .execute(&mut *tx)
-    .await;
-    if let Err(err) = inserted {
-        if violates(&err, "operations_one_traffic_change_per_endpoint") {
-            return Err(StoreError::Conflict {
-                field: "traffic",
-                message: format!(
-                    "another traffic change to {} is being applied; wait for it, then decide again",
-                    new.endpoint
-                ),
-            });
-        }
-        return Err(err.into());
-    }
+    .await
+    .on_constraint("operations_one_traffic_change_per_endpoint", |_| {
+        StoreError::conflict(
+            "traffic",
+            format!(
+                "another traffic change to {} is being applied; wait for it, then decide again",
+                new.endpoint
+            ),
+        )
+    })?;
     let operation = fetch_in(&mut tx, id).await?;
     announce(&mut tx, &operation).await?;
     tx.commit().await?;

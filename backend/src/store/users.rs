@@ -1,6 +1,6 @@
 //! Local accounts.
 
-use super::{violates, StoreError};
+use super::{ResultExt, StoreError};
 use crate::audit::{self, AuditEvent};
 use shared::api::UserInfo;
 use shared::audit::AuditAction;
@@ -87,15 +87,11 @@ pub async fn create(
         .bind(password_hash)
         .execute(&mut *tx)
         .await
-        .map_err(|err| {
-            if violates(&err, "users_username_key") {
-                StoreError::Conflict {
-                    field: "username",
-                    message: format!("a user named {username} already exists"),
-                }
-            } else {
-                err.into()
-            }
+        .on_constraint("users_username_key", |_| {
+            StoreError::conflict(
+                "username",
+                format!("a user named {username} already exists"),
+            )
         })?;
     audit::record(
         &mut tx,
