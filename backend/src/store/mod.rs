@@ -1,13 +1,16 @@
 //! Queries against Greenlight's own tables. Each write that changes state records its audit
 //! event in the same transaction.
 //!
-//! A constraint the database enforces becomes a [`StoreError`] at the query that can break it,
-//! through [`ResultExt::on_constraint`].
+//! Queries are `sqlx::query!` and friends, checked at compile time against the data in `.sqlx/`
+//! (`scripts/sqlx-prepare.sh` refreshes it). A constraint the database enforces becomes a
+//! [`StoreError`] at the query that can break it, through [`ResultExt::on_constraint`].
 
+pub mod audit;
 pub mod operations;
 pub mod users;
 
 use sqlx::error::DatabaseError;
+use sqlx::PgPool;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,14 @@ impl<T, E: Into<StoreError>> ResultExt<T> for Result<T, E> {
             other => other,
         })
     }
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query_scalar!(r#"select 1 as "one!""#)
+        .fetch_one(pool)
+        .await
+        .map(drop)
 }
 
 #[cfg(test)]
