@@ -127,30 +127,30 @@ pub const KEEP_FOR_DAYS: i32 = 7;
 
 /// Drops events older than [`KEEP_FOR_DAYS`]; the operations and the audit log keep the record.
 pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {
-    let done = sqlx::query("delete from events where at < now() - make_interval(days => $1)")
-        .bind(KEEP_FOR_DAYS)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query!(
+        "delete from events where at < now() - make_interval(days => $1)",
+        KEEP_FOR_DAYS,
+    )
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected())
 }
 
 /// The id of the newest event, 0 when there is none.
 pub async fn latest_id(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select coalesce(max(id), 0) from events")
+    sqlx::query_scalar!(r#"select coalesce(max(id), 0) as "id!" from events"#)
         .fetch_one(pool)
         .await
 }
 
 /// Events after `after`, oldest first, at most `limit`.
 pub async fn since(pool: &PgPool, after: i64, limit: i64) -> sqlx::Result<Vec<StoredEvent>> {
-    let rows: Vec<(i64, String, Value)> =
-        sqlx::query_as("select id, topic, payload from events where id > $1 order by id limit $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, topic, payload)| StoredEvent { id, topic, payload })
-        .collect())
+    sqlx::query_as!(
+        StoredEvent,
+        "select id, topic, payload from events where id > $1 order by id limit $2",
+        after,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
 }

@@ -24,19 +24,18 @@ pub struct AuditEvent {
 
 /// Appends `event` to the chain inside the caller's transaction and returns its id.
 pub async fn record(tx: &mut PgConnection, event: &AuditEvent) -> sqlx::Result<i64> {
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(CHAIN_LOCK_KEY)
+    sqlx::query!("select pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
         .execute(&mut *tx)
         .await?;
-    let prev_hash: Vec<u8> =
-        sqlx::query_scalar("select hash from audit_events order by id desc limit 1")
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or_else(|| GENESIS.to_vec());
-    let id: i64 =
-        sqlx::query_scalar("select nextval(pg_get_serial_sequence('audit_events', 'id'))")
-            .fetch_one(&mut *tx)
-            .await?;
+    let prev_hash = sqlx::query_scalar!("select hash from audit_events order by id desc limit 1")
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_vec());
+    let id = sqlx::query_scalar!(
+        r#"select nextval(pg_get_serial_sequence('audit_events', 'id')) as "id!""#
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     // Postgres keeps microseconds; hash exactly what will be stored.
     let at = Utc::now().trunc_subsecs(6);
     let hash = row_hash(
@@ -50,19 +49,19 @@ pub async fn record(tx: &mut PgConnection, event: &AuditEvent) -> sqlx::Result<i
             details: &event.details,
         },
     );
-    sqlx::query(
+    sqlx::query!(
         "insert into audit_events (id, at, actor, action, target, details, prev_hash, hash)
          overriding system value
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        id,
+        at,
+        event.actor,
+        event.action.as_str(),
+        event.target,
+        event.details,
+        prev_hash,
+        hash.as_slice(),
     )
-    .bind(id)
-    .bind(at)
-    .bind(&event.actor)
-    .bind(event.action.as_str())
-    .bind(&event.target)
-    .bind(&event.details)
-    .bind(&prev_hash)
-    .bind(hash.as_slice())
     .execute(&mut *tx)
     .await?;
     Ok(id)

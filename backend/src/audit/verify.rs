@@ -15,7 +15,6 @@ pub enum Verdict {
     Broken { id: i64, reason: String },
 }
 
-#[derive(sqlx::FromRow)]
 struct StoredRow {
     id: i64,
     at: DateTime<Utc>,
@@ -29,7 +28,8 @@ struct StoredRow {
 
 /// Recomputes every hash in id order, streaming so a long log needs little memory.
 pub async fn verify(pool: &PgPool) -> sqlx::Result<Verdict> {
-    let mut rows = sqlx::query_as::<_, StoredRow>(
+    let mut rows = sqlx::query_as!(
+        StoredRow,
         "select id, at, actor, action, target, details, prev_hash, hash
          from audit_events order by id",
     )

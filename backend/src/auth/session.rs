@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use shared::api::{SessionInfo, UserInfo};
 use shared::audit::AuditAction;
 use shared::{Role, Username};
+use sqlx::postgres::types::PgInterval;
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 use uuid::Uuid;
@@ -59,6 +60,12 @@ fn hash_id(id: &str) -> Vec<u8> {
     Sha256::digest(id.as_bytes()).to_vec()
 }
 
+/// `duration` as a Postgres `interval`, converted exactly as sqlx encodes a `chrono::Duration`
+/// (the query macros want the `interval` type itself).
+fn interval(duration: chrono::Duration) -> sqlx::Result<PgInterval> {
+    PgInterval::try_from(duration).map_err(sqlx::Error::Encode)
+}
+
 /// Opens a session for `user` inside the caller's transaction (which also records the
 /// sign-in). Returns the cookie value, shown to nobody but the browser.
 pub async fn create(
@@ -70,15 +77,15 @@ pub async fn create(
     let id_hash = hash_id(&id);
     let csrf_token = random_token();
     let absolute = chrono::Duration::from_std(settings.absolute).unwrap_or(chrono::Duration::MAX);
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+    let expires_at = sqlx::query_scalar!(
         "insert into sessions (id_hash, user_id, csrf_token, expires_at)
          values ($1, $2, $3, now() + $4)
          returning expires_at",
+        id_hash,
+        user.id,
+        csrf_token,
+        interval(absolute)?,
     )
-    .bind(&id_hash)
-    .bind(user.id)
-    .bind(&csrf_token)
-    .bind(absolute)
     .fetch_one(&mut *tx)
     .await?;
     Ok((
@@ -92,7 +99,6 @@ pub async fn create(
     ))
 }
 
-#[derive(sqlx::FromRow)]
 struct SessionRow {
     user_id: Uuid,
     username: String,
@@ -114,21 +120,25 @@ pub async fn load(
     // into a write. It is touched only once it is a tenth of the idle limit old (at most a
     // minute), which moves the idle expiry by no more than that.
     let touch_after = (idle / 10).min(chrono::Duration::seconds(60));
-    let row = sqlx::query_as::<_, SessionRow>(
-        "with found as (
+    let row = sqlx::query_as!(
+        SessionRow,
+        r#"with found as (
              select u.id as user_id, u.username, u.role, s.csrf_token, s.expires_at
                from sessions s join users u on u.id = s.user_id
-              where s.id_hash = $1 and s.expires_at > now() and s.last_seen_at > now() - $2
+              where s.id_hash = $1 and s.expires_at > now()
+                and s.last_seen_at > now() - $2::interval
          ), touched as (
              update sessions set last_seen_at = now()
-              where id_hash = $1 and last_seen_at < now() - $3
+              where id_hash = $1 and last_seen_at < now() - $3::interval
                 and exists (select 1 from found)
          )
-         select * from found",
+         select user_id as "user_id!", username as "username!", role as "role!",
+                csrf_token as "csrf_token!", expires_at as "expires_at!"
+           from found"#,
+        id_hash,
+        interval(idle)?,
+        interval(touch_after)?,
     )
-    .bind(&id_hash)
-    .bind(idle)
-    .bind(touch_after)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -152,8 +162,7 @@ pub async fn load(
 /// Ends `session` and records the sign-out.
 pub async fn end(pool: &PgPool, session: &CurrentSession) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query("delete from sessions where id_hash = $1")
-        .bind(&session.id_hash)
+    sqlx::query!("delete from sessions where id_hash = $1", session.id_hash)
         .execute(&mut *tx)
         .await?;
     audit::record(
@@ -175,10 +184,11 @@ pub async fn purge_expired(
     settings: &SessionSettings,
 ) -> sqlx::Result<u64> {
     let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
-    let done =
-        sqlx::query("delete from sessions where expires_at <= now() or last_seen_at <= now() - $1")
-            .bind(idle)
-            .execute(conn)
-            .await?;
+    let done = sqlx::query!(
+        "delete from sessions where expires_at <= now() or last_seen_at <= now() - $1::interval",
+        interval(idle)?,
+    )
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected())
 }

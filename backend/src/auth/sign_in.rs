@@ -8,7 +8,7 @@ use super::session::{self, CurrentSession, SessionSettings};
 use crate::audit::{self, AuditEvent};
 use crate::secret::Secret;
 use crate::store::users;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use shared::audit::AuditAction;
 use shared::Username;
 use sqlx::PgPool;
@@ -155,30 +155,30 @@ async fn rate_limited(
     let failures = AuditAction::SignInFailed.as_str();
     let mut waits = Vec::new();
     if let Some(name) = username {
-        let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-            "select count(*), min(at) from audit_events
-             where action = $1 and target = $2 and at > $3",
+        let recent = sqlx::query!(
+            r#"select count(*) as "count!", min(at) as oldest from audit_events
+                where action = $1 and target = $2 and at > $3"#,
+            failures,
+            name.as_str(),
+            since,
         )
-        .bind(failures)
-        .bind(name.as_str())
-        .bind(since)
         .fetch_one(pool)
         .await?;
-        if count >= limits.per_account {
-            waits.push(oldest);
+        if recent.count >= limits.per_account {
+            waits.push(recent.oldest);
         }
     }
-    let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "select count(*), min(at) from audit_events
-         where action = $1 and details ->> 'client_addr' = $2 and at > $3",
+    let recent = sqlx::query!(
+        r#"select count(*) as "count!", min(at) as oldest from audit_events
+            where action = $1 and details ->> 'client_addr' = $2 and at > $3"#,
+        failures,
+        client_addr,
+        since,
     )
-    .bind(failures)
-    .bind(client_addr)
-    .bind(since)
     .fetch_one(pool)
     .await?;
-    if count >= limits.per_address {
-        waits.push(oldest);
+    if recent.count >= limits.per_address {
+        waits.push(recent.oldest);
     }
     Ok(waits.into_iter().flatten().min().map(|oldest| {
         let until = oldest + window;

@@ -6,11 +6,11 @@ use super::json::AppJson;
 use super::query::AppQuery;
 use super::AppState;
 use crate::auth::Authenticated;
+use crate::store;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shared::api::audit::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
-use shared::api::{AuditEventView, AuditPage};
+use shared::api::AuditPage;
 use shared::ErrorEnvelope;
 
 /// A `limit` parameter checked against the API's bounds.
@@ -31,16 +31,6 @@ pub struct AuditQuery {
     limit: Option<u32>,
     /// The `next` cursor of the previous page.
     after: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: i64,
-    at: DateTime<Utc>,
-    actor: String,
-    action: String,
-    target: String,
-    details: serde_json::Value,
 }
 
 /// A page of audit events, newest first.
@@ -74,30 +64,7 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let rows: Vec<AuditRow> = sqlx::query_as(
-        "select id, at, actor, action, target, details from audit_events
-          where $1::bigint is null or id < $1
-          order by id desc limit $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&state.pool)
-    .await?;
-    let next = if rows.len() as i64 == limit {
-        rows.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
-    let items = rows
-        .into_iter()
-        .map(|r| AuditEventView {
-            id: r.id,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            details: r.details,
-        })
-        .collect();
-    Ok(AppJson(AuditPage { items, next }))
+    Ok(AppJson(
+        store::audit::page(&state.pool, after, limit).await?,
+    ))
 }

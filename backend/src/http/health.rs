@@ -1,6 +1,7 @@
 //! `GET /api/v1/health`: is this instance able to serve?
 
 use super::AppState;
+use crate::store;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -19,8 +20,7 @@ use shared::api::Health;
     )
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let database_ok = sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(&state.pool)
+    let database_ok = store::ping(&state.pool)
         .await
         .inspect_err(|err| tracing::warn!(%err, "health check: database unavailable"))
         .is_ok();

@@ -118,12 +118,15 @@ impl Cluster {
         let mut conn = sqlx::PgConnection::connect_with(&self.connect_options("postgres"))
             .await
             .context("connecting to the private Postgres server")?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(database)
-                .fetch_one(&mut conn)
-                .await?;
+        let exists = sqlx::query_scalar!(
+            r#"select exists (select 1 from pg_database where datname = $1) as "exists!""#,
+            database,
+        )
+        .fetch_one(&mut conn)
+        .await?;
         if !exists {
+            // A runtime query, not `query!`: a database name is an identifier, which no bind
+            // parameter can carry, and `create database` cannot be prepared to be described.
             let create = format!("create database \"{}\"", database.replace('"', "\"\""));
             if let Err(err) = sqlx::query(&create).execute(&mut conn).await {
                 // Another process may have created it meanwhile.

@@ -3,13 +3,13 @@
 //! Every change to an operation row also appends an `events` row and sends `NOTIFY`, in the same
 //! transaction, so a browser following `/api/v1/events` sees each step once and in order.
 
-use super::{violates, StoreError};
+use super::{ResultExt, StoreError};
 use crate::audit::{self, AuditEvent};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use shared::api::{Operation, OperationKind, OperationStatus, ProgressEntry};
 use shared::WorkspaceErrorDetails;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -28,7 +28,6 @@ pub struct NewOperation {
     pub requested_by: String,
 }
 
-#[derive(sqlx::FromRow)]
 struct OperationRow {
     id: Uuid,
     kind: String,
@@ -71,53 +70,59 @@ impl TryFrom<OperationRow> for Operation {
     }
 }
 
-const COLUMNS: &str = "id, kind, endpoint, deployment, status, requested_by, progress, error, \
-                       arm_operation_id, created_at, finished_at";
-
 /// Serializes writers of `events` until their transaction ends, so ids become visible in
 /// order and a reader that has seen id N has seen everything before it.
 const EVENTS_LOCK_KEY: i64 = 0x4556_454e_5453_0001; // "EVENTS"
 
 /// Appends an event about `operation` and wakes every listener.
 async fn announce(conn: &mut PgConnection, operation: &Operation) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(EVENTS_LOCK_KEY)
+    sqlx::query!("select pg_advisory_xact_lock($1)", EVENTS_LOCK_KEY)
         .execute(&mut *conn)
         .await?;
     let payload = serde_json::to_value(operation).map_err(|e| sqlx::Error::Decode(e.into()))?;
-    let id: i64 = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "insert into events (topic, payload) values ('operation', $1) returning id",
+        payload,
     )
-    .bind(payload)
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(EVENTS_CHANNEL)
-        .bind(id.to_string())
+    sqlx::query!("select pg_notify($1, $2)", EVENTS_CHANNEL, id.to_string())
         .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
+/// The operation `id`, if there is one.
+async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Operation>> {
+    sqlx::query_as!(
+        OperationRow,
+        "select id, kind, endpoint, deployment, status, requested_by, progress, error,
+                arm_operation_id, created_at, finished_at
+           from operations where id = $1",
+        id,
+    )
+    .fetch_optional(db)
+    .await?
+    .map(Operation::try_from)
+    .transpose()
+}
+
+/// The operation `id`, which this transaction has just written.
 async fn fetch_in(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Operation> {
-    sqlx::query_as::<_, OperationRow>(&format!("select {COLUMNS} from operations where id = $1"))
-        .bind(id)
-        .fetch_one(conn)
-        .await?
-        .try_into()
+    find(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Fails running operations nobody has touched for [`ABANDONED_AFTER`]: their process died.
 async fn fail_abandoned(conn: &mut PgConnection) -> sqlx::Result<()> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
+    let ids = sqlx::query_scalar!(
         "update operations
             set status = 'failed', finished_at = now(), updated_at = now(),
                 error = jsonb_build_object('code', 'Interrupted',
                     'message', 'Greenlight stopped while this operation ran; check the workspace')
           where status = 'running' and updated_at < now() - make_interval(secs => $1)
           returning id",
+        ABANDONED_AFTER.as_secs_f64(),
     )
-    .bind(ABANDONED_AFTER.as_secs_f64())
     .fetch_all(&mut *conn)
     .await?;
     for id in ids {
@@ -132,29 +137,26 @@ pub async fn start(pool: &PgPool, new: &NewOperation) -> Result<Operation, Store
     let mut tx = pool.begin().await?;
     fail_abandoned(&mut tx).await?;
     let id = Uuid::new_v4();
-    let inserted = sqlx::query(
+    sqlx::query!(
         "insert into operations (id, kind, endpoint, deployment, status, requested_by)
          values ($1, $2, $3, $4, 'running', $5)",
+        id,
+        new.kind.as_str(),
+        new.endpoint,
+        new.deployment,
+        new.requested_by,
     )
-    .bind(id)
-    .bind(new.kind.as_str())
-    .bind(&new.endpoint)
-    .bind(&new.deployment)
-    .bind(&new.requested_by)
     .execute(&mut *tx)
-    .await;
-    if let Err(err) = inserted {
-        if violates(&err, "operations_one_traffic_change_per_endpoint") {
-            return Err(StoreError::Conflict {
-                field: "traffic",
-                message: format!(
-                    "another traffic change to {} is being applied; wait for it, then decide again",
-                    new.endpoint
-                ),
-            });
-        }
-        return Err(err.into());
-    }
+    .await
+    .on_constraint("operations_one_traffic_change_per_endpoint", |_| {
+        StoreError::conflict(
+            "traffic",
+            format!(
+                "another traffic change to {} is being applied; wait for it, then decide again",
+                new.endpoint
+            ),
+        )
+    })?;
     let operation = fetch_in(&mut tx, id).await?;
     announce(&mut tx, &operation).await?;
     tx.commit().await?;
@@ -170,16 +172,16 @@ pub async fn report(
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
     let entry = message.map(|m| json!([{ "at": Utc::now(), "message": m }]));
-    sqlx::query(
+    sqlx::query!(
         "update operations
             set progress = progress || coalesce($2, '[]'::jsonb),
                 arm_operation_id = coalesce($3, arm_operation_id),
                 updated_at = now()
           where id = $1 and status = 'running'",
+        id,
+        entry,
+        arm_operation_id,
     )
-    .bind(id)
-    .bind(entry)
-    .bind(arm_operation_id)
     .execute(&mut *tx)
     .await?;
     if message.is_some() || arm_operation_id.is_some() {
@@ -204,14 +206,14 @@ pub async fn finish(
             Some(serde_json::to_value(details).map_err(|e| sqlx::Error::Decode(e.into()))?),
         ),
     };
-    sqlx::query(
+    sqlx::query!(
         "update operations
             set status = $2, error = $3, finished_at = now(), updated_at = now()
           where id = $1",
+        id,
+        status.as_str(),
+        error,
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(error)
     .execute(&mut *tx)
     .await?;
     let operation = fetch_in(&mut tx, id).await?;
@@ -231,12 +233,7 @@ pub async fn finish(
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Operation>> {
-    sqlx::query_as::<_, OperationRow>(&format!("select {COLUMNS} from operations where id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .map(Operation::try_from)
-        .transpose()
+    find(pool, id).await
 }
 
 /// The latest operations, optionally of one endpoint, newest first.
@@ -245,13 +242,16 @@ pub async fn recent(
     endpoint: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<Operation>> {
-    sqlx::query_as::<_, OperationRow>(&format!(
-        "select {COLUMNS} from operations
+    sqlx::query_as!(
+        OperationRow,
+        "select id, kind, endpoint, deployment, status, requested_by, progress, error,
+                arm_operation_id, created_at, finished_at
+           from operations
           where $1::text is null or lower(endpoint) = lower($1)
-          order by created_at desc limit $2"
-    ))
-    .bind(endpoint)
-    .bind(limit)
+          order by created_at desc limit $2",
+        endpoint,
+        limit,
+    )
     .fetch_all(pool)
     .await?
     .into_iter()

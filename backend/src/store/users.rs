@@ -1,6 +1,6 @@
 //! Local accounts.
 
-use super::{violates, StoreError};
+use super::{ResultExt, StoreError};
 use crate::audit::{self, AuditEvent};
 use shared::api::UserInfo;
 use shared::audit::AuditAction;
@@ -15,7 +15,6 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
-#[derive(sqlx::FromRow)]
 struct UserRow {
     id: Uuid,
     username: String,
@@ -40,7 +39,7 @@ impl TryFrom<UserRow> for UserRecord {
 }
 
 pub async fn count(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from users")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from users"#)
         .fetch_one(pool)
         .await
 }
@@ -49,10 +48,11 @@ pub async fn find_by_username(
     conn: &mut PgConnection,
     username: &Username,
 ) -> sqlx::Result<Option<UserRecord>> {
-    sqlx::query_as::<_, UserRow>(
+    sqlx::query_as!(
+        UserRow,
         "select id, username, role, password_hash from users where username = $1",
+        username.as_str(),
     )
-    .bind(username.as_str())
     .fetch_optional(conn)
     .await?
     .map(UserRecord::try_from)
@@ -60,7 +60,8 @@ pub async fn find_by_username(
 }
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<UserInfo>> {
-    sqlx::query_as::<_, UserRow>(
+    sqlx::query_as!(
+        UserRow,
         "select id, username, role, password_hash from users order by username",
     )
     .fetch_all(pool)
@@ -80,23 +81,21 @@ pub async fn create(
 ) -> Result<UserInfo, StoreError> {
     let mut tx = pool.begin().await?;
     let id = Uuid::new_v4();
-    sqlx::query("insert into users (id, username, role, password_hash) values ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(username.as_str())
-        .bind(role.as_str())
-        .bind(password_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(|err| {
-            if violates(&err, "users_username_key") {
-                StoreError::Conflict {
-                    field: "username",
-                    message: format!("a user named {username} already exists"),
-                }
-            } else {
-                err.into()
-            }
-        })?;
+    sqlx::query!(
+        "insert into users (id, username, role, password_hash) values ($1, $2, $3, $4)",
+        id,
+        username.as_str(),
+        role.as_str(),
+        password_hash,
+    )
+    .execute(&mut *tx)
+    .await
+    .on_constraint("users_username_key", |_| {
+        StoreError::conflict(
+            "username",
+            format!("a user named {username} already exists"),
+        )
+    })?;
     audit::record(
         &mut tx,
         &AuditEvent {
