@@ -10,7 +10,6 @@ use super::state::{Snapshot, StateFile, StoredEndpoint};
 use axum::http::StatusCode;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
-use shared::api::asset_id_parts;
 use shared::arm::{
     self, EndpointComputeType, OnlineDeployment, OnlineEndpoint, ProvisioningState, SystemData,
 };
@@ -18,7 +17,7 @@ use shared::limits::{
     parse_iso8601_duration, MAX_DEPLOYMENTS_PER_ENDPOINT, MAX_INSTANCES_PER_DEPLOYMENT,
     MAX_REQUEST_TIMEOUT,
 };
-use shared::{check_deployment_delete, check_traffic, ResourceName};
+use shared::{check_deployment_delete, check_traffic, AssetKind, AssetRef, ResourceName};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -753,20 +752,26 @@ impl LocalWorkspace {
 
     // ------------------------------------------------------------------- assets
 
-    /// Registers (or replaces) an asset version under its ARM id.
+    /// Registers (or replaces) an asset version under its ARM id in `workspace_id`.
     pub async fn put_asset(
         &self,
-        id: &str,
+        workspace_id: &str,
+        asset: &AssetRef,
         mut body: serde_json::Value,
     ) -> Result<serde_json::Value, ArmFailure> {
-        let name = id.rsplit('/').nth(2).unwrap_or_default().to_owned();
-        body["id"] = id.into();
-        body["name"] = id.rsplit('/').next().unwrap_or_default().into();
-        body["type"] = asset_type(id).into();
+        let id = asset.id_in(workspace_id);
+        body["id"] = id.clone().into();
+        // An asset version's resource name is its version.
+        body["name"] = asset.version.clone().into();
+        body["type"] = format!(
+            "Microsoft.MachineLearningServices/workspaces/{}/versions",
+            asset.kind
+        )
+        .into();
         if !body["properties"].is_object() {
             return Err(ArmFailure::bad_field(
                 "properties",
-                format!("asset {name} needs properties"),
+                format!("asset {} needs properties", asset.name),
             ));
         }
         let mut state = self.state.lock().await;
@@ -775,37 +780,44 @@ impl LocalWorkspace {
         Ok(body)
     }
 
-    /// An asset version by id. The local workspaces share their assets (the demo models are
-    /// registered once), so an asset registered under any workspace path is found from all.
-    pub async fn get_asset(&self, id: &str) -> Result<serde_json::Value, ArmFailure> {
+    /// An asset version, asked for under `workspace_id`. The local workspaces share their
+    /// assets (the demo models are registered once), so one registered under any workspace
+    /// path is found from all.
+    pub async fn get_asset(
+        &self,
+        workspace_id: &str,
+        asset: &AssetRef,
+    ) -> Result<serde_json::Value, ArmFailure> {
         let state = self.state.lock().await;
-        find_asset(&state, &asset_suffix(id))
+        find_asset(&state, asset)
             .cloned()
-            .ok_or_else(|| ArmFailure::not_found(&format!("asset {id}")))
+            .ok_or_else(|| ArmFailure::not_found(&format!("asset {}", asset.id_in(workspace_id))))
     }
 
     /// Every registered version of `kind`, keyed by `(name, version)` (the local workspaces
     /// share their assets, so one registered under any workspace path counts once).
     fn asset_versions_of(
         state: &Snapshot,
-        kind: &str,
+        kind: AssetKind,
     ) -> BTreeMap<(String, String), serde_json::Value> {
         let mut found = BTreeMap::new();
         for asset in state.assets.values() {
             let id = asset["id"].as_str().unwrap_or_default();
-            if let Some((asset_kind, name, version)) = asset_id_parts(id) {
-                if asset_kind.eq_ignore_ascii_case(kind) {
-                    found
-                        .entry((name.to_owned(), version.to_owned()))
-                        .or_insert_with(|| asset.clone());
-                }
+            if let Ok(AssetRef { name, version, .. }) = AssetRef::parse(id, kind) {
+                found
+                    .entry((name, version))
+                    .or_insert_with(|| asset.clone());
             }
         }
         found
     }
 
     /// The asset containers of `kind` (ARM's `GET .../{kind}`), each with its latest version.
-    pub async fn asset_containers(&self, workspace_id: &str, kind: &str) -> Vec<serde_json::Value> {
+    pub async fn asset_containers(
+        &self,
+        workspace_id: &str,
+        kind: AssetKind,
+    ) -> Vec<serde_json::Value> {
         let state = self.state.lock().await;
         let mut latest: BTreeMap<String, String> = BTreeMap::new();
         for (name, version) in Self::asset_versions_of(&state, kind).into_keys() {
@@ -827,7 +839,7 @@ impl LocalWorkspace {
     /// The versions of asset `name` of `kind` (ARM's `GET .../{kind}/{name}/versions`).
     pub async fn asset_versions(
         &self,
-        kind: &str,
+        kind: AssetKind,
         name: &str,
     ) -> Result<Vec<serde_json::Value>, ArmFailure> {
         let state = self.state.lock().await;
@@ -852,7 +864,13 @@ impl LocalWorkspace {
         let model = properties.model.as_deref().ok_or_else(|| {
             ArmFailure::bad_field("properties.model", "properties.model is required")
         })?;
-        let model_dir = asset_path(state, "models", model, "modelUri", "properties.model")?;
+        let model_dir = asset_path(
+            state,
+            AssetKind::Models,
+            model,
+            "modelUri",
+            "properties.model",
+        )?;
         let code = properties.code_configuration.as_ref().ok_or_else(|| {
             ArmFailure::bad_field(
                 "properties.codeConfiguration",
@@ -867,7 +885,7 @@ impl LocalWorkspace {
         })?;
         let code_dir = asset_path(
             state,
-            "codes",
+            AssetKind::Codes,
             code_id,
             "codeUri",
             "properties.codeConfiguration.codeId",
@@ -1114,40 +1132,18 @@ fn request_timeout_of(deployment: &OnlineDeployment) -> Duration {
         .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
 }
 
-fn asset_type(id: &str) -> String {
-    let kind = id.rsplit('/').nth(3).unwrap_or("models");
-    format!("Microsoft.MachineLearningServices/workspaces/{kind}/versions")
-}
-
 /// Resolves a reference to a registered asset (`azureml:name:version` or an ARM id ending in
 /// `/{kind}/{name}/versions/{version}`) to its local folder.
 fn asset_path(
     state: &Snapshot,
-    kind: &str,
+    kind: AssetKind,
     reference: &str,
     uri_field: &str,
     field: &str,
 ) -> Result<PathBuf, ArmFailure> {
-    let suffix = if let Some(short) = reference.strip_prefix("azureml:") {
-        let (name, version) = short.split_once(':').ok_or_else(|| {
-            ArmFailure::bad_field(
-                field,
-                format!("{reference} should be azureml:<name>:<version>"),
-            )
-        })?;
-        format!("/{kind}/{name}/versions/{version}")
-    } else {
-        let lower = reference.to_ascii_lowercase();
-        let at = lower.find(&format!("/{kind}/")).ok_or_else(|| {
-            ArmFailure::bad_field(
-                field,
-                format!("{reference} is not a {kind} asset reference"),
-            )
-        })?;
-        reference[at..].to_owned()
-    }
-    .to_ascii_lowercase();
-    let asset = find_asset(state, &suffix)
+    let wanted = AssetRef::parse(reference, kind)
+        .map_err(|e| ArmFailure::bad_field(field, e.to_string()))?;
+    let asset = find_asset(state, &wanted)
         .ok_or_else(|| ArmFailure::bad_field(field, format!("{reference} is not registered")))?;
     let uri = asset["properties"][uri_field].as_str().unwrap_or_default();
     let path = uri.strip_prefix("file://").ok_or_else(|| {
@@ -1159,20 +1155,12 @@ fn asset_path(
     Ok(PathBuf::from(path))
 }
 
-/// The workspace-independent tail of an asset id: `/{kind}/{name}/versions/{version}`.
-fn asset_suffix(id: &str) -> String {
-    match asset_id_parts(id) {
-        Some((kind, name, version)) => format!("/{kind}/{name}/versions/{version}"),
-        None => id.to_owned(),
-    }
-    .to_ascii_lowercase()
-}
-
-fn find_asset<'a>(state: &'a Snapshot, suffix: &str) -> Option<&'a serde_json::Value> {
+/// The registered version `wanted` names, under whichever workspace path it was registered.
+fn find_asset<'a>(state: &'a Snapshot, wanted: &AssetRef) -> Option<&'a serde_json::Value> {
     state
         .assets
         .iter()
-        .find(|(id, _)| id.ends_with(suffix))
+        .find(|(id, _)| AssetRef::parse(id, wanted.kind).is_ok_and(|r| r.same_version(wanted)))
         .map(|(_, asset)| asset)
 }
 
@@ -1271,12 +1259,22 @@ mod tests {
 
     #[test]
     fn asset_ids_match_across_workspaces_by_their_tail() {
+        let mut state = Snapshot::default();
+        let id = "/subscriptions/s/resourceGroups/g/providers/P/workspaces/w/models/M/versions/1";
+        state
+            .assets
+            .insert(id.to_ascii_lowercase(), serde_json::json!({ "id": id }));
+        let asked = |reference: &str| {
+            let asset = AssetRef::parse(reference, AssetKind::Models).expect("a reference");
+            find_asset(&state, &asset).map(|a| a["id"].clone())
+        };
+        let other_workspace = "/subscriptions/t/resourceGroups/h/providers/P/workspaces/v";
         assert_eq!(
-            asset_suffix(
-                "/subscriptions/s/resourceGroups/g/providers/P/workspaces/w/models/M/versions/1"
-            ),
-            "/models/m/versions/1"
+            asked(&format!("{other_workspace}/models/m/versions/1")),
+            Some(id.into())
         );
+        assert_eq!(asked("azureml:m:1"), Some(id.into()));
+        assert_eq!(asked("azureml:m:2"), None);
     }
 
     #[test]
