@@ -13,11 +13,10 @@ use rand::rngs::OsRng;
 use shared::arm::{
     self, EndpointComputeType, OnlineDeployment, OnlineEndpoint, ProvisioningState, SystemData,
 };
-use shared::limits::{
-    parse_iso8601_duration, MAX_DEPLOYMENTS_PER_ENDPOINT, MAX_INSTANCES_PER_DEPLOYMENT,
-    MAX_REQUEST_TIMEOUT,
+use shared::limits::{parse_iso8601_duration, MAX_DEPLOYMENTS_PER_ENDPOINT};
+use shared::{
+    check_deployment, check_deployment_delete, check_traffic, AssetKind, AssetRef, ResourceName,
 };
-use shared::{check_deployment_delete, check_traffic, AssetKind, AssetRef, ResourceName};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -1015,84 +1014,27 @@ fn same_code(old: &OnlineDeployment, new: &OnlineDeployment) -> bool {
         && a.readiness_probe == b.readiness_probe
 }
 
-/// The rules Azure applies to a managed deployment's settings.
+/// Azure's rules for a deployment's settings (the first one broken is the answer, naming its
+/// field), after the local workspace's own: it runs managed deployments only.
 fn validate_deployment(deployment: &OnlineDeployment) -> Result<(), ArmFailure> {
-    match &deployment.properties.endpoint_compute_type {
-        Some(EndpointComputeType::Managed) => {}
-        Some(other) => {
-            return Err(ArmFailure::bad_field(
-                "properties.endpointComputeType",
-                format!(
-                    "endpointComputeType {other:?} is not supported by the local workspace: \
-                     it runs managed deployments only"
-                ),
-            ))
-        }
-        None => {
-            return Err(ArmFailure::bad_field(
-                "properties.endpointComputeType",
-                "properties.endpointComputeType is required (Managed)",
-            ))
-        }
+    if let Some(other) = deployment
+        .properties
+        .endpoint_compute_type
+        .as_ref()
+        .filter(|t| !matches!(t, EndpointComputeType::Managed))
+    {
+        return Err(ArmFailure::bad_field(
+            "properties.endpointComputeType",
+            format!(
+                "endpointComputeType {other:?} is not supported by the local workspace: \
+                 it runs managed deployments only"
+            ),
+        ));
     }
-    if let Some(capacity) = deployment.sku.as_ref().and_then(|s| s.capacity) {
-        let max = MAX_INSTANCES_PER_DEPLOYMENT;
-        if !(1..=max).contains(&capacity) {
-            return Err(ArmFailure::bad_field(
-                "sku.capacity",
-                format!("sku.capacity (the instance count) must be between 1 and {max} (got {capacity})"),
-            ));
-        }
-    }
-    if let Some(settings) = &deployment.properties.request_settings {
-        if let Some(n) = settings.max_concurrent_requests_per_instance {
-            if n < 1 {
-                return Err(ArmFailure::bad_field(
-                    "properties.requestSettings.maxConcurrentRequestsPerInstance",
-                    format!("maxConcurrentRequestsPerInstance must be at least 1 (got {n})"),
-                ));
-            }
-        }
-        if let Some(text) = &settings.request_timeout {
-            let timeout = parse_iso8601_duration(text).map_err(|e| {
-                ArmFailure::bad_field("properties.requestSettings.requestTimeout", e.to_string())
-            })?;
-            if timeout > MAX_REQUEST_TIMEOUT || timeout.is_zero() {
-                return Err(ArmFailure::bad_field(
-                    "properties.requestSettings.requestTimeout",
-                    format!(
-                        "requestTimeout must be more than 0 and at most {} s (got {text})",
-                        MAX_REQUEST_TIMEOUT.as_secs()
-                    ),
-                ));
-            }
-        }
-    }
-    for (field, probe) in [
-        (
-            "properties.livenessProbe",
-            &deployment.properties.liveness_probe,
-        ),
-        (
-            "properties.readinessProbe",
-            &deployment.properties.readiness_probe,
-        ),
-    ] {
-        if let Some(probe) = probe {
-            for (part, value) in [
-                ("timeout", &probe.timeout),
-                ("period", &probe.period),
-                ("initialDelay", &probe.initial_delay),
-            ] {
-                if let Some(text) = value {
-                    parse_iso8601_duration(text).map_err(|e| {
-                        ArmFailure::bad_field(&format!("{field}.{part}"), e.to_string())
-                    })?;
-                }
-            }
-        }
-    }
-    Ok(())
+    check_deployment(deployment).map_err(|violations| match violations.into_iter().next() {
+        Some(first) => ArmFailure::bad_field(&first.field, first.message),
+        None => ArmFailure::rules(Vec::new()),
+    })
 }
 
 fn readiness_of(deployment: &OnlineDeployment) -> Probe {

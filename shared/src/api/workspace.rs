@@ -4,12 +4,14 @@
 //! server translates. Each request type carries its `check`, so the console validates a form
 //! with exactly the rule and message the server applies before anything reaches the workspace.
 
+use crate::deployment::{instance_count_allowed, request_timeout_allowed};
 use crate::error::FieldError;
 use crate::limits::{MAX_INSTANCES_PER_DEPLOYMENT, MAX_REQUEST_TIMEOUT};
 use crate::names::ResourceName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 pub use crate::asset::{AssetKind, AssetRef};
 
@@ -235,7 +237,7 @@ pub struct CreateDeploymentRequest {
 
 /// Checks an instance count against Azure's limits.
 pub fn check_instance_count(count: i64) -> Result<(), FieldError> {
-    if (1..=MAX_INSTANCES_PER_DEPLOYMENT).contains(&count) {
+    if instance_count_allowed(count) {
         Ok(())
     } else {
         Err(field(
@@ -288,7 +290,7 @@ impl CreateDeploymentRequest {
         if let Some(settings) = &self.request_settings {
             let max_ms = MAX_REQUEST_TIMEOUT.as_millis();
             if let Some(ms) = settings.request_timeout_ms {
-                if ms == 0 || u128::from(ms) > max_ms {
+                if !request_timeout_allowed(Duration::from_millis(ms)) {
                     problems.push(field(
                         "request_settings.request_timeout_ms",
                         format!("request_timeout_ms must be between 1 and {max_ms} (got {ms})"),
