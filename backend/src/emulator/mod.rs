@@ -152,7 +152,7 @@ async fn register_examples(workspace: &LocalWorkspace, dir: &Path) -> anyhow::Re
         return Ok(());
     };
     let failure =
-        |f: arm::error::ArmFailure| anyhow::anyhow!("registering a demo asset: {}", f.error);
+        |f: arm::error::ArmFailure| anyhow::anyhow!("registering a demo asset: {}", f.error());
     workspace
         .put_asset(
             DEMO_WORKSPACE,

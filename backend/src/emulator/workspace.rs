@@ -82,7 +82,7 @@ fn new_key() -> String {
 }
 
 fn parse_name(raw: &str, what: &str) -> Result<ResourceName, ArmFailure> {
-    ResourceName::parse(raw).map_err(|e| ArmFailure::bad_field("name", format!("{what} {e}")))
+    ResourceName::parse(raw).map_err(|e| ArmFailure::invalid_field("name", format!("{what} {e}")))
 }
 
 impl LocalWorkspace {
@@ -156,7 +156,7 @@ impl LocalWorkspace {
     /// Marks `endpoint` busy, or refuses with 409 when another operation runs on it.
     pub fn claim(self: &Arc<Self>, endpoint: &str) -> Result<BusyGuard, ArmFailure> {
         if !lock(&self.busy).insert(key(endpoint)) {
-            return Err(ArmFailure::busy(endpoint));
+            return Err(ArmFailure::conflict_busy(endpoint));
         }
         Ok(BusyGuard {
             workspace: Arc::clone(self),
@@ -180,7 +180,7 @@ impl LocalWorkspace {
         let workspace = Arc::clone(self);
         let id = operation.clone();
         tokio::spawn(async move {
-            let outcome = work.await.map_err(|f| *f.error);
+            let outcome = work.await.map_err(ArmFailure::into_error);
             drop(guard);
             workspace.operations.finish(&id, outcome);
         });
@@ -246,13 +246,13 @@ impl LocalWorkspace {
             Some(arm::AuthMode::Key) => AuthMode::Key,
             Some(arm::AuthMode::AmlToken) => AuthMode::AmlToken,
             Some(other) => {
-                return Err(ArmFailure::bad_field(
+                return Err(ArmFailure::invalid_field(
                     "properties.authMode",
                     format!("authMode {other:?} is not supported by the local workspace; use Key or AMLToken"),
                 ))
             }
             None => {
-                return Err(ArmFailure::bad_field(
+                return Err(ArmFailure::invalid_field(
                     "properties.authMode",
                     "properties.authMode is required (Key or AMLToken)",
                 ))
@@ -262,13 +262,7 @@ impl LocalWorkspace {
         let mut state = self.state.lock().await;
         if let Some(other) = state.endpoints.get(&key(name.as_str())) {
             if !other.workspace_id.eq_ignore_ascii_case(workspace_id) {
-                return Err(ArmFailure::new(
-                    StatusCode::CONFLICT,
-                    "Conflict",
-                    format!(
-                        "endpoint name {name} is already used in this region by another workspace"
-                    ),
-                ));
+                return Err(ArmFailure::endpoint_name_taken(name.as_str()));
             }
         }
         let existing = state.endpoints.get(&key(name.as_str())).cloned();
@@ -282,7 +276,7 @@ impl LocalWorkspace {
             })
             .unwrap_or_default();
         let names: Vec<&str> = deployment_names.iter().map(String::as_str).collect();
-        check_traffic(&traffic, &mirror, &names).map_err(ArmFailure::rules)?;
+        check_traffic(&traffic, &mirror, &names).map_err(ArmFailure::rules_broken)?;
 
         let mut resource = body;
         resource.id = Some(format!("{workspace_id}/onlineEndpoints/{}", name.as_str()));
@@ -433,11 +427,7 @@ impl LocalWorkspace {
         let state = self.state.lock().await;
         let stored = find_endpoint(&state, workspace_id, name)?;
         if auth_of(&stored.resource) != AuthMode::Key {
-            return Err(ArmFailure::new(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                "keys exist only for endpoints with authMode Key",
-            ));
+            return Err(ArmFailure::keys_need_key_auth());
         }
         Ok(stored.keys.clone())
     }
@@ -475,11 +465,7 @@ impl LocalWorkspace {
         let state = self.state.lock().await;
         let stored = find_endpoint(&state, workspace_id, name)?;
         if auth_of(&stored.resource) != AuthMode::AmlToken {
-            return Err(ArmFailure::new(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                "tokens are issued only for endpoints with authMode AMLToken",
-            ));
+            return Err(ArmFailure::tokens_need_aml_token_auth());
         }
         let token = new_key();
         let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
@@ -519,7 +505,7 @@ impl LocalWorkspace {
             .deployments
             .get(&key(name))
             .cloned()
-            .ok_or_else(|| ArmFailure::not_found(&format!("deployment {name}")))
+            .ok_or_else(|| ArmFailure::resource_not_found("deployment", name))
     }
 
     /// The instance pool of a deployment (logs, metrics and tests look at it).
@@ -542,11 +528,7 @@ impl LocalWorkspace {
         let stored = find_endpoint(&state, workspace_id, endpoint)?.clone();
         let existing = stored.deployments.get(&key(name.as_str())).cloned();
         if existing.is_none() && stored.deployments.len() >= MAX_DEPLOYMENTS_PER_ENDPOINT {
-            return Err(ArmFailure::new(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                format!("an endpoint may have at most {MAX_DEPLOYMENTS_PER_ENDPOINT} deployments"),
-            ));
+            return Err(ArmFailure::too_many_deployments());
         }
         let mut resource = body;
         validate_deployment(&resource)?;
@@ -585,7 +567,7 @@ impl LocalWorkspace {
         let route = self
             .routes
             .get(&key(endpoint))
-            .ok_or_else(|| ArmFailure::not_found(&format!("endpoint {endpoint}")))?;
+            .ok_or_else(|| ArmFailure::resource_not_found("endpoint", endpoint))?;
 
         let (status, provisioning) = match (&existing, route.pool(&key(name.as_str()))) {
             (Some(old), Some(pool)) if same_code(old, &resource) => {
@@ -644,7 +626,7 @@ impl LocalWorkspace {
         self.in_background(guard, async move {
             let pool = workspace
                 .pool(&endpoint, &deployment)
-                .ok_or_else(|| ArmFailure::not_found(&format!("deployment {deployment}")))?;
+                .ok_or_else(|| ArmFailure::resource_not_found("deployment", &deployment))?;
             // Start-up budget, plus time to drain instances being removed.
             let limit = readiness.budget() + Duration::from_secs(60);
             let (provisioning, outcome) = match pool.wait_settled(limit).await {
@@ -653,14 +635,14 @@ impl LocalWorkspace {
                     pool.shutdown().await;
                     (
                         ProvisioningState::Failed,
-                        Err(deployment_failed(format!(
+                        Err(ArmFailure::deployment_failed(format!(
                             "the deployment's instances failed to start: {reason}"
                         ))),
                     )
                 }
                 PoolStatus::Converging { ready, wanted } => (
                     ProvisioningState::Failed,
-                    Err(deployment_failed(format!(
+                    Err(ArmFailure::deployment_failed(format!(
                         "only {ready} of {wanted} instances became ready in time"
                     ))),
                 ),
@@ -716,7 +698,7 @@ impl LocalWorkspace {
         let real_name = existing.name.clone().unwrap_or_else(|| name.to_owned());
         let (traffic, mirror) = stored.resource.properties.splits();
         check_deployment_delete(&real_name, &traffic, &mirror)
-            .map_err(|v| ArmFailure::rules(vec![v]))?;
+            .map_err(|v| ArmFailure::rules_broken(vec![v]))?;
         if let Some(entry) = state
             .endpoints
             .get_mut(&key(endpoint))
@@ -768,7 +750,7 @@ impl LocalWorkspace {
         )
         .into();
         if !body["properties"].is_object() {
-            return Err(ArmFailure::bad_field(
+            return Err(ArmFailure::invalid_field(
                 "properties",
                 format!("asset {} needs properties", asset.name),
             ));
@@ -790,7 +772,7 @@ impl LocalWorkspace {
         let state = self.state.lock().await;
         find_asset(&state, asset)
             .cloned()
-            .ok_or_else(|| ArmFailure::not_found(&format!("asset {}", asset.id_in(workspace_id))))
+            .ok_or_else(|| ArmFailure::resource_not_found("asset", &asset.id_in(workspace_id)))
     }
 
     /// Every registered version of `kind`, keyed by `(name, version)` (the local workspaces
@@ -848,7 +830,7 @@ impl LocalWorkspace {
             .map(|(_, body)| body)
             .collect();
         if versions.is_empty() {
-            return Err(ArmFailure::not_found(&format!("{kind} {name}")));
+            return Err(ArmFailure::resource_not_found(kind.as_str(), name));
         }
         Ok(versions)
     }
@@ -861,7 +843,7 @@ impl LocalWorkspace {
     ) -> Result<InstanceSpec, ArmFailure> {
         let properties = &deployment.properties;
         let model = properties.model.as_deref().ok_or_else(|| {
-            ArmFailure::bad_field("properties.model", "properties.model is required")
+            ArmFailure::invalid_field("properties.model", "properties.model is required")
         })?;
         let model_dir = asset_path(
             state,
@@ -871,13 +853,13 @@ impl LocalWorkspace {
             "properties.model",
         )?;
         let code = properties.code_configuration.as_ref().ok_or_else(|| {
-            ArmFailure::bad_field(
+            ArmFailure::invalid_field(
                 "properties.codeConfiguration",
                 "properties.codeConfiguration (codeId and scoringScript) is required",
             )
         })?;
         let code_id = code.code_id.as_deref().ok_or_else(|| {
-            ArmFailure::bad_field(
+            ArmFailure::invalid_field(
                 "properties.codeConfiguration.codeId",
                 "properties.codeConfiguration.codeId is required",
             )
@@ -890,13 +872,13 @@ impl LocalWorkspace {
             "properties.codeConfiguration.codeId",
         )?;
         let scoring_script = code.scoring_script.clone().ok_or_else(|| {
-            ArmFailure::bad_field(
+            ArmFailure::invalid_field(
                 "properties.codeConfiguration.scoringScript",
                 "properties.codeConfiguration.scoringScript is required",
             )
         })?;
         if !code_dir.join(&scoring_script).is_file() {
-            return Err(ArmFailure::bad_field(
+            return Err(ArmFailure::invalid_field(
                 "properties.codeConfiguration.scoringScript",
                 format!("scoring script {scoring_script} is not in the code asset"),
             ));
@@ -956,11 +938,6 @@ fn settle_interrupted(snapshot: &mut Snapshot) -> Vec<(String, String)> {
     unfinished
 }
 
-/// A deployment that did not come up, as Azure reports it in the operation.
-fn deployment_failed(message: String) -> ArmFailure {
-    ArmFailure::new(StatusCode::BAD_REQUEST, "DeploymentFailed", message)
-}
-
 fn find_endpoint<'a>(
     state: &'a Snapshot,
     workspace_id: &str,
@@ -970,7 +947,7 @@ fn find_endpoint<'a>(
         .endpoints
         .get(&key(name))
         .filter(|e| e.workspace_id.eq_ignore_ascii_case(workspace_id))
-        .ok_or_else(|| ArmFailure::not_found(&format!("endpoint {name}")))
+        .ok_or_else(|| ArmFailure::resource_not_found("endpoint", name))
 }
 
 fn auth_of(endpoint: &OnlineEndpoint) -> AuthMode {
@@ -1023,7 +1000,7 @@ fn validate_deployment(deployment: &OnlineDeployment) -> Result<(), ArmFailure> 
         .as_ref()
         .filter(|t| !matches!(t, EndpointComputeType::Managed))
     {
-        return Err(ArmFailure::bad_field(
+        return Err(ArmFailure::invalid_field(
             "properties.endpointComputeType",
             format!(
                 "endpointComputeType {other:?} is not supported by the local workspace: \
@@ -1031,10 +1008,7 @@ fn validate_deployment(deployment: &OnlineDeployment) -> Result<(), ArmFailure> 
             ),
         ));
     }
-    check_deployment(deployment).map_err(|violations| match violations.into_iter().next() {
-        Some(first) => ArmFailure::bad_field(&first.field, first.message),
-        None => ArmFailure::rules(Vec::new()),
-    })
+    check_deployment(deployment).map_err(ArmFailure::first_rule_broken)
 }
 
 fn readiness_of(deployment: &OnlineDeployment) -> Probe {
@@ -1084,12 +1058,13 @@ fn asset_path(
     field: &str,
 ) -> Result<PathBuf, ArmFailure> {
     let wanted = AssetRef::parse(reference, kind)
-        .map_err(|e| ArmFailure::bad_field(field, e.to_string()))?;
-    let asset = find_asset(state, &wanted)
-        .ok_or_else(|| ArmFailure::bad_field(field, format!("{reference} is not registered")))?;
+        .map_err(|e| ArmFailure::invalid_field(field, e.to_string()))?;
+    let asset = find_asset(state, &wanted).ok_or_else(|| {
+        ArmFailure::invalid_field(field, format!("{reference} is not registered"))
+    })?;
     let uri = asset["properties"][uri_field].as_str().unwrap_or_default();
     let path = uri.strip_prefix("file://").ok_or_else(|| {
-        ArmFailure::bad_field(
+        ArmFailure::invalid_field(
             field,
             format!("{reference} must point at a local folder (file://), not {uri:?}"),
         )
@@ -1114,8 +1089,9 @@ where
 {
     let mut merged = serde_json::to_value(current).map_err(|e| ArmFailure::internal(&e.into()))?;
     merge_json(&mut merged, patch);
-    serde_json::from_value(merged)
-        .map_err(|e| ArmFailure::bad_field("body", format!("the patch does not fit {what}: {e}")))
+    serde_json::from_value(merged).map_err(|e| {
+        ArmFailure::invalid_field("body", format!("the patch does not fit {what}: {e}"))
+    })
 }
 
 /// RFC 7386 JSON merge patch.

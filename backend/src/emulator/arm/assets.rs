@@ -18,7 +18,7 @@ pub struct AssetPath {
 }
 
 fn known_kind(kind: &str) -> Result<AssetKind, ArmFailure> {
-    AssetKind::parse(kind).ok_or_else(|| ArmFailure::not_found(&format!("resource type {kind}")))
+    AssetKind::parse(kind).ok_or_else(|| ArmFailure::resource_not_found("resource type", kind))
 }
 
 #[derive(Debug, Deserialize)]

@@ -100,7 +100,7 @@ pub async fn regenerate_keys(
         KeyType::Primary => false,
         KeyType::Secondary => true,
         other => {
-            return Err(ArmFailure::bad_field(
+            return Err(ArmFailure::invalid_field(
                 "keyType",
                 format!("keyType must be Primary or Secondary (got {other:?})"),
             ))
