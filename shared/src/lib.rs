@@ -4,13 +4,16 @@
 //! workspace — so a rule is written once and enforced identically everywhere. The crate builds
 //! for `wasm32-unknown-unknown`; server-only derives sit behind the `openapi` feature.
 //!
-//! - [`names`], [`limits`], [`traffic`]: the rules Azure ML applies to endpoints and deployments.
+//! - [`names`], [`limits`], [`traffic`], [`deployment`], [`asset`]: the rules Azure ML applies to
+//!   endpoints, deployments and the asset references they carry.
 //! - [`arm`]: the Azure Resource Manager wire format both the ARM client and the local workspace
 //!   speak.
 
 pub mod api;
 pub mod arm;
+pub mod asset;
 pub mod audit;
+pub mod deployment;
 pub mod error;
 pub mod limits;
 pub mod names;
@@ -18,6 +21,8 @@ pub mod role;
 pub mod traffic;
 pub mod username;
 
+pub use asset::{AssetKind, AssetRef, AssetRefError};
+pub use deployment::check_deployment;
 pub use error::{ErrorBody, ErrorEnvelope, FieldError, WorkspaceErrorDetails};
 pub use limits::{format_iso8601_duration, parse_iso8601_duration, DurationError};
 pub use names::{DeploymentName, EndpointName, NameError, ResourceName};

@@ -26,7 +26,7 @@ pub struct RuleViolation {
 }
 
 impl RuleViolation {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),

@@ -20,6 +20,7 @@ pub mod workspace;
 use crate::secret::Secret;
 use anyhow::Context;
 use shared::api::SAMPLE_REQUEST_PROPERTY;
+use shared::{AssetKind, AssetRef};
 use state::StateFile;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,10 +152,11 @@ async fn register_examples(workspace: &LocalWorkspace, dir: &Path) -> anyhow::Re
         return Ok(());
     };
     let failure =
-        |f: arm::error::ArmFailure| anyhow::anyhow!("registering a demo asset: {}", f.error);
+        |f: arm::error::ArmFailure| anyhow::anyhow!("registering a demo asset: {}", f.error());
     workspace
         .put_asset(
-            &format!("{DEMO_WORKSPACE}/environments/python-stdlib/versions/1"),
+            DEMO_WORKSPACE,
+            &AssetRef::new(AssetKind::Environments, "python-stdlib", "1"),
             serde_json::json!({ "properties": {
                 "description": "Python 3 with the standard library; what local instances run",
                 "image": "local/python3",
@@ -179,7 +181,8 @@ async fn register_examples(workspace: &LocalWorkspace, dir: &Path) -> anyhow::Re
         }
         workspace
             .put_asset(
-                &format!("{DEMO_WORKSPACE}/models/{name}/versions/1"),
+                DEMO_WORKSPACE,
+                &AssetRef::new(AssetKind::Models, name, "1"),
                 serde_json::json!({ "properties": {
                     "description": format!("demo model {name}"),
                     "modelUri": format!("file://{}", model.display()),
@@ -191,7 +194,8 @@ async fn register_examples(workspace: &LocalWorkspace, dir: &Path) -> anyhow::Re
             .map_err(failure)?;
         workspace
             .put_asset(
-                &format!("{DEMO_WORKSPACE}/codes/{name}/versions/1"),
+                DEMO_WORKSPACE,
+                &AssetRef::new(AssetKind::Codes, name, "1"),
                 serde_json::json!({ "properties": {
                     "description": format!("scoring code of demo model {name}"),
                     "codeUri": format!("file://{}", code.display()),

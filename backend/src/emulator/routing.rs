@@ -139,6 +139,13 @@ impl EndpointRoute {
         self.read().pools.values().cloned().collect()
     }
 
+    /// Stops the instances of every deployment, one pool after the other.
+    pub async fn shutdown(&self) {
+        for pool in self.pools() {
+            pool.shutdown().await;
+        }
+    }
+
     /// The deployment named by the caller, or one drawn by the live traffic weights.
     pub fn pick(&self, named: Option<&str>) -> Option<Target> {
         let state = self.read();

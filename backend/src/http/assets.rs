@@ -5,7 +5,7 @@ use super::json::AppJson;
 use super::AppState;
 use crate::auth::Authenticated;
 use axum::extract::{Path, State};
-use shared::api::{asset_id_parts, AssetKind, AssetList, AssetVersion};
+use shared::api::{AssetKind, AssetList, AssetRef, AssetVersion};
 use shared::ErrorEnvelope;
 
 /// Every registered version of one kind of asset.
@@ -31,16 +31,14 @@ pub async fn list(
     let mut items: Vec<AssetVersion> = versions
         .into_iter()
         .filter_map(|resource| {
-            let id = resource.id?;
-            let (_, name, version) = asset_id_parts(&id)?;
-            let (name, version) = (name.to_owned(), version.to_owned());
+            let asset = AssetRef::parse(&resource.id?, kind).ok()?;
             Some(AssetVersion {
-                reference: format!("azureml:{name}:{version}"),
+                reference: asset.to_string(),
                 description: resource.properties["description"]
                     .as_str()
                     .map(str::to_owned),
-                name,
-                version,
+                name: asset.name,
+                version: asset.version,
             })
         })
         .collect();

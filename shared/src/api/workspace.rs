@@ -4,12 +4,16 @@
 //! server translates. Each request type carries its `check`, so the console validates a form
 //! with exactly the rule and message the server applies before anything reaches the workspace.
 
+use crate::deployment::{instance_count_allowed, request_timeout_allowed};
 use crate::error::FieldError;
 use crate::limits::{MAX_INSTANCES_PER_DEPLOYMENT, MAX_REQUEST_TIMEOUT};
 use crate::names::ResourceName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use crate::asset::{AssetKind, AssetRef};
 
 /// Shares in percent, keyed by deployment name.
 pub type Split = BTreeMap<String, i64>;
@@ -231,32 +235,9 @@ pub struct CreateDeploymentRequest {
     pub readiness_probe: Option<ProbeRequest>,
 }
 
-/// True for `azureml:<name>:<version>` and for an ARM id naming a version of `kind`.
-pub fn is_asset_reference(reference: &str, kind: &str) -> bool {
-    if let Some(short) = reference.strip_prefix("azureml:") {
-        return short
-            .split_once(':')
-            .is_some_and(|(name, version)| !name.is_empty() && !version.is_empty());
-    }
-    let lower = reference.to_ascii_lowercase();
-    lower.starts_with('/') && lower.contains(&format!("/{kind}/")) && lower.contains("/versions/")
-}
-
-/// The `(kind, name, version)` of an asset version's ARM id, which ends
-/// `/{kind}/{name}/versions/{version}`.
-pub fn asset_id_parts(id: &str) -> Option<(&str, &str, &str)> {
-    let parts: Vec<&str> = id.rsplitn(5, '/').collect();
-    match parts.as_slice() {
-        [version, versions, name, kind, _] if versions.eq_ignore_ascii_case("versions") => {
-            Some((*kind, *name, *version))
-        }
-        _ => None,
-    }
-}
-
 /// Checks an instance count against Azure's limits.
 pub fn check_instance_count(count: i64) -> Result<(), FieldError> {
-    if (1..=MAX_INSTANCES_PER_DEPLOYMENT).contains(&count) {
+    if instance_count_allowed(count) {
         Ok(())
     } else {
         Err(field(
@@ -272,25 +253,21 @@ impl CreateDeploymentRequest {
     pub fn check(&self) -> Result<(), Vec<FieldError>> {
         let mut problems = Vec::new();
         check_name("name", &self.name, &mut problems);
-        if !is_asset_reference(&self.model, "models") {
-            problems.push(field(
-                "model",
-                "model must be azureml:<name>:<version> or a model version's ARM id",
-            ));
-        }
-        if let Some(environment) = &self.environment {
-            if !is_asset_reference(environment, "environments") {
+        let assets = [
+            (Some(&self.model), AssetKind::Models, "model", "a model"),
+            (
+                self.environment.as_ref(),
+                AssetKind::Environments,
+                "environment",
+                "an environment",
+            ),
+            (self.code.as_ref(), AssetKind::Codes, "code", "a code"),
+        ];
+        for (reference, kind, name, what) in assets {
+            if reference.is_some_and(|r| AssetRef::parse(r, kind).is_err()) {
                 problems.push(field(
-                    "environment",
-                    "environment must be azureml:<name>:<version> or an environment version's ARM id",
-                ));
-            }
-        }
-        if let Some(code) = &self.code {
-            if !is_asset_reference(code, "codes") {
-                problems.push(field(
-                    "code",
-                    "code must be azureml:<name>:<version> or a code version's ARM id",
+                    name,
+                    format!("{name} must be azureml:<name>:<version> or {what} version's ARM id"),
                 ));
             }
         }
@@ -313,7 +290,7 @@ impl CreateDeploymentRequest {
         if let Some(settings) = &self.request_settings {
             let max_ms = MAX_REQUEST_TIMEOUT.as_millis();
             if let Some(ms) = settings.request_timeout_ms {
-                if ms == 0 || u128::from(ms) > max_ms {
+                if !request_timeout_allowed(Duration::from_millis(ms)) {
                     problems.push(field(
                         "request_settings.request_timeout_ms",
                         format!("request_timeout_ms must be between 1 and {max_ms} (got {ms})"),
@@ -470,36 +447,6 @@ pub const DEFAULT_LOG_TAIL: u32 = 200;
 /// Azure can set it when registering a model. The console's test panel starts from it.
 pub const SAMPLE_REQUEST_PROPERTY: &str = "sampleRequest";
 
-/// The kinds of registered asset a deployment references.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum AssetKind {
-    Models,
-    Environments,
-    Codes,
-}
-
-impl AssetKind {
-    /// The ARM collection name, which is also the URL segment.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Models => "models",
-            Self::Environments => "environments",
-            Self::Codes => "codes",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "models" => Some(Self::Models),
-            "environments" => Some(Self::Environments),
-            "codes" => Some(Self::Codes),
-            _ => None,
-        }
-    }
-}
-
 /// One registered asset version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -590,27 +537,6 @@ mod tests {
         let refused = check_instance_count(0).expect_err("0 instances");
         assert_eq!(refused.field, "instance_count");
         assert!(refused.message.contains("between 1 and 50"), "{refused:?}");
-    }
-
-    #[test]
-    fn asset_ids_split_into_kind_name_and_version() {
-        assert_eq!(
-            asset_id_parts("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/models/m/versions/1"),
-            Some(("models", "m", "1"))
-        );
-        assert_eq!(asset_id_parts("/x/models/m/1"), None);
-        assert_eq!(asset_id_parts("models"), None);
-    }
-
-    #[test]
-    fn asset_references_take_the_short_and_the_arm_form() {
-        assert!(is_asset_reference("azureml:m:1", "models"));
-        assert!(is_asset_reference(
-            "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/models/m/versions/1",
-            "models"
-        ));
-        assert!(!is_asset_reference("azureml:m", "models"));
-        assert!(!is_asset_reference("/x/codes/m/versions/1", "models"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
+use shared::{AssetKind, AssetRef};
 
 #[derive(Debug, Deserialize)]
 pub struct AssetPath {
@@ -16,14 +17,8 @@ pub struct AssetPath {
     version: String,
 }
 
-const KINDS: [&str; 3] = ["models", "environments", "codes"];
-
-fn known_kind(kind: &str) -> Result<(), ArmFailure> {
-    if KINDS.contains(&kind) {
-        Ok(())
-    } else {
-        Err(ArmFailure::not_found(&format!("resource type {kind}")))
-    }
+fn known_kind(kind: &str) -> Result<AssetKind, ArmFailure> {
+    AssetKind::parse(kind).ok_or_else(|| ArmFailure::resource_not_found("resource type", kind))
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,10 +44,10 @@ pub async fn list_containers(
     State(state): State<ControlState>,
     Path(path): Path<KindPath>,
 ) -> Result<Json<serde_json::Value>, ArmFailure> {
-    known_kind(&path.kind)?;
+    let kind = known_kind(&path.kind)?;
     let containers = state
         .workspace
-        .asset_containers(&path.workspace.id(), &path.kind)
+        .asset_containers(&path.workspace.id(), kind)
         .await;
     Ok(page(containers))
 }
@@ -62,24 +57,18 @@ pub async fn list_versions(
     State(state): State<ControlState>,
     Path(path): Path<ContainerPath>,
 ) -> Result<Json<serde_json::Value>, ArmFailure> {
-    known_kind(&path.kind)?;
+    let kind = known_kind(&path.kind)?;
     Ok(page(
-        state
-            .workspace
-            .asset_versions(&path.kind, &path.name)
-            .await?,
+        state.workspace.asset_versions(kind, &path.name).await?,
     ))
 }
 
 impl AssetPath {
-    fn id(&self) -> Result<String, ArmFailure> {
-        known_kind(&self.kind)?;
-        Ok(format!(
-            "{}/{}/{}/versions/{}",
-            self.workspace.id(),
-            self.kind,
-            self.name,
-            self.version
+    fn asset(&self) -> Result<AssetRef, ArmFailure> {
+        Ok(AssetRef::new(
+            known_kind(&self.kind)?,
+            &self.name,
+            &self.version,
         ))
     }
 }
@@ -88,7 +77,13 @@ pub async fn get(
     State(state): State<ControlState>,
     Path(path): Path<AssetPath>,
 ) -> Result<Json<serde_json::Value>, ArmFailure> {
-    Ok(Json(state.workspace.get_asset(&path.id()?).await?))
+    let asset = path.asset()?;
+    Ok(Json(
+        state
+            .workspace
+            .get_asset(&path.workspace.id(), &asset)
+            .await?,
+    ))
 }
 
 pub async fn put(
@@ -96,6 +91,10 @@ pub async fn put(
     Path(path): Path<AssetPath>,
     ArmJson(body): ArmJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ArmFailure> {
-    let stored = state.workspace.put_asset(&path.id()?, body).await?;
+    let asset = path.asset()?;
+    let stored = state
+        .workspace
+        .put_asset(&path.workspace.id(), &asset, body)
+        .await?;
     Ok((StatusCode::OK, Json(stored)))
 }

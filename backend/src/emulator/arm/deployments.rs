@@ -97,7 +97,7 @@ pub async fn logs(
         .await?;
     let tail = match body.tail {
         Some(t) if t < 0 => {
-            return Err(ArmFailure::bad_field(
+            return Err(ArmFailure::invalid_field(
                 "tail",
                 format!("tail must not be negative (got {t})"),
             ))

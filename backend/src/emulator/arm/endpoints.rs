@@ -2,6 +2,7 @@
 
 use super::error::{ArmFailure, ArmJson};
 use super::{accepted, ControlState, WorkspacePath};
+use crate::emulator::workspace::Accepted;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
@@ -100,7 +101,7 @@ pub async fn regenerate_keys(
         KeyType::Primary => false,
         KeyType::Secondary => true,
         other => {
-            return Err(ArmFailure::bad_field(
+            return Err(ArmFailure::invalid_field(
                 "keyType",
                 format!("keyType must be Primary or Secondary (got {other:?})"),
             ))
@@ -118,11 +119,7 @@ pub async fn regenerate_keys(
     Ok(accepted::<()>(
         &state,
         &path.workspace.subscription,
-        crate::emulator::workspace::Accepted {
-            status: axum::http::StatusCode::ACCEPTED,
-            resource: None,
-            operation: Some(operation),
-        },
+        Accepted::running(operation),
     ))
 }
 

@@ -102,13 +102,7 @@ pub fn router(state: ControlState) -> Router {
             &format!("{operations}/mfeOperationResults/{{id}}"),
             get(operations::result),
         )
-        .fallback(|| async {
-            ArmFailure::new(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "no such resource type or path in the local workspace",
-            )
-        })
+        .fallback(|| async { ArmFailure::no_such_path() })
         .layer(axum::middleware::from_fn(require_api_version))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -137,20 +131,10 @@ async fn require_api_version(request: Request, next: Next) -> Response {
             .map(|(_, v)| v.to_owned())
     });
     match version {
-        None => ArmFailure::new(
-            StatusCode::BAD_REQUEST,
-            "MissingApiVersionParameter",
-            "the api-version query parameter (?api-version=) is required for all requests",
-        )
-        .into_response(),
+        None => ArmFailure::missing_api_version().into_response(),
         Some(v) => match ApiVersion::parse(&v) {
             Ok(_) => next.run(request).await,
-            Err(err) => ArmFailure::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidApiVersionParameter",
-                format!("the api-version {v:?} is invalid: {err}"),
-            )
-            .into_response(),
+            Err(err) => ArmFailure::invalid_api_version(&v, &err).into_response(),
         },
     }
 }
@@ -167,23 +151,13 @@ async fn require_token(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        None => ArmFailure::new(
-            StatusCode::UNAUTHORIZED,
-            "AuthenticationFailed",
-            "authentication failed: the Authorization header is missing or not a Bearer token",
-        )
-        .into_response(),
+        None => ArmFailure::missing_token().into_response(),
         Some(token)
             if constant_time_eq(token.trim().as_bytes(), state.token.expose().as_bytes()) =>
         {
             next.run(request).await
         }
-        Some(_) => ArmFailure::new(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            "the access token is invalid",
-        )
-        .into_response(),
+        Some(_) => ArmFailure::invalid_token().into_response(),
     }
 }
 

@@ -24,7 +24,7 @@ pub async fn status(
         .operations
         .get(&path.id)
         .map(Json)
-        .ok_or_else(|| ArmFailure::not_found(&format!("operation {}", path.id)))
+        .ok_or_else(|| ArmFailure::resource_not_found("operation", &path.id))
 }
 
 /// The `Location` URL: 202 while the operation runs, then 200 (or the failure as an ARM error).
@@ -36,18 +36,11 @@ pub async fn result(
         .workspace
         .operations
         .get(&path.id)
-        .ok_or_else(|| ArmFailure::not_found(&format!("operation {}", path.id)))?;
+        .ok_or_else(|| ArmFailure::resource_not_found("operation", &path.id))?;
     Ok(match status.status {
         OperationState::Succeeded => StatusCode::OK.into_response(),
         OperationState::Failed | OperationState::Canceled => {
-            let error = status.error.unwrap_or_else(|| {
-                shared::arm::ArmError::new("OperationFailed", "the operation failed")
-            });
-            ArmFailure {
-                status: StatusCode::BAD_REQUEST,
-                error: Box::new(error),
-            }
-            .into_response()
+            ArmFailure::operation_failed(status.error).into_response()
         }
         _ => {
             let mut response = StatusCode::ACCEPTED.into_response();

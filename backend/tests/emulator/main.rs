@@ -1,0 +1,13 @@
+//! The local workspace driven over plain HTTP, as any ARM client would drive Azure: the seed's
+//! whole rollout flow with real instance processes, and Azure's rules refused by field.
+//! Deliberately not through Greenlight's own ARM client, so the two check each other.
+
+mod assets;
+mod auth;
+#[path = "../common/mod.rs"]
+mod common;
+mod helpers;
+mod instances;
+mod rules;
+mod scoring;
+mod seed_flow;
