@@ -29,6 +29,8 @@ pub struct AppSettings {
     pub sessions: SessionSettings,
     pub rate_limits: RateLimits,
     pub ui: UiConfig,
+    /// The URL people use (`--public-url`), when set: writes must come from its origin.
+    pub public_url: Option<String>,
 }
 
 /// A built app, bound to its listener and ready to serve.
@@ -57,6 +59,10 @@ impl App {
             rate_limits: settings.rate_limits,
             local_workspace: settings.local_workspace,
             workspace: settings.workspace,
+            public_origin: settings
+                .public_url
+                .as_deref()
+                .and_then(crate::http::middleware::origin_of),
         };
         Ok(Self {
             listener,

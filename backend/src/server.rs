@@ -20,6 +20,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Listen for signals before anything else: from the moment the ready line is printed, a
     // Ctrl-C or SIGTERM must mean a graceful stop, never the default abrupt exit.
     let shutdown = shutdown_signal()?;
+    if let Some(url) = &args.public_url {
+        anyhow::ensure!(
+            crate::http::middleware::origin_of(url).is_some(),
+            "--public-url must be an absolute URL such as https://greenlight.example.com (got {url:?})"
+        );
+    }
     // Azure settings are checked before anything starts, so a missing flag is the only output.
     let azure = match args.azure.kind {
         WorkspaceKind::Azure => Some(crate::workspace::azure::client(&args.azure)?),
@@ -109,6 +115,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
             rate_limits: RateLimits::default(),
             ui,
+            public_url: args.public_url.clone(),
         },
         listener,
     )

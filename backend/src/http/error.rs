@@ -45,6 +45,8 @@ pub enum ApiError {
     NotSupported(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("the body is larger than the {limit} bytes this API accepts")]
+    PayloadTooLarge { limit: usize },
     #[error("no such resource")]
     NotFound,
     /// No API operation has this path: a client bug rather than a missing resource.
@@ -135,6 +137,7 @@ impl ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound | Self::UnknownPath => StatusCode::NOT_FOUND,
             Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             // Azure's 4xx are the caller's problem and keep their status; anything else from the
@@ -162,6 +165,7 @@ impl ApiError {
             Self::Validation { .. } => "validation_failed",
             Self::Conflict { .. } => "conflict",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound | Self::UnknownPath => "not_found",
             Self::NotSupported(_) => "not_supported",
             Self::Workspace { .. } => "workspace_error",
@@ -233,23 +237,65 @@ impl From<WorkspaceError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            };
+        }
         match rejection {
             JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
                 "send the body as JSON with Content-Type: application/json".into(),
             ),
-            JsonRejection::JsonDataError(err) => Self::Validation {
-                // serde's message names the field, e.g. "missing field `password`".
-                message: format!(
-                    "the JSON body does not match the expected shape: {}",
-                    err.body_text()
-                ),
-                fields: Vec::new(),
-            },
+            JsonRejection::JsonDataError(err) => {
+                // serde's message names the field: "unknown field `mirrorTraffic`, expected
+                // one of …", "missing field `password`", with the path to it in front.
+                let text = err.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                    .unwrap_or(&text)
+                    .to_owned();
+                Self::Validation {
+                    fields: shape_error_field(&detail)
+                        .map(|field| {
+                            vec![FieldError {
+                                field,
+                                message: detail.clone(),
+                            }]
+                        })
+                        .unwrap_or_default(),
+                    message: format!("the JSON body does not match the expected shape: {detail}"),
+                }
+            }
             other => Self::Validation {
                 message: format!("the body is not valid JSON: {}", other.body_text()),
                 fields: Vec::new(),
             },
         }
+    }
+}
+
+/// The largest request body the API reads (axum's default limit, stated once).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The field a body-shape error is about, as a dotted path: `traffic.blue`, `mirrorTraffic`.
+/// serde names it as `` unknown field `x` `` or `` missing field `x` `` after the path of the
+/// object that holds it (`request_settings: unknown field …`).
+fn shape_error_field(detail: &str) -> Option<String> {
+    let (path, rest) = match detail.split_once(": ") {
+        Some((path, rest)) if !path.contains(' ') => (Some(path), rest),
+        _ => (None, detail),
+    };
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| rest.strip_prefix(prefix))
+        .and_then(|tail| tail.split('`').next());
+    match (path.filter(|p| *p != "."), named) {
+        // serde_path_to_error puts an unknown field itself at the end of the path.
+        (Some(path), Some(name)) if path.rsplit('.').next() == Some(name) => Some(path.to_owned()),
+        (Some(path), Some(name)) => Some(format!("{path}.{name}")),
+        (None, Some(name)) => Some(name.to_owned()),
+        (Some(path), None) => Some(path.to_owned()),
+        (None, None) => None,
     }
 }
 
@@ -295,5 +341,44 @@ impl IntoResponse for ApiError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shape_error_field;
+
+    #[test]
+    fn a_body_shape_error_names_its_field_with_the_path_to_it() {
+        assert_eq!(
+            shape_error_field("unknown field `mirrorTraffic`, expected one of `traffic`, `mirror_traffic`, `version` at line 1 column 30").as_deref(),
+            Some("mirrorTraffic")
+        );
+        assert_eq!(
+            shape_error_field("request_settings: unknown field `timeout`, expected `request_timeout_ms` at line 1 column 9").as_deref(),
+            Some("request_settings.timeout")
+        );
+        assert_eq!(
+            shape_error_field(
+                "request_settings.timeout: unknown field `timeout`, expected `request_timeout_ms`"
+            )
+            .as_deref(),
+            Some("request_settings.timeout")
+        );
+        assert_eq!(
+            shape_error_field("missing field `password` at line 1 column 20").as_deref(),
+            Some("password")
+        );
+        assert_eq!(
+            shape_error_field(
+                "traffic.blue: invalid type: string \"x\", expected i64 at line 1 column 22"
+            )
+            .as_deref(),
+            Some("traffic.blue")
+        );
+        assert_eq!(
+            shape_error_field("invalid type: integer `1`, expected a map"),
+            None
+        );
     }
 }

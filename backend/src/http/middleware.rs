@@ -74,12 +74,16 @@ pub async fn load_session(
 /// header, come from our own origin, and — unless it is a listed public write — carry a
 /// session whose CSRF token matches. Applied to the whole router, so a route added later is
 /// covered without anyone remembering to.
-pub async fn guard(request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn guard(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let method = request.method();
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(next.run(request).await);
     }
-    check_origin(request.headers())?;
+    check_origin(request.headers(), state.public_origin.as_deref())?;
     let token = request
         .headers()
         .get(CSRF_HEADER)
@@ -104,23 +108,42 @@ pub async fn guard(request: Request, next: Next) -> Result<Response, ApiError> {
     Ok(next.run(request).await)
 }
 
-/// A browser always sends `Origin` on cross-site writes; when present it must name this host.
-fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+/// A browser always sends `Origin` on cross-site writes; when present it must be ours: with
+/// `--public-url` set, exactly its scheme, host and port; otherwise this request's own host.
+fn check_origin(headers: &HeaderMap, public_origin: Option<&str>) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    match (origin_host, host) {
-        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
-        _ => Err(ApiError::CsrfFailed(
+    let origin = origin.to_str().ok().map(|o| o.trim_end_matches('/'));
+    let ours = match (origin, public_origin) {
+        (Some(origin), Some(public)) => origin.eq_ignore_ascii_case(public),
+        (Some(origin), None) => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+        }
+        (None, _) => false,
+    };
+    if ours {
+        Ok(())
+    } else {
+        Err(ApiError::CsrfFailed(
             "cross-origin requests may not change anything",
-        )),
+        ))
     }
+}
+
+/// The origin (`scheme://host[:port]`) of a public URL, as browsers send it in `Origin`.
+pub fn origin_of(public_url: &str) -> Option<String> {
+    let (scheme, rest) = public_url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| {
+        format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            authority.to_ascii_lowercase()
+        )
+    })
 }
 
 /// The session cookie's value, if the request carries one.
@@ -160,11 +183,35 @@ mod tests {
             header::ORIGIN,
             HeaderValue::from_static("http://127.0.0.1:8080"),
         );
-        assert!(check_origin(&headers).is_ok());
+        assert!(check_origin(&headers, None).is_ok());
         headers.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert!(check_origin(&headers).is_err());
+        assert!(check_origin(&headers, None).is_err());
+    }
+
+    #[test]
+    fn with_a_public_url_the_origin_must_match_its_scheme_and_host() {
+        let public = origin_of("https://greenlight.example.com/console/").expect("an origin");
+        assert_eq!(public, "https://greenlight.example.com");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_static("greenlight.example.com"),
+        );
+        for (origin, ok) in [
+            ("https://greenlight.example.com", true),
+            ("http://greenlight.example.com", false),
+            ("https://greenlight.example.com:8443", false),
+            ("https://evil.example", false),
+        ] {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+            assert_eq!(
+                check_origin(&headers, Some(&public)).is_ok(),
+                ok,
+                "{origin}"
+            );
+        }
     }
 }

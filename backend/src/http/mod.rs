@@ -7,6 +7,7 @@ mod deployments;
 mod endpoints;
 pub mod error;
 mod events;
+mod headers;
 mod health;
 pub mod json;
 mod keys;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub events: Arc<crate::events::EventHub>,
     /// Runs long workspace calls and records their end; owned by the app, drained when it stops.
     pub operations: crate::operations::OperationRunner,
+    /// `scheme://host[:port]` of `--public-url`: the only `Origin` a write may come from.
+    pub public_origin: Option<String>,
 }
 
 /// Where the built console lives.
@@ -117,11 +120,16 @@ pub fn router(state: AppState, ui: &UiConfig) -> Router {
             axum::routing::any(|| async { ApiError::UnknownPath }),
         )
         .fallback_service(static_files::service(&ui.dir))
-        .layer(axum::middleware::from_fn(middleware::guard))
+        .layer(axum::extract::DefaultBodyLimit::max(error::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::load_session,
         ))
         .layer(axum::middleware::from_fn(middleware::request_id))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(state)
 }

@@ -13,6 +13,7 @@ use axum::Extension;
 use shared::api::{SessionInfo, SignInRequest};
 use shared::ErrorEnvelope;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 /// The signed-in user and the CSRF token to send with writes.
 #[utoipa::path(
@@ -84,21 +85,25 @@ pub async fn sign_out(
     auth: Authenticated,
 ) -> Result<Response, ApiError> {
     session::end(&state.pool, &auth.session).await?;
-    let expired = format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    let expired = HeaderValue::from_str(&expired).map_err(anyhow::Error::from)?;
+    let expired = cookie_header("", Duration::ZERO, &state.sessions);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response())
 }
 
 fn session_cookie(value: &Secret, settings: &SessionSettings) -> HeaderValue {
+    cookie_header(value.expose(), settings.absolute, settings)
+}
+
+/// The session cookie with `value` for `lifetime`; setting and clearing it carry the same flags,
+/// so a browser treats them as the same cookie.
+fn cookie_header(value: &str, lifetime: Duration, settings: &SessionSettings) -> HeaderValue {
     let secure = if settings.secure_cookie {
         "; Secure"
     } else {
         ""
     };
     let cookie = format!(
-        "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        value.expose(),
-        settings.absolute.as_secs()
+        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        lifetime.as_secs()
     );
     // The value is hex and the rest is ours, so this cannot fail; stay total anyway.
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -107,7 +112,6 @@ fn session_cookie(value: &Secret, settings: &SessionSettings) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn settings(secure_cookie: bool) -> SessionSettings {
         SessionSettings {
@@ -129,5 +133,25 @@ mod tests {
         }
         assert!(!plain.to_str().expect("ascii").contains("Secure"));
         assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+    }
+
+    #[test]
+    fn the_sign_out_cookie_carries_the_sign_in_cookies_flags() {
+        for secure in [false, true] {
+            let settings = settings(secure);
+            let set = session_cookie(&Secret::new("abc"), &settings);
+            let cleared = cookie_header("", Duration::ZERO, &settings);
+            let flags = |h: &HeaderValue| -> Vec<String> {
+                h.to_str()
+                    .expect("ascii")
+                    .split("; ")
+                    .skip(1)
+                    .filter(|part| !part.starts_with("Max-Age="))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            assert_eq!(flags(&set), flags(&cleared), "secure = {secure}");
+            assert!(cleared.to_str().expect("ascii").contains("Max-Age=0"));
+        }
     }
 }

@@ -100,6 +100,7 @@ async fn spawn(
             ui: UiConfig {
                 dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
             },
+            public_url: None,
         },
         listener,
     )

@@ -8,6 +8,7 @@ mod events;
 mod guard;
 mod health;
 mod helpers;
+mod hygiene;
 mod rollout_flow;
 mod session;
 mod users;

@@ -51,6 +51,7 @@ pub struct LocalWorkspaceInfo {
 /// `POST /api/v1/session`: sign in with a local account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub username: String,
     pub password: String,
@@ -78,6 +79,7 @@ pub struct UserInfo {
 /// `POST /api/v1/users`: create a local account (admins only).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub username: String,
     pub role: Role,

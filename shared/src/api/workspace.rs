@@ -82,6 +82,7 @@ pub enum EndpointAuthMode {
 /// `POST /api/v1/endpoints`: a new endpoint, without deployments or traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CreateEndpointRequest {
     pub name: String,
     #[serde(default)]
@@ -143,6 +144,7 @@ pub struct DeploymentList {
 /// How a deployment answers requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct DeploymentRequestSettings {
     /// How long one scoring request may take, in milliseconds (at most 180 000).
     #[serde(default)]
@@ -154,6 +156,7 @@ pub struct DeploymentRequestSettings {
 /// A liveness or readiness probe; every field optional (Azure's defaults apply).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ProbeRequest {
     #[serde(default)]
     pub initial_delay_s: Option<u64>,
@@ -210,6 +213,7 @@ impl ProbeRequest {
 /// 0 % of the endpoint's traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CreateDeploymentRequest {
     pub name: String,
     /// `azureml:<name>:<version>` or the model version's ARM id.
@@ -320,6 +324,7 @@ impl CreateDeploymentRequest {
 /// `PATCH /api/v1/endpoints/{endpoint}/deployments/{deployment}`: scale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ScaleRequest {
     pub instance_count: i64,
 }
@@ -351,6 +356,7 @@ impl TrafficState {
 /// based on (here or as `If-Match`). A stale version is refused with 409 and the current state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct TrafficChange {
     pub traffic: Split,
     #[serde(default)]
@@ -364,6 +370,7 @@ pub struct TrafficChange {
 /// `POST /api/v1/endpoints/{endpoint}/invoke`: a scoring request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct InvokeRequest {
     /// The JSON body sent to the scoring URI.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -411,6 +418,7 @@ pub enum KeyName {
 /// `POST /api/v1/endpoints/{endpoint}/keys/regenerate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RegenerateKeyRequest {
     pub key: KeyName,
 }

@@ -1,0 +1,117 @@
+//! What every request and answer gets whatever its route: bodies read strictly (an unknown
+//! field is refused by name, an oversized body with 413), and security headers on every answer.
+
+use crate::helpers::spawn_app;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use shared::api::CSRF_HEADER;
+use shared::Role;
+
+#[tokio::test]
+async fn unknown_fields_in_a_body_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    // A misspelt field in a sign-in (public) and in a traffic change (operator): neither is
+    // silently ignored — a dropped `mirror_traffic` would clear the mirror.
+    let (status, body) = app
+        .client()
+        .send(
+            Method::POST,
+            "/api/v1/session",
+            Some(json!({ "username": "someone", "password": "whatever-it-is", "remember": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "validation_failed");
+    assert_eq!(body["error"]["fields"][0]["field"], "remember", "{body}");
+
+    let operator = app.signed_in("olga", Role::Operator).await;
+    let (status, body) = operator
+        .send(
+            Method::PUT,
+            "/api/v1/endpoints/my-endpoint/traffic",
+            Some(json!({ "traffic": { "blue": 100 }, "mirrorTraffic": { "green": 10 }, "version": "v" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["fields"][0]["field"], "mirrorTraffic",
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown field `mirrorTraffic`")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_answers_413_in_the_envelope() {
+    let app = spawn_app().await;
+    let operator = app.signed_in("olga", Role::Operator).await;
+    let huge = "x".repeat(backend::http::error::MAX_BODY_BYTES + 1);
+    let (status, body) = operator
+        .send(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some(json!({ "name": "big-one", "description": huge })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert!(body["error"]["request_id"].is_string());
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/api/v1/health",
+        "/api/v1/endpoints",
+        "/",
+        "/endpoints/somewhere",
+    ] {
+        let response = http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .expect("request");
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let csp = header("content-security-policy");
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("'unsafe-inline'"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        if path.starts_with("/api/") {
+            assert_eq!(header("cache-control"), "no-store", "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_write_from_a_foreign_origin_is_refused() {
+    let app = spawn_app().await;
+    let operator = app.signed_in("olga", Role::Operator).await;
+    let response = operator
+        .http
+        .post(format!("{}/api/v1/endpoints", app.url))
+        .header(CSRF_HEADER, operator.csrf.as_deref().unwrap_or_default())
+        .header("origin", "https://evil.example")
+        .json(&json!({ "name": "from-evil" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "csrf_failed");
+}
