@@ -159,6 +159,26 @@ pub async fn load(
     }))
 }
 
+/// Whether the session with this id is still live (not signed out, not expired), without
+/// touching it: for long-lived requests such as event streams, which must end with their session.
+pub async fn is_live(
+    pool: &PgPool,
+    id_hash: &[u8],
+    settings: &SessionSettings,
+) -> sqlx::Result<bool> {
+    let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
+    sqlx::query_scalar!(
+        r#"select exists(
+             select 1 from sessions
+              where id_hash = $1 and expires_at > now() and last_seen_at > now() - $2::interval
+         ) as "live!""#,
+        id_hash,
+        interval(idle)?,
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Ends `session` and records the sign-out.
 pub async fn end(pool: &PgPool, session: &CurrentSession) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;

@@ -5,7 +5,8 @@
 use super::error::ApiError;
 use super::query::AppQuery;
 use super::AppState;
-use crate::auth::Authenticated;
+use crate::auth::session;
+use crate::auth::{Authenticated, SessionSettings};
 use crate::events::{self, StoredEvent, CATCH_UP_LIMIT};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -23,6 +24,9 @@ pub struct EventsQuery {
     after: Option<i64>,
 }
 
+/// How often an idle stream checks that its session still stands.
+const SESSION_CHECK: Duration = Duration::from_secs(15);
+
 /// Where a stream is: what it still has to send from the table, and the live feed.
 struct Cursor {
     pool: sqlx::PgPool,
@@ -30,6 +34,11 @@ struct Cursor {
     backlog: VecDeque<StoredEvent>,
     live: tokio::sync::broadcast::Receiver<StoredEvent>,
     closed: tokio::sync::watch::Receiver<bool>,
+    /// The session the stream was opened with: once it ends (sign-out, expiry), so does the
+    /// stream, and no event is sent after it.
+    session: Vec<u8>,
+    sessions: SessionSettings,
+    check: tokio::time::Interval,
 }
 
 fn to_sse(event: &StoredEvent) -> Event {
@@ -41,8 +50,25 @@ fn to_sse(event: &StoredEvent) -> Event {
 }
 
 impl Cursor {
-    /// The next event to send, or `None` when the server is shutting down.
+    /// The next event to send, or `None` when the server is shutting down or the session ended.
     async fn next(&mut self) -> Option<StoredEvent> {
+        let event = self.next_event().await?;
+        self.session_live().await.then_some(event)
+    }
+
+    /// False once the stream's session is gone. A database hiccup does not end the stream; the
+    /// next check decides.
+    async fn session_live(&self) -> bool {
+        match session::is_live(&self.pool, &self.session, &self.sessions).await {
+            Ok(live) => live,
+            Err(err) => {
+                tracing::warn!(error = %err, "checking an event stream's session failed");
+                true
+            }
+        }
+    }
+
+    async fn next_event(&mut self) -> Option<StoredEvent> {
         loop {
             if let Some(event) = self.backlog.pop_front() {
                 if event.id > self.last {
@@ -53,6 +79,12 @@ impl Cursor {
             }
             let received = tokio::select! {
                 _ = self.closed.changed() => return None,
+                _ = self.check.tick() => {
+                    if !self.session_live().await {
+                        return None;
+                    }
+                    continue;
+                }
                 received = self.live.recv() => received,
             };
             match received {
@@ -97,7 +129,7 @@ impl Cursor {
 )]
 pub async fn stream(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     headers: HeaderMap,
     AppQuery(query): AppQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -120,6 +152,12 @@ pub async fn stream(
         backlog: backlog.into(),
         live,
         closed: state.events.closed(),
+        session: auth.session.id_hash.clone(),
+        sessions: state.sessions.clone(),
+        check: tokio::time::interval_at(
+            tokio::time::Instant::now() + SESSION_CHECK,
+            SESSION_CHECK,
+        ),
     };
     let feed = stream::unfold(cursor, |mut cursor| async move {
         let event = cursor.next().await?;
