@@ -47,6 +47,12 @@ impl<T: Clone + Send + Sync + 'static> Remote<T> {
         });
     }
 
+    /// Shows `value` now, in place of what a load still on its way would bring.
+    pub fn show(&self, value: T) {
+        self.seq.try_update_value(|s| *s += 1);
+        self.value.try_set(Some(Ok(value)));
+    }
+
     /// The loaded value, if the last load succeeded (tracked).
     pub fn ok(&self) -> Option<T> {
         self.value
