@@ -66,8 +66,21 @@ impl<T: Clone + Send + Sync + 'static> Remote<T> {
     }
 }
 
-/// An API error shown where the data would have been: never a blank page.
+/// An API error shown where the data would have been: never a blank page. A server error comes
+/// with the request id its message asks people to quote.
 #[component]
-pub fn ErrorNote(error: ApiError) -> impl IntoView {
-    view! { <p class="error" role="alert" data-testid="error">{error.to_string()}</p> }
+pub fn ErrorNote(
+    error: ApiError,
+    /// The note's `data-testid`.
+    #[prop(default = "error")]
+    testid: &'static str,
+) -> impl IntoView {
+    let quote = error.request_id_to_quote().map(|id| {
+        view! {
+            <span class="request-id">
+                " Request id: " <code data-testid="error-request-id">{id.to_owned()}</code>
+            </span>
+        }
+    });
+    view! { <p class="error" role="alert" data-testid=testid>{error.to_string()}{quote}</p> }
 }

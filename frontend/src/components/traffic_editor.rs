@@ -6,6 +6,7 @@ use crate::api;
 use crate::components::operation_progress::{finished, TrackedOperation};
 use crate::components::traffic_bar::TrafficBar;
 use crate::events::use_feed;
+use crate::remote::ErrorNote;
 use crate::submit::{started, AnswerExt};
 use leptos::prelude::*;
 use shared::api::{OperationStatus, Split, TrafficChange, TrafficState};
@@ -289,8 +290,8 @@ pub fn TrafficEditor(
                 </div>
             })}
             {move || answer.refused(sending).map(|err| view! {
-                <div role="alert" data-testid="traffic-refused">
-                    <p class="error">{err.to_string()}</p>
+                <div data-testid="traffic-refused">
+                    <ErrorNote error=err.clone() />
                     <ul>{err.fields.into_iter().map(|f| view! { <li class="error">{f.message}</li> }).collect_view()}</ul>
                 </div>
             })}

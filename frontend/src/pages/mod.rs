@@ -5,6 +5,7 @@ pub mod endpoints;
 
 use crate::api;
 use crate::events::use_feed;
+use crate::remote::ErrorNote;
 use crate::session::{use_session, SessionState};
 use crate::submit::AnswerExt;
 use leptos::ev::SubmitEvent;
@@ -139,7 +140,7 @@ pub fn SignIn() -> impl IntoView {
                     />
                 </label>
                 {move || answer.refused(pending).map(|error| view! {
-                    <p class="error" role="alert" data-testid="sign-in-error">{error.message}</p>
+                    <ErrorNote error=error testid="sign-in-error" />
                 })}
                 <button type="submit" data-testid="sign-in" disabled=move || pending.get()>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
