@@ -1,14 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPERATOR, VIEWER } from './accounts';
-
-const READY = /Greenlight is ready at (http:\/\/\S+)/;
+import { serve } from './server';
 
 /**
  * Starts a real Greenlight (its own private Postgres in a fresh state directory, port 0) and
- * puts its URL in GREENLIGHT_URL. Returns the teardown, which stops it with SIGTERM.
+ * puts its URL in GREENLIGHT_URL and its state directory in GREENLIGHT_E2E_STATE_DIR. Returns
+ * the teardown, which stops it with SIGTERM.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const bin = process.env.GREENLIGHT_BIN;
@@ -32,37 +32,16 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     }
   }
 
-  const server = spawn(
-    bin,
-    [
-      'serve', '--listen', '127.0.0.1:0', '--state-dir', stateDir, '--ui-dir', uiDir,
-      // The demo models (v1, v2, faulty v3) the local workspace registers at start.
-      '--examples-dir', join(__dirname, '..', 'examples'),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line within 60 s:\n${output}`)), 60_000);
-    server.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = READY.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    server.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`greenlight exited with ${code} before it was ready:\n${output}`));
-    });
-  });
-  process.env.GREENLIGHT_URL = url;
+  const server = await serve([
+    '--state-dir', stateDir, '--ui-dir', uiDir,
+    // The demo models (v1, v2, faulty v3) the local workspace registers at start.
+    '--examples-dir', join(__dirname, '..', 'examples'),
+  ]);
+  process.env.GREENLIGHT_URL = server.url;
+  process.env.GREENLIGHT_E2E_STATE_DIR = stateDir;
 
   return async () => {
-    const exited = new Promise((resolve) => server.on('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
+    await server.stop();
     rmSync(stateDir, { recursive: true, force: true });
   };
 }

@@ -134,5 +134,7 @@ test('a failed request shows the API message in place, never a blank page', asyn
   await page.goto(`${ConsolePage.baseUrl()}/endpoints/no-such-endpoint`);
   await expect(page.getByTestId('endpoint-name')).toHaveText('no-such-endpoint');
   await expect(page.getByTestId('error').first()).toBeVisible();
+  // A 4xx says what is wrong; only a server error comes with a request id to quote.
+  await expect(page.getByTestId('error-request-id')).toHaveCount(0);
   await expect(console.currentRole).toHaveText('operator');
 });

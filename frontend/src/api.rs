@@ -15,7 +15,8 @@ use shared::{ErrorEnvelope, FieldError};
 use std::cell::RefCell;
 use std::fmt;
 
-/// What went wrong talking to the backend, as the user should read it.
+/// What went wrong talking to the backend, as the user should read it. (The texts only some
+/// errors have are boxed `str`s: every `Result` here carries an `ApiError`, so it stays small.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: u16,
@@ -24,16 +25,20 @@ pub struct ApiError {
     /// Each broken rule, when the API refused input (422).
     pub fields: Vec<FieldError>,
     /// Azure's own message, when the workspace caused the error.
-    pub workspace_message: Option<String>,
+    pub workspace_message: Option<Box<str>>,
     /// On a 409 about traffic: the split as it is now.
     pub current: Option<Box<TrafficState>>,
+    /// The id the server gave the request; it logged the real cause of a 5xx under it.
+    pub request_id: Option<Box<str>>,
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         match &self.workspace_message {
-            Some(azure) if azure != &self.message => write!(f, " — Azure: {azure}"),
+            Some(azure) if !self.message.contains(&**azure) => {
+                write!(f, " — Azure: {azure}")
+            }
             _ => Ok(()),
         }
     }
@@ -53,7 +58,14 @@ impl ApiError {
             fields: Vec::new(),
             workspace_message: None,
             current: None,
+            request_id: None,
         }
+    }
+
+    /// The request id to show with the message: a server error (5xx) says only that something
+    /// failed and asks people to quote this id, under which the server logged the cause.
+    pub fn request_id_to_quote(&self) -> Option<&str> {
+        self.request_id.as_deref().filter(|_| self.status >= 500)
     }
 }
 
@@ -70,6 +82,9 @@ fn remember_csrf(token: Option<String>) {
 /// Value of the CSRF header before sign-in, when no session token exists yet. The server only
 /// requires the header's presence there: a cross-site form cannot set it.
 const SIGN_IN_CSRF: &str = "sign-in";
+
+/// The response header with the id the server gave the request.
+const REQUEST_ID_HEADER: &str = "x-request-id";
 
 fn with_csrf(builder: RequestBuilder) -> RequestBuilder {
     let token = CSRF.with(|csrf| csrf.borrow().clone());
@@ -89,18 +104,28 @@ async fn send(builder: RequestBuilder, body: Option<String>) -> Result<Response,
         return Ok(response);
     }
     let status = response.status();
+    // Every answer carries it, even one that is not our envelope (e.g. a proxy's error page).
+    let header_id = response
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .map(String::into_boxed_str);
     Err(match response.json::<ErrorEnvelope>().await {
         Ok(envelope) => ApiError {
             status,
             code: envelope.error.code,
             message: envelope.error.message,
             fields: envelope.error.fields,
-            workspace_message: envelope.error.details.map(|d| d.message),
+            workspace_message: envelope.error.details.map(|d| d.message.into()),
             current: envelope
                 .error
                 .current
                 .and_then(|v| serde_json::from_value(v).ok())
                 .map(Box::new),
+            request_id: envelope
+                .error
+                .request_id
+                .map(String::into_boxed_str)
+                .or(header_id),
         },
         Err(_) => ApiError {
             status,
@@ -109,6 +134,7 @@ async fn send(builder: RequestBuilder, body: Option<String>) -> Result<Response,
             fields: Vec::new(),
             workspace_message: None,
             current: None,
+            request_id: header_id,
         },
     })
 }

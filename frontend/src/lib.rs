@@ -6,6 +6,7 @@ mod events;
 mod pages;
 mod remote;
 mod session;
+mod submit;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};

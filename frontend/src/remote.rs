@@ -47,6 +47,12 @@ impl<T: Clone + Send + Sync + 'static> Remote<T> {
         });
     }
 
+    /// Shows `value` now, in place of what a load still on its way would bring.
+    pub fn show(&self, value: T) {
+        self.seq.try_update_value(|s| *s += 1);
+        self.value.try_set(Some(Ok(value)));
+    }
+
     /// The loaded value, if the last load succeeded (tracked).
     pub fn ok(&self) -> Option<T> {
         self.value
@@ -60,8 +66,21 @@ impl<T: Clone + Send + Sync + 'static> Remote<T> {
     }
 }
 
-/// An API error shown where the data would have been: never a blank page.
+/// An API error shown where the data would have been: never a blank page. A server error comes
+/// with the request id its message asks people to quote.
 #[component]
-pub fn ErrorNote(error: ApiError) -> impl IntoView {
-    view! { <p class="error" role="alert" data-testid="error">{error.to_string()}</p> }
+pub fn ErrorNote(
+    error: ApiError,
+    /// The note's `data-testid`.
+    #[prop(default = "error")]
+    testid: &'static str,
+) -> impl IntoView {
+    let quote = error.request_id_to_quote().map(|id| {
+        view! {
+            <span class="request-id">
+                " Request id: " <code data-testid="error-request-id">{id.to_owned()}</code>
+            </span>
+        }
+    });
+    view! { <p class="error" role="alert" data-testid=testid>{error.to_string()}{quote}</p> }
 }

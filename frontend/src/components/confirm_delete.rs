@@ -3,13 +3,15 @@
 use leptos::prelude::*;
 
 /// A "Delete…" button that opens a box asking for `name` to be typed. `blocked` holds the
-/// reason deleting is not allowed now (e.g. the deployment still takes traffic), shown instead.
+/// reason deleting is not allowed now (e.g. the deployment still takes traffic), shown instead;
+/// while `busy` (a request about it is on its way) the button is disabled.
 #[component]
 pub fn ConfirmDelete(
     /// What is deleted, for the words: "deployment" or "endpoint".
     what: &'static str,
     name: String,
     #[prop(into)] blocked: Signal<Option<String>>,
+    #[prop(into)] busy: Signal<bool>,
     on_confirm: Callback<()>,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
@@ -31,6 +33,7 @@ pub fn ConfirmDelete(
         <span class="confirm-delete">
             <button type="button" class="danger-outline small" data-testid=testid aria-label=aria
                 aria-expanded=move || open.get().to_string()
+                disabled=move || busy.get()
                 on:click=move |_| { typed.set(String::new()); open.update(|o| *o = !*o) }>
                 "Delete…"
             </button>

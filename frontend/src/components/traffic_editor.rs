@@ -6,6 +6,8 @@ use crate::api;
 use crate::components::operation_progress::{finished, TrackedOperation};
 use crate::components::traffic_bar::TrafficBar;
 use crate::events::use_feed;
+use crate::remote::ErrorNote;
+use crate::submit::{started, AnswerExt};
 use leptos::prelude::*;
 use shared::api::{OperationStatus, Split, TrafficChange, TrafficState};
 use std::collections::BTreeMap;
@@ -67,9 +69,26 @@ pub fn TrafficEditor(
     let feed = use_feed();
     let draft = RwSignal::new(Draft::new());
     let dirty = RwSignal::new(false);
-    let running = RwSignal::new(None::<Uuid>);
-    let answer = RwSignal::new(None::<api::ApiError>);
-    let sending = RwSignal::new(false);
+    let apply = Action::new_local(move |change: &TrafficChange| {
+        let (endpoint, change) = (endpoint.clone(), change.clone());
+        async move {
+            let answer = api::change_traffic(&endpoint, &change).await;
+            match &answer {
+                Ok(op) => feed.record(op.clone()),
+                // Someone else changed it: show theirs, and let the user decide again.
+                Err(err) => {
+                    if let Some(theirs) = err.current.as_deref() {
+                        dirty.set(false);
+                        draft.set(draft_of(theirs, &deployments.get_untracked()));
+                    }
+                }
+            }
+            answer
+        }
+    });
+    let sending = apply.pending();
+    let answer = apply.value();
+    let running = started(answer);
 
     // Follow the server's split until the user starts editing; pick up new deployments always.
     Effect::new(move |_| {
@@ -146,37 +165,17 @@ pub fn TrafficEditor(
         }
     };
 
-    let endpoint_for_apply = endpoint.clone();
-    let apply = move |_| {
+    let send = move |_| {
         let Ok((traffic, mirror_traffic)) = parsed.get_untracked() else {
             return;
         };
-        let version = current.get_untracked().map(|s| s.version);
-        let endpoint = endpoint_for_apply.clone();
-        sending.set(true);
-        answer.set(None);
-        leptos::task::spawn_local(async move {
-            let change = TrafficChange {
+        if !sending.get_untracked() {
+            apply.dispatch_local(TrafficChange {
                 traffic,
                 mirror_traffic,
-                version,
-            };
-            match api::change_traffic(&endpoint, &change).await {
-                Ok(op) => {
-                    running.set(Some(op.id));
-                    feed.record(op);
-                }
-                Err(err) => {
-                    if let Some(theirs) = err.current.as_deref() {
-                        // Someone else changed it: show theirs, and let the user decide again.
-                        dirty.set(false);
-                        draft.set(draft_of(theirs, &deployments.get_untracked()));
-                    }
-                    answer.set(Some(err));
-                }
-            }
-            sending.set(false);
-        });
+                version: current.get_untracked().map(|s| s.version),
+            });
+        }
     };
 
     // Rows are keyed by the names alone, so typing never rebuilds (and unfocuses) an input.
@@ -273,7 +272,7 @@ pub fn TrafficEditor(
                     <button type="button" data-testid="traffic-apply"
                         disabled=move || blocked().is_some()
                         aria-describedby="traffic-apply-reason"
-                        on:click=apply>
+                        on:click=send>
                         "Apply split"
                     </button>
                     <button type="button" class="secondary" data-testid="traffic-reset"
@@ -290,9 +289,9 @@ pub fn TrafficEditor(
                     </span>
                 </div>
             })}
-            {move || answer.get().map(|err| view! {
-                <div role="alert" data-testid="traffic-refused">
-                    <p class="error">{err.to_string()}</p>
+            {move || answer.refused(sending).map(|err| view! {
+                <div data-testid="traffic-refused">
+                    <ErrorNote error=err.clone() />
                     <ul>{err.fields.into_iter().map(|f| view! { <li class="error">{f.message}</li> }).collect_view()}</ul>
                 </div>
             })}

@@ -6,6 +6,7 @@ use crate::components::traffic_bar::TrafficBar;
 use crate::events::use_feed;
 use crate::pages::{current_role, SignedIn};
 use crate::remote::{ErrorNote, Remote};
+use crate::submit::AnswerExt;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -79,8 +80,6 @@ fn NewEndpoint() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let auth = RwSignal::new(EndpointAuthMode::Key);
     let description = RwSignal::new(String::new());
-    let pending = RwSignal::new(false);
-    let refused = RwSignal::new(None::<ApiError>);
 
     let request = move || CreateEndpointRequest {
         name: name.get().trim().to_owned(),
@@ -89,28 +88,27 @@ fn NewEndpoint() -> impl IntoView {
     };
     let problems = Memo::new(move |_| request().check().err().unwrap_or_default());
 
+    // Once the workspace accepts it, the new endpoint's page follows its creation.
+    let create = Action::new_local(move |request: &CreateEndpointRequest| {
+        let (request, navigate) = (request.clone(), navigate.clone());
+        async move {
+            let op = api::create_endpoint(&request).await?;
+            feed.record(op.clone());
+            navigate(
+                &format!("/endpoints/{}", request.name),
+                NavigateOptions::default(),
+            );
+            Ok::<_, ApiError>(op)
+        }
+    });
+    let pending = create.pending();
+    let answer = create.value();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let request = request();
-        if request.check().is_err() {
-            return;
+        if request.check().is_ok() && !pending.get_untracked() {
+            create.dispatch_local(request);
         }
-        let navigate = navigate.clone();
-        pending.set(true);
-        refused.set(None);
-        leptos::task::spawn_local(async move {
-            match api::create_endpoint(&request).await {
-                Ok(op) => {
-                    feed.record(op);
-                    navigate(
-                        &format!("/endpoints/{}", request.name),
-                        NavigateOptions::default(),
-                    );
-                }
-                Err(err) => refused.set(Some(err)),
-            }
-            pending.set(false);
-        });
     };
 
     view! {
@@ -145,7 +143,7 @@ fn NewEndpoint() -> impl IntoView {
                     <li class="error" data-testid="new-endpoint-problem">{p.message}</li>
                 }).collect_view())}
             </ul>
-            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            {move || answer.refused(pending).map(|error| view! { <ErrorNote error=error /> })}
             <div class="actions">
                 <button type="submit" data-testid="new-endpoint-create"
                     disabled=move || pending.get() || !problems.get().is_empty()>

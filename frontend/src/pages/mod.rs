@@ -5,7 +5,9 @@ pub mod endpoints;
 
 use crate::api;
 use crate::events::use_feed;
+use crate::remote::ErrorNote;
 use crate::session::{use_session, SessionState};
+use crate::submit::AnswerExt;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -19,15 +21,16 @@ pub fn TopBar() -> impl IntoView {
     let session = use_session();
     let feed = use_feed();
     let navigate = use_navigate();
-    let sign_out = move |_| {
+    let sign_out = Action::new_local(move |_: &()| {
         let navigate = navigate.clone();
-        leptos::task::spawn_local(async move {
+        async move {
             // Signed out on the server or not, the console forgets the session.
             let _ = api::sign_out().await;
             session.set(SessionState::SignedOut);
             navigate("/signin", NavigateOptions::default());
-        });
-    };
+        }
+    });
+    let signing_out = sign_out.pending();
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Greenlight"</a>
@@ -41,7 +44,8 @@ pub fn TopBar() -> impl IntoView {
                         </span>
                         <span data-testid="current-user">{info.user.username.to_string()}</span>
                         <span class="role" data-testid="current-role">{info.user.role.to_string()}</span>
-                        <button type="button" data-testid="sign-out" on:click=sign_out.clone()>"Sign out"</button>
+                        <button type="button" data-testid="sign-out" disabled=move || signing_out.get()
+                            on:click=move |_| { sign_out.dispatch_local(()); }>"Sign out"</button>
                     </span>
                 }
                 .into_any(),
@@ -85,28 +89,28 @@ pub fn SignIn() -> impl IntoView {
     let navigate = use_navigate();
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let pending = RwSignal::new(false);
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let navigate = navigate.clone();
-        pending.set(true);
-        error.set(None);
-        let (name, secret) = (username.get_untracked(), password.get_untracked());
-        leptos::task::spawn_local(async move {
-            match api::sign_in(name, secret).await {
+    let sign_in = Action::new_local(move |(name, secret): &(String, String)| {
+        let (name, secret, navigate) = (name.clone(), secret.clone(), navigate.clone());
+        async move {
+            let answer = api::sign_in(name, secret).await;
+            match &answer {
                 Ok(info) => {
-                    session.set(SessionState::SignedIn(info));
+                    session.set(SessionState::SignedIn(info.clone()));
                     navigate("/", NavigateOptions::default());
                 }
-                Err(err) => {
-                    password.set(String::new());
-                    error.set(Some(err.message));
-                }
+                Err(_) => password.set(String::new()),
             }
-            pending.set(false);
-        });
+            answer
+        }
+    });
+    let pending = sign_in.pending();
+    let answer = sign_in.value();
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if !pending.get_untracked() {
+            sign_in.dispatch_local((username.get_untracked(), password.get_untracked()));
+        }
     };
 
     view! {
@@ -135,8 +139,8 @@ pub fn SignIn() -> impl IntoView {
                         bind:value=password
                     />
                 </label>
-                {move || error.get().map(|message| view! {
-                    <p class="error" role="alert" data-testid="sign-in-error">{message}</p>
+                {move || answer.refused(pending).map(|error| view! {
+                    <ErrorNote error=error testid="sign-in-error" />
                 })}
                 <button type="submit" data-testid="sign-in" disabled=move || pending.get()>
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}

@@ -7,9 +7,9 @@ use crate::components::confirm_delete::ConfirmDelete;
 use crate::components::operation_progress::TrackedOperation;
 use crate::events::use_feed;
 use crate::remote::ErrorNote;
+use crate::submit::{started, AnswerExt};
 use leptos::prelude::*;
 use shared::api::{check_instance_count, DeploymentSummary};
-use uuid::Uuid;
 
 /// "ready / wanted". The ready count comes from the workspace's metrics when it reports one
 /// (the local workspace does). Otherwise the state stands in: Azure brings every instance up
@@ -34,6 +34,13 @@ fn short_asset(reference: &str) -> String {
             .unwrap_or(reference)
             .replace("/versions/", ":"),
     }
+}
+
+/// What an operator asks of one deployment.
+#[derive(Debug, Clone, Copy)]
+enum RowChange {
+    Scale(i64),
+    Delete,
 }
 
 #[component]
@@ -94,44 +101,40 @@ fn DeploymentRow(name: String) -> impl IntoView {
             }
         }
     });
-    let running = RwSignal::new(None::<Uuid>);
-    let refused = RwSignal::new(None::<ApiError>);
+    // Scaling and deleting share one action: the row shows what the last of them started.
+    let change_name = name.clone();
+    let change = Action::new_local(move |change: &RowChange| {
+        let (endpoint, deployment, change) = (data.name(), change_name.clone(), *change);
+        async move {
+            let op = match change {
+                RowChange::Scale(count) => {
+                    let op = api::scale(&endpoint, &deployment, count).await?;
+                    touched.set(false);
+                    op
+                }
+                RowChange::Delete => api::delete_deployment(&endpoint, &deployment).await?,
+            };
+            feed.record(op.clone());
+            Ok::<_, ApiError>(op)
+        }
+    });
+    let pending = change.pending();
+    let answer = change.value();
     let scale_problem = Memo::new(move |_| match count.get().trim().parse::<i64>() {
         Ok(n) => check_instance_count(n).err().map(|e| e.message),
         Err(_) => Some("instance_count must be a whole number".to_owned()),
     });
 
-    let scale_name = name.clone();
     let scale = move |_| {
-        let Ok(n) = count.get_untracked().trim().parse::<i64>() else {
-            return;
-        };
-        let (endpoint, deployment) = (data.name(), scale_name.clone());
-        refused.set(None);
-        leptos::task::spawn_local(async move {
-            match api::scale(&endpoint, &deployment, n).await {
-                Ok(op) => {
-                    touched.set(false);
-                    running.set(Some(op.id));
-                    feed.record(op);
-                }
-                Err(err) => refused.set(Some(err)),
-            }
-        });
+        if let (Ok(n), false) = (
+            count.get_untracked().trim().parse(),
+            pending.get_untracked(),
+        ) {
+            change.dispatch_local(RowChange::Scale(n));
+        }
     };
-    let delete_name = name.clone();
     let delete = Callback::new(move |()| {
-        let (endpoint, deployment) = (data.name(), delete_name.clone());
-        refused.set(None);
-        leptos::task::spawn_local(async move {
-            match api::delete_deployment(&endpoint, &deployment).await {
-                Ok(op) => {
-                    running.set(Some(op.id));
-                    feed.record(op);
-                }
-                Err(err) => refused.set(Some(err)),
-            }
-        });
+        change.dispatch_local(RowChange::Delete);
     });
     let blocked_name = name.clone();
     // Azure refuses to delete a deployment that takes traffic; say so before anyone tries.
@@ -166,15 +169,15 @@ fn DeploymentRow(name: String) -> impl IntoView {
                                 on:input=move |ev| { touched.set(true); count.set(event_target_value(&ev)) } />
                             <button type="button" class="secondary small" data-testid=format!("scale-{n}")
                                 aria-label=format!("Scale {n}")
-                                disabled=move || scale_problem.get().is_some()
-                                on:click=scale.clone()>"Scale"</button>
+                                disabled=move || pending.get() || scale_problem.get().is_some()
+                                on:click=scale>"Scale"</button>
                         </span>
-                        <ConfirmDelete what="deployment" name=n.clone() blocked=blocked on_confirm=delete />
+                        <ConfirmDelete what="deployment" name=n.clone() blocked=blocked busy=pending on_confirm=delete />
                         {move || scale_problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
                     }
                 })}
-                {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
-                <TrackedOperation id=running />
+                {move || answer.refused(pending).map(|error| view! { <ErrorNote error=error /> })}
+                <TrackedOperation id=started(answer) />
             </td>
         </tr>
     }

@@ -7,11 +7,11 @@ use crate::components::confirm_delete::ConfirmDelete;
 use crate::components::operation_progress::TrackedOperation;
 use crate::events::use_feed;
 use crate::remote::ErrorNote;
+use crate::submit::{started, AnswerExt};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 use shared::api::OperationStatus;
-use uuid::Uuid;
 
 #[component]
 pub fn Overview() -> impl IntoView {
@@ -19,8 +19,17 @@ pub fn Overview() -> impl IntoView {
     let feed = use_feed();
     let navigate = use_navigate();
     let copied = RwSignal::new(None::<&'static str>);
-    let deleting = RwSignal::new(None::<Uuid>);
-    let refused = RwSignal::new(None::<api::ApiError>);
+    let delete = Action::new_local(move |_: &()| {
+        let name = data.name();
+        async move {
+            let op = api::delete_endpoint(&name).await?;
+            feed.record(op.clone());
+            Ok::<_, api::ApiError>(op)
+        }
+    });
+    let pending = delete.pending();
+    let answer = delete.value();
+    let deleting = started(answer);
 
     // Once the endpoint is gone, its page has nothing left to show: back to the list.
     Effect::new(move |_| {
@@ -50,18 +59,8 @@ pub fn Overview() -> impl IntoView {
             }));
         });
     };
-    let delete = Callback::new(move |()| {
-        let name = data.name();
-        refused.set(None);
-        leptos::task::spawn_local(async move {
-            match api::delete_endpoint(&name).await {
-                Ok(op) => {
-                    deleting.set(Some(op.id));
-                    feed.record(op);
-                }
-                Err(err) => refused.set(Some(err)),
-            }
-        });
+    let confirmed = Callback::new(move |()| {
+        delete.dispatch_local(());
     });
 
     view! {
@@ -83,10 +82,10 @@ pub fn Overview() -> impl IntoView {
             })}
             {move || is_operator().then(|| view! {
                 <div class="actions">
-                    <ConfirmDelete what="endpoint" name=data.name() blocked=Signal::derive(|| None::<String>) on_confirm=delete />
+                    <ConfirmDelete what="endpoint" name=data.name() blocked=Signal::derive(|| None::<String>) busy=pending on_confirm=confirmed />
                 </div>
             })}
-            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            {move || answer.refused(pending).map(|error| view! { <ErrorNote error=error /> })}
             <TrackedOperation id=deleting />
         </section>
     }

@@ -6,13 +6,13 @@ use crate::api::{self, ApiError};
 use crate::components::operation_progress::TrackedOperation;
 use crate::events::use_feed;
 use crate::remote::{ErrorNote, Remote};
+use crate::submit::AnswerExt;
 use leptos::prelude::*;
 use shared::api::{EndpointKeys, KeyName, OperationKind, OperationStatus};
-use uuid::Uuid;
 
-/// An action that waits for a second click.
+/// What waits for a second click.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
+enum Asked {
     Reveal,
     Regenerate(KeyName),
 }
@@ -52,28 +52,32 @@ pub fn Keys() -> impl IntoView {
             load();
         }
     });
-    let asking = RwSignal::new(None::<Pending>);
-    let running = RwSignal::new(None::<Uuid>);
-    let refused = RwSignal::new(None::<ApiError>);
+    let asking = RwSignal::new(None::<Asked>);
+    // Revealed keys show in place of the masked ones; a regeneration is an operation to follow.
+    let confirmed = Action::new_local(move |asked: &Asked| {
+        let (asked, name) = (*asked, data.name());
+        async move {
+            match asked {
+                Asked::Reveal => {
+                    keys.show(api::reveal_keys(&name).await?);
+                    Ok::<_, ApiError>(None)
+                }
+                Asked::Regenerate(key) => {
+                    let op = api::regenerate_key(&name, key).await?;
+                    feed.record(op.clone());
+                    Ok(Some(op))
+                }
+            }
+        }
+    });
+    let pending = confirmed.pending();
+    let answer = confirmed.value();
+    let running = Signal::derive(move || answer.accepted(|op| op.as_ref().map(|op| op.id))?);
 
     let confirm = move |_| {
-        let Some(action) = asking.get_untracked() else {
-            return;
-        };
-        asking.set(None);
-        refused.set(None);
-        let name = data.name();
-        match action {
-            Pending::Reveal => keys.load(async move { api::reveal_keys(&name).await }),
-            Pending::Regenerate(key) => leptos::task::spawn_local(async move {
-                match api::regenerate_key(&name, key).await {
-                    Ok(op) => {
-                        running.set(Some(op.id));
-                        feed.record(op);
-                    }
-                    Err(err) => refused.set(Some(err)),
-                }
-            }),
+        if let (Some(asked), false) = (asking.get_untracked(), pending.get_untracked()) {
+            asking.set(None);
+            confirmed.dispatch_local(asked);
         }
     };
 
@@ -90,14 +94,17 @@ pub fn Keys() -> impl IntoView {
             {move || is_operator().then(|| view! {
                 <div class="actions">
                     {move || if keys.ok().is_some_and(|k| !k.masked) {
-                        view! { <button type="button" class="secondary" data-testid="keys-hide" on:click=move |_| load()>"Hide"</button> }.into_any()
+                        view! { <button type="button" class="secondary" data-testid="keys-hide"
+                            disabled=move || pending.get() on:click=move |_| load()>"Hide"</button> }.into_any()
                     } else {
                         view! { <button type="button" class="secondary" data-testid="keys-reveal"
-                            on:click=move |_| asking.set(Some(Pending::Reveal))>"Reveal…"</button> }.into_any()
+                            disabled=move || pending.get()
+                            on:click=move |_| asking.set(Some(Asked::Reveal))>"Reveal…"</button> }.into_any()
                     }}
                     {[KeyName::Primary, KeyName::Secondary].map(|key| view! {
                         <button type="button" class="secondary" data-testid=format!("keys-regenerate-{}", key_label(key))
-                            on:click=move |_| asking.set(Some(Pending::Regenerate(key)))>
+                            disabled=move || pending.get()
+                            on:click=move |_| asking.set(Some(Asked::Regenerate(key)))>
                             {format!("Regenerate {}…", key_label(key))}
                         </button>
                     })}
@@ -105,8 +112,8 @@ pub fn Keys() -> impl IntoView {
             })}
             {move || asking.get().map(|action| {
                 let question = match action {
-                    Pending::Reveal => "Show both keys in clear? Revealing is recorded in the audit log.".to_owned(),
-                    Pending::Regenerate(key) => format!(
+                    Asked::Reveal => "Show both keys in clear? Revealing is recorded in the audit log.".to_owned(),
+                    Asked::Regenerate(key) => format!(
                         "Regenerate the {} key? Clients still using it will be refused.", key_label(key)),
                 };
                 view! {
@@ -117,7 +124,7 @@ pub fn Keys() -> impl IntoView {
                     </div>
                 }
             })}
-            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            {move || answer.refused(pending).map(|error| view! { <ErrorNote error=error /> })}
             <TrackedOperation id=running />
         </section>
     }

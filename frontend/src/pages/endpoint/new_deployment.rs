@@ -6,11 +6,11 @@ use crate::api::{self, ApiError};
 use crate::components::operation_progress::TrackedOperation;
 use crate::events::use_feed;
 use crate::remote::{ErrorNote, Remote};
+use crate::submit::{started, AnswerExt};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use shared::api::{AssetKind, AssetList, CreateDeploymentRequest};
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// A `<select>` of one kind of asset. `optional` adds a first choice that sends nothing.
 #[component]
@@ -83,9 +83,6 @@ pub fn NewDeployment() -> impl IntoView {
     let instance_type = RwSignal::new("Standard_DS3_v2".to_owned());
     let count = RwSignal::new("1".to_owned());
     let variables = RwSignal::new(String::new());
-    let running = RwSignal::new(None::<Uuid>);
-    let refused = RwSignal::new(None::<ApiError>);
-    let pending = RwSignal::new(false);
 
     let request = move || -> Result<CreateDeploymentRequest, String> {
         let count = count
@@ -121,26 +118,24 @@ pub fn NewDeployment() -> impl IntoView {
             .collect(),
     });
 
+    // Accepted, the form is ready for the next one while the operation shows below.
+    let create = Action::new_local(move |request: &CreateDeploymentRequest| {
+        let (endpoint, request) = (data.name(), request.clone());
+        async move {
+            let op = api::create_deployment(&endpoint, &request).await?;
+            feed.record(op.clone());
+            name.set(String::new());
+            Ok::<_, ApiError>(op)
+        }
+    });
+    let pending = create.pending();
+    let answer = create.value();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Ok(request) = request() else { return };
-        if request.check().is_err() {
-            return;
+        if request.check().is_ok() && !pending.get_untracked() {
+            create.dispatch_local(request);
         }
-        let endpoint = data.name();
-        pending.set(true);
-        refused.set(None);
-        leptos::task::spawn_local(async move {
-            match api::create_deployment(&endpoint, &request).await {
-                Ok(op) => {
-                    running.set(Some(op.id));
-                    feed.record(op);
-                    name.set(String::new());
-                }
-                Err(err) => refused.set(Some(err)),
-            }
-            pending.set(false);
-        });
     };
 
     view! {
@@ -180,14 +175,14 @@ pub fn NewDeployment() -> impl IntoView {
                     <li class="error" data-testid="new-deployment-problem">{p}</li>
                 }).collect_view())}
             </ul>
-            {move || refused.get().map(|error| view! { <ErrorNote error=error /> })}
+            {move || answer.refused(pending).map(|error| view! { <ErrorNote error=error /> })}
             <div class="actions">
                 <button type="submit" data-testid="new-deployment-create"
                     disabled=move || pending.get() || !problems.get().is_empty()>
                     {move || if pending.get() { "Creating…" } else { "Create deployment" }}
                 </button>
             </div>
-            <TrackedOperation id=running />
+            <TrackedOperation id=started(answer) />
         </form>
     }
 }

@@ -2,11 +2,11 @@
 //! deployment (the seed's "test green before it gets traffic"), and see who answered what.
 
 use super::use_endpoint;
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::remote::ErrorNote;
 use leptos::prelude::*;
 use serde_json::Value;
-use shared::api::{InvokeRequest, InvokeResult};
+use shared::api::InvokeRequest;
 
 /// What the panel starts with when the model ships no sample request.
 const FALLBACK_SAMPLE: &str = r#"{"data": [[1,2,3,4,5,6,7,8,9,10]]}"#;
@@ -17,8 +17,6 @@ pub fn TestPanel() -> impl IntoView {
     let body = RwSignal::new(String::new());
     let edited = RwSignal::new(false);
     let target = RwSignal::new(String::new());
-    let result = RwSignal::new(None::<Result<InvokeResult, ApiError>>);
-    let pending = RwSignal::new(false);
 
     // Prefill with the first deployment's sample request, once, unless the user typed already.
     let prefilled = StoredValue::new(false);
@@ -46,21 +44,21 @@ pub fn TestPanel() -> impl IntoView {
 
     let parsed =
         Memo::new(move |_| serde_json::from_str::<Value>(&body.get()).map_err(|e| e.to_string()));
+    // The last answer stays on screen while the next request is on its way.
+    let invoke = Action::new_local(move |request: &InvokeRequest| {
+        let (endpoint, request) = (data.name(), request.clone());
+        async move { api::invoke(&endpoint, &request).await }
+    });
+    let pending = invoke.pending();
+    let result = invoke.value();
     let send = move |_| {
-        let Ok(json) = parsed.get_untracked() else {
+        let Ok(body) = parsed.get_untracked() else {
             return;
         };
         let deployment = Some(target.get_untracked()).filter(|t| !t.is_empty());
-        let endpoint = data.name();
-        pending.set(true);
-        leptos::task::spawn_local(async move {
-            let request = InvokeRequest {
-                body: json,
-                deployment,
-            };
-            result.set(Some(api::invoke(&endpoint, &request).await));
-            pending.set(false);
-        });
+        if !pending.get_untracked() {
+            invoke.dispatch_local(InvokeRequest { body, deployment });
+        }
     };
 
     view! {

@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+
+const READY = /Greenlight is ready at (http:\/\/\S+)/;
+
+/** A Greenlight the tests started, and how to stop it. */
+export interface RunningServer {
+  url: string;
+  /** Stops it with SIGTERM and waits until it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Runs `greenlight serve` with `args` (and `env` on top of ours) until it prints its URL. */
+export async function serve(args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
+  const bin = process.env.GREENLIGHT_BIN;
+  if (!bin) throw new Error('set GREENLIGHT_BIN (scripts/test.sh does)');
+  const server = spawn(bin, ['serve', '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const exited = new Promise((resolve) => server.on('exit', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`no ready line within 60 s:\n${output}`)), 60_000);
+    server.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = READY.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    server.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`greenlight exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  return {
+    url,
+    async stop() {
+      server.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
