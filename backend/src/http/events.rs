@@ -154,10 +154,7 @@ pub async fn stream(
         closed: state.events.closed(),
         session: auth.session.id_hash.clone(),
         sessions: state.sessions.clone(),
-        check: tokio::time::interval_at(
-            tokio::time::Instant::now() + SESSION_CHECK,
-            SESSION_CHECK,
-        ),
+        check: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK),
     };
     let feed = stream::unfold(cursor, |mut cursor| async move {
         let event = cursor.next().await?;

@@ -118,3 +118,33 @@ async fn operations_stream_to_other_browsers_and_resume_after_a_reconnect() {
     );
     workspace.emulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_with_its_session_and_sends_nothing_after_sign_out() {
+    let (app, _workspace) = spawn_app_with_workspace().await;
+    let operator = app.signed_in("olga", Role::Operator).await;
+    let watcher = app.signed_in("vera", Role::Viewer).await;
+    let mut stream = open(&watcher, None).await;
+    let (status, _) = watcher.send(Method::DELETE, "/api/v1/session", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // A change after the sign-out: its events must not reach the signed-out browser.
+    operator
+        .run(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some(json!({ "name": "after-sign-out", "auth_mode": "key" })),
+        )
+        .await;
+    let mut received = String::new();
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(chunk) = stream.chunk().await.expect("stream readable") {
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends once its session is gone");
+    assert!(
+        !received.lines().any(|line| line.starts_with("id:")),
+        "no event after sign-out: {received}"
+    );
+}
