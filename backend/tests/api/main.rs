@@ -1,6 +1,7 @@
 //! API tests: the real router on a real socket (port 0) over a fresh Postgres database each.
 
 mod audit;
+mod authorization;
 #[path = "../common/mod.rs"]
 mod common;
 mod endpoints;

@@ -1,0 +1,156 @@
+//! The authorization matrix, generated from `/api/openapi.json`: every operation, asked by an
+//! anonymous caller and by each role, gets the status its minimum role implies. A new route
+//! that is missing from the table below fails the test, so nobody can add one without deciding
+//! who may call it.
+
+use crate::helpers::{spawn_app, Client};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use shared::Role;
+use std::collections::BTreeMap;
+
+/// Who may call what: `None` is public, `Some(role)` the lowest role admitted.
+fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
+    use Role::{Admin, Operator, Viewer};
+    BTreeMap::from([
+        ("get_health", None),
+        ("sign_in", None),
+        ("get_about", Some(Viewer)),
+        ("get_session", Some(Viewer)),
+        ("sign_out", Some(Viewer)),
+        ("list_users", Some(Admin)),
+        ("create_user", Some(Admin)),
+        ("list_endpoints", Some(Viewer)),
+        ("create_endpoint", Some(Operator)),
+        ("get_endpoint", Some(Viewer)),
+        ("delete_endpoint", Some(Operator)),
+        ("list_deployments", Some(Viewer)),
+        ("create_deployment", Some(Operator)),
+        ("get_deployment", Some(Viewer)),
+        ("scale_deployment", Some(Operator)),
+        ("delete_deployment", Some(Operator)),
+        ("get_deployment_logs", Some(Viewer)),
+        ("get_sample_request", Some(Viewer)),
+        ("get_traffic", Some(Viewer)),
+        ("change_traffic", Some(Operator)),
+        ("invoke_endpoint", Some(Operator)),
+        ("get_keys", Some(Viewer)),
+        ("reveal_keys", Some(Operator)),
+        ("regenerate_key", Some(Operator)),
+        ("get_endpoint_metrics", Some(Viewer)),
+        ("list_assets", Some(Viewer)),
+        ("list_operations", Some(Viewer)),
+        ("get_operation", Some(Viewer)),
+        ("list_audit_events", Some(Viewer)),
+        ("stream_events", Some(Viewer)),
+    ])
+}
+
+struct Operation {
+    id: String,
+    method: Method,
+    path: String,
+}
+
+fn operations() -> Vec<Operation> {
+    let document = serde_json::to_value(backend::http::openapi_document()).expect("json");
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            found.push(Operation {
+                id: operation["operationId"]
+                    .as_str()
+                    .expect("operationId")
+                    .to_owned(),
+                method: method.to_uppercase().parse().expect("an HTTP method"),
+                // Valid names, so only the caller's role can stop a request before its handler.
+                path: path
+                    .replace("{endpoint}", "probe-endpoint")
+                    .replace("{deployment}", "probe-deployment")
+                    .replace("{kind}", "models")
+                    .replace("{id}", "00000000-0000-0000-0000-000000000000"),
+            });
+        }
+    }
+    // Signing out last keeps each caller's session for the others.
+    found.sort_by_key(|op| op.id == "sign_out");
+    found
+}
+
+/// Sends one operation; a stream is judged by its status line alone.
+async fn ask(client: &Client, operation: &Operation) -> (StatusCode, Value) {
+    if operation.id == "stream_events" {
+        let response = client
+            .http
+            .get(format!("{}{}", client.base, operation.path))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        if !status.is_success() {
+            return (status, response.json().await.unwrap_or(Value::Null));
+        }
+        return (status, Value::Null);
+    }
+    let body =
+        (operation.method != Method::GET && operation.method != Method::DELETE).then(|| json!({}));
+    client
+        .send(operation.method.clone(), &operation.path, body)
+        .await
+}
+
+#[tokio::test]
+async fn every_operation_admits_exactly_the_roles_it_should() {
+    let app = spawn_app().await;
+    let roles = minimum_roles();
+    let operations = operations();
+    let undecided: Vec<&str> = operations
+        .iter()
+        .map(|op| op.id.as_str())
+        .filter(|id| !roles.contains_key(id))
+        .collect();
+    assert!(undecided.is_empty(), "decide who may call: {undecided:?}");
+    assert_eq!(
+        operations.len(),
+        roles.len(),
+        "the table lists no removed operation"
+    );
+
+    let mut callers: Vec<(Option<Role>, Client)> = vec![(None, app.client())];
+    for role in [Role::Viewer, Role::Operator, Role::Approver, Role::Admin] {
+        let client = app.signed_in(&format!("as-{role}"), role).await;
+        callers.push((Some(role), client));
+    }
+    let mut checked = 0;
+    for (caller_role, client) in &callers {
+        for operation in &operations {
+            let needed = roles[operation.id.as_str()];
+            let (status, body) = ask(client, operation).await;
+            let what = format!(
+                "{} {} as {caller_role:?}: {status} {body}",
+                operation.method, operation.id
+            );
+            match (needed, caller_role) {
+                (None, _) => assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "public: {what}"
+                ),
+                (Some(_), None) => {
+                    // Anonymous writes meet the CSRF guard's session check first: 401 either way.
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                    assert_eq!(body["error"]["code"], "unauthenticated", "{what}");
+                }
+                (Some(needed), Some(role)) if role < &needed => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    assert_eq!(body["error"]["code"], "forbidden", "{what}");
+                }
+                (Some(_), Some(_)) => assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "admitted: {what}"
+                ),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, operations.len() * 5);
+}
