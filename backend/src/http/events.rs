@@ -153,7 +153,7 @@ pub async fn stream(
         live,
         closed: state.events.closed(),
         session: auth.session.id_hash.clone(),
-        sessions: state.sessions.clone(),
+        sessions: state.sessions,
         check: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK),
     };
     let feed = stream::unfold(cursor, |mut cursor| async move {
