@@ -79,3 +79,12 @@ pub fn die_with_parent(command: &mut Command, signal: i32) {
         });
     }
 }
+
+/// Sends `signal` to every process in process group `group` (a leader's pid, as
+/// `CommandExt::process_group(0)` makes it).
+pub fn signal_group(group: i32, signal: i32) -> io::Result<()> {
+    if group <= 1 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    send_signal(-group, signal)
+}

@@ -8,6 +8,7 @@
 //! ([`instance_count_allowed`], [`request_timeout_allowed`]) are the ones the console API calls.
 
 use crate::arm::{OnlineDeployment, ProbeSettings};
+use crate::environment::{check_scoring_script, check_variable};
 use crate::limits::{parse_iso8601_duration, MAX_INSTANCES_PER_DEPLOYMENT, MAX_REQUEST_TIMEOUT};
 use crate::traffic::RuleViolation;
 use std::time::Duration;
@@ -16,6 +17,8 @@ const COMPUTE_TYPE_FIELD: &str = "properties.endpointComputeType";
 const CAPACITY_FIELD: &str = "sku.capacity";
 const MAX_CONCURRENT_FIELD: &str = "properties.requestSettings.maxConcurrentRequestsPerInstance";
 const REQUEST_TIMEOUT_FIELD: &str = "properties.requestSettings.requestTimeout";
+const SCORING_SCRIPT_FIELD: &str = "properties.codeConfiguration.scoringScript";
+const ENVIRONMENT_FIELD: &str = "properties.environmentVariables";
 
 /// Azure's bounds on a deployment's instance count (`sku.capacity`): 1 to
 /// [`MAX_INSTANCES_PER_DEPLOYMENT`].
@@ -31,10 +34,12 @@ pub fn request_timeout_allowed(timeout: Duration) -> bool {
 
 /// Checks a deployment's ARM body against Azure's rules: `endpointComputeType` is given, the
 /// instance count and `requestTimeout` are within Azure's bounds, at least one concurrent
-/// request per instance, and every probe duration is ISO-8601.
+/// request per instance, every probe duration is ISO-8601, the scoring script is a relative path
+/// inside its code asset and no environment variable is one the interpreter, loader or shell
+/// acts on (see [`crate::environment`]).
 ///
 /// Returns every violation, in the order of the body (compute type, sku, request settings,
-/// liveness probe, readiness probe).
+/// liveness probe, readiness probe, code configuration, environment variables by name).
 pub fn check_deployment(deployment: &OnlineDeployment) -> Result<(), Vec<RuleViolation>> {
     let mut violations = Vec::new();
     let properties = &deployment.properties;
@@ -87,6 +92,23 @@ pub fn check_deployment(deployment: &OnlineDeployment) -> Result<(), Vec<RuleVio
     ] {
         if let Some(probe) = probe {
             check_probe_durations(field, probe, &mut violations);
+        }
+    }
+    if let Some(script) = properties
+        .code_configuration
+        .as_ref()
+        .and_then(|c| c.scoring_script.as_deref())
+    {
+        if let Err(rule) = check_scoring_script(script) {
+            violations.push(RuleViolation::new(SCORING_SCRIPT_FIELD, rule.to_string()));
+        }
+    }
+    for (name, value) in properties.environment_variables.iter().flatten() {
+        if let Err(rule) = check_variable(name, value) {
+            violations.push(RuleViolation::new(
+                format!("{ENVIRONMENT_FIELD}.{name}"),
+                format!("{name}: {rule}"),
+            ));
         }
     }
     if violations.is_empty() {
@@ -259,6 +281,39 @@ mod tests {
                 "properties.readinessProbe.period",
             ]
         );
+    }
+
+    #[test]
+    fn interpreter_and_loader_variables_are_refused_naming_each_variable() {
+        let d = deployment(
+            1,
+            json!({ "environmentVariables": {
+                "BROWSER": "/bin/sh -c \"id > /tmp/x\" #%s",
+                "MODEL_NAME": "blue",
+                "PYTHONWARNINGS": "all:0:antigravity.x:0:0"
+            } }),
+        );
+        assert_eq!(
+            fields(check_deployment(&d)),
+            [
+                "properties.environmentVariables.BROWSER",
+                "properties.environmentVariables.PYTHONWARNINGS"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_scoring_script_outside_the_code_asset_is_refused() {
+        for script in ["/tmp/x/evil.py", "../evil.py"] {
+            let d = deployment(
+                1,
+                json!({ "codeConfiguration": { "codeId": "azureml:c:1", "scoringScript": script } }),
+            );
+            assert_eq!(
+                only_violation(&d).field,
+                "properties.codeConfiguration.scoringScript"
+            );
+        }
     }
 
     #[test]

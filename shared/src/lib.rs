@@ -6,6 +6,8 @@
 //!
 //! - [`names`], [`limits`], [`traffic`], [`deployment`], [`asset`]: the rules Azure ML applies to
 //!   endpoints, deployments and the asset references they carry.
+//! - [`environment`]: which environment variables and scoring script paths a deployment may use,
+//!   so its settings steer only its own model code.
 //! - [`arm`]: the Azure Resource Manager wire format both the ARM client and the local workspace
 //!   speak.
 
@@ -14,6 +16,7 @@ pub mod arm;
 pub mod asset;
 pub mod audit;
 pub mod deployment;
+pub mod environment;
 pub mod error;
 pub mod limits;
 pub mod names;
@@ -23,6 +26,7 @@ pub mod username;
 
 pub use asset::{AssetKind, AssetRef, AssetRefError};
 pub use deployment::check_deployment;
+pub use environment::{check_scoring_script, check_variable, check_variable_name};
 pub use error::{ErrorBody, ErrorEnvelope, FieldError, WorkspaceErrorDetails};
 pub use limits::{format_iso8601_duration, parse_iso8601_duration, DurationError};
 pub use names::{DeploymentName, EndpointName, NameError, ResourceName};

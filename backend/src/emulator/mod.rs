@@ -22,6 +22,8 @@ use anyhow::Context;
 use shared::api::SAMPLE_REQUEST_PROPERTY;
 use shared::{AssetKind, AssetRef};
 use state::StateFile;
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -68,6 +70,9 @@ impl Emulator {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.state_dir)
             .with_context(|| format!("creating {}", config.state_dir.display()))?;
+        // Endpoint keys and the TLS key live here: no other account (instances) may enter.
+        std::fs::set_permissions(&config.state_dir, Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", config.state_dir.display()))?;
         let tls = if config.tls {
             Some(tls::Tls::load_or_create(&config.state_dir.join("tls"))?)
         } else {
@@ -85,6 +90,8 @@ impl Emulator {
             harness: harness::install(&config.state_dir)?,
             scoring_base: scoring_url.clone(),
             http,
+            state_dir: config.state_dir.clone(),
+            sandbox: instances::SandboxSettings::for_state_dir(&config.state_dir)?,
         };
         let workspace = LocalWorkspace::open(StateFile::new(&config.state_dir), runtime)?;
         if let Some(dir) = &config.examples_dir {

@@ -1,6 +1,7 @@
 //! The local workspace driven over plain HTTP, as any ARM client would drive Azure: the seed's
 //! whole rollout flow with real instance processes, and Azure's rules refused by field.
-//! Deliberately not through Greenlight's own ARM client, so the two check each other.
+//! Instances run sandboxed (`sandbox`). Deliberately not through Greenlight's own ARM client,
+//! so the two check each other.
 
 mod assets;
 mod auth;
@@ -9,5 +10,6 @@ mod common;
 mod helpers;
 mod instances;
 mod rules;
+mod sandbox;
 mod scoring;
 mod seed_flow;

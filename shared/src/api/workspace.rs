@@ -5,6 +5,7 @@
 //! with exactly the rule and message the server applies before anything reaches the workspace.
 
 use crate::deployment::{instance_count_allowed, request_timeout_allowed};
+use crate::environment::{check_scoring_script, check_variable};
 use crate::error::FieldError;
 use crate::limits::{MAX_INSTANCES_PER_DEPLOYMENT, MAX_REQUEST_TIMEOUT};
 use crate::names::ResourceName;
@@ -275,21 +276,22 @@ impl CreateDeploymentRequest {
                 ));
             }
         }
-        if self
-            .scoring_script
-            .as_ref()
-            .is_some_and(|s| s.trim().is_empty() || s.contains(".."))
-        {
-            problems.push(field(
-                "scoring_script",
-                "scoring_script must name a file inside the code asset",
-            ));
+        if let Some(Err(rule)) = self.scoring_script.as_deref().map(check_scoring_script) {
+            problems.push(field("scoring_script", rule.to_string()));
         }
         if self.instance_type.trim().is_empty() {
             problems.push(field("instance_type", "instance_type is required"));
         }
         if let Err(e) = check_instance_count(self.instance_count) {
             problems.push(e);
+        }
+        for (name, value) in &self.environment_variables {
+            if let Err(rule) = check_variable(name, value) {
+                problems.push(field(
+                    &format!("environment_variables.{name}"),
+                    format!("{name}: {rule}"),
+                ));
+            }
         }
         if let Some(settings) = &self.request_settings {
             let max_ms = MAX_REQUEST_TIMEOUT.as_millis();
@@ -534,6 +536,23 @@ mod tests {
                 "request_settings.max_concurrent_requests_per_instance",
                 "readiness_probe.period_s",
                 "readiness_probe.failure_threshold",
+            ]
+        );
+    }
+
+    #[test]
+    fn reserved_variables_and_a_script_outside_the_code_are_named() {
+        let mut bad = deployment();
+        bad.scoring_script = Some("/tmp/x/evil.py".into());
+        bad.environment_variables = [("PYTHONWARNINGS", "x"), ("BROWSER", "y"), ("OK", "z")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        assert_eq!(
+            fields(bad.check()),
+            [
+                "scoring_script",
+                "environment_variables.BROWSER",
+                "environment_variables.PYTHONWARNINGS"
             ]
         );
     }

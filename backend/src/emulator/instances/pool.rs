@@ -1,9 +1,8 @@
 //! A deployment's instances: scaling, supervision and picking an instance for each request.
 
 use super::logs::LogBuffer;
-use super::process::{self, InstanceSpec, Probe, StartError, Started};
+use super::process::{self, Group, InstanceSpec, Probe, StartError, Started};
 use crate::emulator::locks::{lock, read, write};
-use crate::sys;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -290,7 +289,11 @@ async fn supervise(inner: Arc<Inner>, name: String, mut stop: watch::Receiver<bo
             started = process::start(&inner.spec, &name, &inner.logs) => started,
             _ = stop.changed() => return,
         };
-        let Started { mut child, address } = match started {
+        let Started {
+            mut child,
+            address,
+            group,
+        } = match started {
             Ok(started) => started,
             Err(err) => {
                 let reason = match err {
@@ -339,7 +342,7 @@ async fn supervise(inner: Arc<Inner>, name: String, mut stop: watch::Receiver<bo
         match ended {
             Ended::Stopped => {
                 drain(&instance, inner.spec.request_timeout).await;
-                terminate(&mut child).await;
+                terminate(&mut child, &group).await;
                 return;
             }
             Ended::Exited(status) => {
@@ -354,6 +357,8 @@ async fn supervise(inner: Arc<Inner>, name: String, mut stop: watch::Receiver<bo
                 let _ = child.kill().await;
             }
         }
+        // Whatever the instance started dies with it, before a replacement starts.
+        drop(group);
         if wait_or_stop(&mut stop, backoff).await {
             return;
         }
@@ -426,16 +431,15 @@ async fn drain(instance: &ReadyInstance, limit: Duration) {
     }
 }
 
-/// SIGTERM, a grace period, then SIGKILL.
-async fn terminate(child: &mut Child) {
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        let _ = sys::send_signal(pid, libc::SIGTERM);
-        if tokio::time::timeout(TERMINATE_GRACE, child.wait())
-            .await
-            .is_ok()
-        {
-            return;
-        }
+/// SIGTERM to the instance's whole process group, a grace period for the harness, then SIGKILL
+/// (the group's last processes get theirs when `group` is dropped).
+async fn terminate(child: &mut Child, group: &Group) {
+    group.signal(libc::SIGTERM);
+    if tokio::time::timeout(TERMINATE_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
     }
-    let _ = child.kill().await;
+    group.signal(libc::SIGKILL);
 }

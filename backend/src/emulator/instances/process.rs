@@ -1,9 +1,16 @@
 //! Starting one harness process and waiting until it reports that it serves.
+//!
+//! The process starts from a cleared environment (the deployment's variables that pass
+//! [`shared::check_variable`], `AZUREML_MODEL_DIR`, a minimal `PATH`, `HOME` = its own folder),
+//! with Python in isolated mode (`-I`: no `PYTHON*` variable, no user site), in its own process
+//! group, from its own [`Sandbox`] folder, and as an unprivileged account when we are root.
 
 use super::logs::LogBuffer;
+use super::sandbox::{Sandbox, SandboxSettings};
 use crate::sys;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -11,6 +18,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+
+/// The programs an instance may find without a path.
+const INSTANCE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// The line the harness prints once `init()` returned and it listens.
 const READY_PREFIX: &str = "HARNESS_READY port=";
@@ -67,13 +77,40 @@ pub struct InstanceSpec {
     pub request_timeout: Duration,
     /// `maxConcurrentRequestsPerInstance`: bounds how many requests may wait per instance.
     pub max_concurrent_per_instance: usize,
+    /// Where instance folders go and whom instances run as.
+    pub sandbox: SandboxSettings,
 }
 
-/// A started harness that reported its port.
+/// A started harness that reported its port. Dropping it kills the instance's whole process
+/// group (whatever `init()` started too), then removes its folder.
 #[derive(Debug)]
 pub(super) struct Started {
     pub child: Child,
     pub address: SocketAddr,
+    pub group: Group,
+}
+
+/// An instance's process group and folder: when dropped, every process left in the group gets
+/// SIGKILL, then the folder goes.
+#[derive(Debug)]
+pub(super) struct Group {
+    leader: Option<i32>,
+    _sandbox: Sandbox,
+}
+
+impl Group {
+    /// Sends `signal` to every process of the group.
+    pub fn signal(&self, signal: i32) {
+        if let Some(leader) = self.leader {
+            let _ = sys::signal_group(leader, signal);
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+    }
 }
 
 /// Why an instance did not come up.
@@ -92,21 +129,52 @@ pub(super) async fn start(
     instance: &str,
     logs: &Arc<LogBuffer>,
 ) -> Result<Started, StartError> {
+    let sandbox = {
+        let (settings, name) = (spec.sandbox.clone(), instance.to_owned());
+        let (harness, code, model) = (
+            spec.harness.clone(),
+            spec.code_dir.clone(),
+            spec.model_dir.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            Sandbox::prepare(&settings, &name, &harness, &code, &model)
+        })
+        .await
+        .map_err(|e| StartError::Other(format!("preparing the instance folder: {e}")))?
+        .map_err(|e| StartError::Other(format!("preparing the instance folder: {e}")))?
+    };
+    for path in &sandbox.skipped {
+        logs.push(format!(
+            "[{instance}] left out {}: not readable by the instance's account",
+            path.display()
+        ));
+    }
     let mut command = std::process::Command::new(&spec.python);
     command
+        .arg("-I")
         .arg("-u")
-        .arg(&spec.harness)
+        .arg(&sandbox.harness)
         .arg("--code-dir")
-        .arg(&spec.code_dir)
+        .arg(&sandbox.code_dir)
         .arg("--scoring-script")
         .arg(&spec.scoring_script)
         .arg("--model-dir")
-        .arg(&spec.model_dir)
+        .arg(&sandbox.model_dir)
         .args(["--host", "127.0.0.1", "--port", "0"])
-        .envs(&spec.environment)
+        .env_clear()
+        .envs(allowed_environment(spec, instance, logs))
+        .env("PATH", INSTANCE_PATH)
+        .env("HOME", &sandbox.home)
+        .env("AZUREML_MODEL_DIR", &sandbox.model_dir)
+        .current_dir(&sandbox.home)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(account) = spec.sandbox.account {
+        // std drops the supplementary groups too before setuid.
+        command.uid(account.uid).gid(account.gid);
+    }
     // An instance must not outlive the emulator, even after kill -9.
     sys::die_with_parent(&mut command, libc::SIGKILL);
     let mut command = Command::from(command);
@@ -114,6 +182,10 @@ pub(super) async fn start(
     let mut child = command
         .spawn()
         .map_err(|e| StartError::Other(format!("cannot start {}: {e}", spec.python.display())))?;
+    let group = Group {
+        leader: child.id().and_then(|p| i32::try_from(p).ok()),
+        _sandbox: sandbox,
+    };
 
     let (port_tx, port_rx) = oneshot::channel::<u16>();
     let (failed_tx, failed_rx) = oneshot::channel::<String>();
@@ -153,7 +225,7 @@ pub(super) async fn start(
     let budget = spec.readiness.budget();
     tokio::select! {
         port = port_rx => match port {
-            Ok(port) => Ok(Started { child, address: SocketAddr::from(([127, 0, 0, 1], port)) }),
+            Ok(port) => Ok(Started { child, address: SocketAddr::from(([127, 0, 0, 1], port)), group }),
             Err(_) => Err(exit_reason(&mut child, failed_rx).await),
         },
         () = tokio::time::sleep(budget) => {
@@ -161,6 +233,25 @@ pub(super) async fn start(
             Err(StartError::Other(format!("the instance did not start serving within {budget:?}")))
         }
     }
+}
+
+/// The deployment's variables an instance gets: those [`shared::check_variable`] allows. The
+/// ARM layer refuses the others; a deployment stored before a name was refused is logged.
+fn allowed_environment<'a>(
+    spec: &'a InstanceSpec,
+    instance: &str,
+    logs: &LogBuffer,
+) -> impl Iterator<Item = (&'a String, &'a String)> {
+    let (allowed, refused): (Vec<_>, Vec<_>) = spec
+        .environment
+        .iter()
+        .partition(|(name, value)| shared::check_variable(name, value).is_ok());
+    for (name, _) in refused {
+        logs.push(format!(
+            "[{instance}] environment variable {name} left out: refused"
+        ));
+    }
+    allowed.into_iter()
 }
 
 /// After the process closed its stdout without a ready line: why it ended.

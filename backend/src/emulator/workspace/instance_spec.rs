@@ -10,6 +10,7 @@ use crate::emulator::state::Snapshot;
 use shared::arm::{OnlineDeployment, ProbeSettings};
 use shared::limits::parse_iso8601_duration;
 use shared::AssetKind;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Azure's default for a deployment's `requestTimeout`.
@@ -58,12 +59,9 @@ impl LocalWorkspace {
                 "properties.codeConfiguration.scoringScript is required",
             )
         })?;
-        if !code_dir.join(&scoring_script).is_file() {
-            return Err(ArmFailure::invalid_field(
-                "properties.codeConfiguration.scoringScript",
-                format!("scoring script {scoring_script} is not in the code asset"),
-            ));
-        }
+        check_script_inside(&code_dir, &scoring_script)?;
+        self.outside_state_dir(&code_dir, "properties.codeConfiguration.codeId")?;
+        self.outside_state_dir(&model_dir, "properties.model")?;
         Ok(InstanceSpec {
             python: self.runtime.python.clone(),
             harness: self.runtime.harness.clone(),
@@ -83,8 +81,47 @@ impl LocalWorkspace {
                 .and_then(|r| r.max_concurrent_requests_per_instance)
                 .and_then(|n| usize::try_from(n).ok())
                 .unwrap_or(1),
+            sandbox: self.runtime.sandbox.clone(),
         })
     }
+
+    /// Refuses an asset folder that is, holds or lies in the state folder: its copy would hand
+    /// the instance the endpoint keys.
+    fn outside_state_dir(&self, asset: &Path, field: &str) -> Result<(), ArmFailure> {
+        let state = canonical(&self.runtime.state_dir);
+        let asset = canonical(asset);
+        if asset.starts_with(&state) || state.starts_with(&asset) {
+            return Err(ArmFailure::invalid_field(
+                field,
+                format!("{} overlaps the workspace's state folder", asset.display()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The scoring script must be a file that, links resolved, lies inside the code folder (the
+/// shared rule already refused absolute paths and `..`).
+fn check_script_inside(code_dir: &Path, script: &str) -> Result<(), ArmFailure> {
+    let field = "properties.codeConfiguration.scoringScript";
+    if let Err(rule) = shared::check_scoring_script(script) {
+        return Err(ArmFailure::invalid_field(field, rule.to_string()));
+    }
+    let resolved = code_dir.join(script).canonicalize().ok();
+    let inside = resolved
+        .as_ref()
+        .is_some_and(|r| r.is_file() && r.starts_with(canonical(code_dir)));
+    if !inside {
+        return Err(ArmFailure::invalid_field(
+            field,
+            format!("scoring script {script} is not in the code asset"),
+        ));
+    }
+    Ok(())
 }
 
 /// The instance count (`sku.capacity`); one when the body does not say.

@@ -43,6 +43,10 @@ pub struct Runtime {
     /// `http://127.0.0.1:<port>` of the scoring router.
     pub scoring_base: String,
     pub http: reqwest::Client,
+    /// The workspace's state folder: no asset may be in it (keys, TLS key).
+    pub state_dir: PathBuf,
+    /// Where instance folders go and whom instances run as.
+    pub sandbox: crate::emulator::instances::SandboxSettings,
 }
 
 /// The local workspace.
