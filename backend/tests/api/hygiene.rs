@@ -115,3 +115,40 @@ async fn a_write_from_a_foreign_origin_is_refused() {
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "csrf_failed");
 }
+
+#[tokio::test]
+async fn interpreter_and_loader_variables_and_outside_scripts_are_refused_by_the_api() {
+    let app = spawn_app().await;
+    let operator = app.signed_in("olga", Role::Operator).await;
+    let (status, body) = operator
+        .send(
+            Method::POST,
+            "/api/v1/endpoints/my-endpoint/deployments",
+            Some(json!({
+                "name": "green",
+                "model": "azureml:regression-v2:1",
+                "instance_type": "Standard_DS3_v2",
+                "instance_count": 1,
+                "scoring_script": "/tmp/x/evil.py",
+                "environment_variables": {
+                    "PYTHONWARNINGS": "all:0:antigravity.x:0:0",
+                    "BROWSER": "/bin/sh -c \"id > /tmp/owned\" #%s",
+                },
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    for field in [
+        "environment_variables.PYTHONWARNINGS",
+        "environment_variables.BROWSER",
+        "scoring_script",
+    ] {
+        assert!(fields.contains(&field), "{field} in {body}");
+    }
+}
