@@ -6,6 +6,7 @@
 //!
 //! - [`names`], [`limits`], [`traffic`], [`deployment`], [`asset`]: the rules Azure ML applies to
 //!   endpoints, deployments and the asset references they carry.
+//! - [`text`]: what free text (descriptions, tags, environment values, reasons) may hold.
 //! - [`arm`]: the Azure Resource Manager wire format both the ARM client and the local workspace
 //!   speak.
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod limits;
 pub mod names;
 pub mod role;
+pub mod text;
 pub mod traffic;
 pub mod username;
 

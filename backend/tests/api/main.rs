@@ -10,5 +10,6 @@ mod health;
 mod helpers;
 mod rollout_flow;
 mod session;
+mod text_rules;
 mod users;
 mod workspace_rules;
