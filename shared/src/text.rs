@@ -168,6 +168,15 @@ pub fn check_deployment_text(deployment: &OnlineDeployment, violations: &mut Vec
     }
 }
 
+/// `text` with every control character a multi-line field refuses replaced by U+FFFD, for
+/// recording text that came from elsewhere (a workspace's error, a database's refusal) in a
+/// form that can always be stored.
+pub fn scrub(text: &str) -> String {
+    text.chars()
+        .map(|c| if REASON.allows(c) { c } else { '\u{FFFD}' })
+        .collect()
+}
+
 fn done(violations: Vec<RuleViolation>) -> Result<(), Vec<RuleViolation>> {
     if violations.is_empty() {
         Ok(())
@@ -227,6 +236,12 @@ mod tests {
         );
         // Letters of any script, emoji and format characters are text, not control characters.
         assert_eq!(TAG_VALUE.check("Zürich ✓ 日本語 🚀"), Ok(()));
+    }
+
+    #[test]
+    fn scrubbed_text_passes_the_rule() {
+        assert_eq!(scrub("a\u{0}b\nc\u{1b}"), "a\u{FFFD}b\nc\u{FFFD}");
+        assert_eq!(REASON.check(&scrub("x\u{0}\u{85}")), Ok(()));
     }
 
     #[test]

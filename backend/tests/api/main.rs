@@ -8,6 +8,7 @@ mod events;
 mod guard;
 mod health;
 mod helpers;
+mod operation_end;
 mod rollout_flow;
 mod session;
 mod text_rules;
