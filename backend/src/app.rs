@@ -44,16 +44,21 @@ pub struct App {
 
 impl App {
     /// Prepares the live feed (dropping events older than its retention) and the operation
-    /// runner, and binds the app to `listener`.
+    /// runner — which takes up the operations of processes that stopped — and binds the app to
+    /// `listener`.
     pub async fn build(settings: AppSettings, listener: TcpListener) -> anyhow::Result<Self> {
         let address = listener
             .local_addr()
             .context("reading the listening address")?;
         let pruned = crate::events::prune(&settings.pool).await?;
         tracing::debug!(pruned, "old live-feed events dropped");
+        // Registers this process's lease and takes up operations a stopped process left running.
+        let operations = OperationRunner::start(settings.pool.clone(), settings.workspace.clone())
+            .await
+            .context("starting the operation runner")?;
         let state = AppState {
             events: EventHub::new(settings.pool.clone()),
-            operations: OperationRunner::new(settings.pool.clone()),
+            operations,
             pool: settings.pool,
             sessions: settings.sessions,
             rate_limits: settings.rate_limits,

@@ -744,3 +744,154 @@ fn greenlight_emulator_serves_the_arm_api_alone_until_sigterm() {
     let status = child.0.wait().expect("wait");
     assert!(status.success(), "clean exit on SIGTERM: {status}");
 }
+
+/// Signs `client` in and returns its CSRF token.
+fn sign_in_for_writes(client: &reqwest::blocking::Client, url: &str, password: &str) -> String {
+    let body: serde_json::Value = client
+        .post(format!("{url}/api/v1/session"))
+        .header("x-csrf-token", "sign-in")
+        .json(&serde_json::json!({ "username": "admin", "password": password }))
+        .send()
+        .expect("sign-in request")
+        .json()
+        .expect("sign-in body");
+    body["csrf_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no csrf token in {body}"))
+        .to_owned()
+}
+
+/// Polls operation `id` until `done` says so, or panics after `limit`.
+fn wait_for_operation(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    id: &str,
+    limit: Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let operation: serde_json::Value = client
+            .get(format!("{url}/api/v1/operations/{id}"))
+            .send()
+            .expect("read the operation")
+            .json()
+            .expect("operation body");
+        if done(&operation) {
+            return operation;
+        }
+        assert!(Instant::now() < deadline, "operation {id}: {operation}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn after_kill_9_during_a_deployment_create_the_restarted_server_follows_it_to_its_end_and_audits_it(
+) {
+    let state = state_dir();
+    let examples = common::examples_dir();
+    let examples_args = ["--examples-dir", examples.to_str().expect("utf-8 path")];
+    let server = serve(state.path(), &[], &examples_args);
+    let password = admin_password(&server.printed());
+    let client = http();
+    let csrf = sign_in_for_writes(&client, &server.url, &password);
+    let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        let response = client
+            .post(format!("{}{path}", server.url))
+            .header("x-csrf-token", &csrf)
+            .json(&body)
+            .send()
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 202, "POST {path}");
+        response.json().expect("operation")
+    };
+    let created = post(
+        "/api/v1/endpoints",
+        serde_json::json!({ "name": "crash-endpoint" }),
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+    let ended = wait_for_operation(&client, &server.url, &id, Duration::from_secs(60), |o| {
+        o["status"] != "running"
+    });
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+
+    // A deployment whose instance is ready only after 8 s: killed while it is being created.
+    let started = post(
+        "/api/v1/endpoints/crash-endpoint/deployments",
+        serde_json::json!({
+            "name": "blue",
+            "model": "azureml:regression-v1:1",
+            "instance_type": "Standard_DS3_v2",
+            "instance_count": 1,
+            "readiness_probe": { "initial_delay_s": 8 }
+        }),
+    );
+    let id = started["id"].as_str().expect("id").to_owned();
+    let accepted = wait_for_operation(&client, &server.url, &id, Duration::from_secs(30), |o| {
+        !o["arm_operation_id"].is_null()
+    });
+    assert_eq!(accepted["status"], "running", "{accepted}");
+    // The polling URL is stored right after the ARM operation id.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut server = server;
+    server.signal(libc_signal::KILL);
+    server.wait();
+    assert_no_postgres_within(state.path(), Duration::from_secs(10));
+
+    // The restarted server takes it up once the dead process's lease expires: no new operation
+    // is started to make that happen.
+    let restarted = serve(state.path(), &[], &examples_args);
+    let client = http();
+    sign_in_for_writes(&client, &restarted.url, &password);
+    let ended = wait_for_operation(
+        &client,
+        &restarted.url,
+        &id,
+        Duration::from_secs(150),
+        |o| o["status"] != "running",
+    );
+    assert_eq!(
+        ended["status"],
+        "succeeded",
+        "{ended}\n{}",
+        restarted.logs()
+    );
+    assert_eq!(ended["arm_operation_id"], accepted["arm_operation_id"]);
+    let operations: serde_json::Value = client
+        .get(format!("{}/api/v1/operations", restarted.url))
+        .send()
+        .expect("list operations")
+        .json()
+        .expect("operations");
+    assert_eq!(
+        operations["items"].as_array().map(Vec::len),
+        Some(2),
+        "{operations}"
+    );
+
+    let audit: serde_json::Value = client
+        .get(format!("{}/api/v1/audit", restarted.url))
+        .send()
+        .expect("read the audit log")
+        .json()
+        .expect("audit page");
+    let created: Vec<&serde_json::Value> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "deployment.create")
+        .collect();
+    assert_eq!(created.len(), 1, "{audit}");
+    let details = &created[0]["details"];
+    assert_eq!(created[0]["target"], "crash-endpoint/blue");
+    assert_eq!(created[0]["actor"], "admin");
+    assert_eq!(details["outcome"], "succeeded", "{details}");
+    assert_eq!(details["operation_id"], serde_json::json!(id));
+    assert_eq!(details["arm_operation_id"], accepted["arm_operation_id"]);
+    assert!(details["before"].is_null(), "{details}");
+    assert_eq!(details["request"]["name"], "blue");
+    assert_eq!(details["request"]["readiness_probe"]["initial_delay_s"], 8);
+    assert_eq!(details["after"]["name"], "blue");
+    assert_eq!(details["after"]["provisioning_state"], "Succeeded");
+    assert_eq!(details["after"]["instance_count"], 1);
+}

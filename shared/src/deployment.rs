@@ -86,6 +86,7 @@ pub fn check_deployment(deployment: &OnlineDeployment) -> Result<(), Vec<RuleVio
             }
         }
     }
+    crate::text::check_deployment_text(deployment, &mut violations);
     for (field, probe) in [
         ("properties.livenessProbe", &properties.liveness_probe),
         ("properties.readinessProbe", &properties.readiness_probe),

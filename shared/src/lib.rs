@@ -8,6 +8,7 @@
 //!   endpoints, deployments and the asset references they carry.
 //! - [`environment`]: which environment variables and scoring script paths a deployment may use,
 //!   so its settings steer only its own model code.
+//! - [`text`]: what free text (descriptions, tags, environment values, reasons) may hold.
 //! - [`arm`]: the Azure Resource Manager wire format both the ARM client and the local workspace
 //!   speak.
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod limits;
 pub mod names;
 pub mod role;
+pub mod text;
 pub mod traffic;
 pub mod username;
 

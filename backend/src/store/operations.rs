@@ -10,22 +10,22 @@ use serde_json::{json, Value};
 use shared::api::{Operation, OperationKind, OperationStatus, ProgressEntry};
 use shared::WorkspaceErrorDetails;
 use sqlx::{PgConnection, PgExecutor, PgPool};
-use std::time::Duration;
 use uuid::Uuid;
 
 /// The channel `NOTIFY` announces new events on; the payload is the event id.
 pub const EVENTS_CHANNEL: &str = "greenlight_events";
 
-/// A running operation untouched for this long belonged to a process that is gone.
-pub const ABANDONED_AFTER: Duration = Duration::from_secs(120);
-
-/// What a new operation is about.
+/// What a new operation is about, and what its audit event records besides the outcome.
 #[derive(Debug, Clone)]
 pub struct NewOperation {
     pub kind: OperationKind,
     pub endpoint: String,
     pub deployment: Option<String>,
     pub requested_by: String,
+    /// The state before the change, as the requester saw it.
+    pub before: Value,
+    /// What was asked for.
+    pub request: Value,
 }
 
 struct OperationRow {
@@ -112,39 +112,28 @@ async fn fetch_in(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Operation> 
     find(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Fails running operations nobody has touched for [`ABANDONED_AFTER`]: their process died.
-async fn fail_abandoned(conn: &mut PgConnection) -> sqlx::Result<()> {
-    let ids = sqlx::query_scalar!(
-        "update operations
-            set status = 'failed', finished_at = now(), updated_at = now(),
-                error = jsonb_build_object('code', 'Interrupted',
-                    'message', 'Greenlight stopped while this operation ran; check the workspace')
-          where status = 'running' and updated_at < now() - make_interval(secs => $1)
-          returning id",
-        ABANDONED_AFTER.as_secs_f64(),
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for id in ids {
-        let operation = fetch_in(conn, id).await?;
-        announce(conn, &operation).await?;
-    }
-    Ok(())
-}
-
-/// Starts an operation. A second running traffic change on one endpoint is a `Conflict`.
-pub async fn start(pool: &PgPool, new: &NewOperation) -> Result<Operation, StoreError> {
+/// Starts an operation run by the app instance `owner`, storing what a successor needs to
+/// finish it should `owner` die. A second running traffic change on one endpoint is a
+/// `Conflict`.
+pub async fn start(
+    pool: &PgPool,
+    new: &NewOperation,
+    owner: Uuid,
+) -> Result<Operation, StoreError> {
     let mut tx = pool.begin().await?;
-    fail_abandoned(&mut tx).await?;
     let id = Uuid::new_v4();
     sqlx::query!(
-        "insert into operations (id, kind, endpoint, deployment, status, requested_by)
-         values ($1, $2, $3, $4, 'running', $5)",
+        "insert into operations (id, kind, endpoint, deployment, status, requested_by, owner,
+                                 audit_before, audit_request)
+         values ($1, $2, $3, $4, 'running', $5, $6, $7, $8)",
         id,
         new.kind.as_str(),
         new.endpoint,
         new.deployment,
         new.requested_by,
+        owner,
+        new.before,
+        new.request,
     )
     .execute(&mut *tx)
     .await
@@ -163,10 +152,12 @@ pub async fn start(pool: &PgPool, new: &NewOperation) -> Result<Operation, Store
     Ok(operation)
 }
 
-/// Records a step (and the workspace's operation id, once known), and keeps the row fresh.
+/// Records a step (and the workspace's operation id, once known), and keeps the row fresh —
+/// while `owner` still runs it.
 pub async fn report(
     pool: &PgPool,
     id: Uuid,
+    owner: Uuid,
     message: Option<&str>,
     arm_operation_id: Option<&str>,
 ) -> sqlx::Result<()> {
@@ -177,10 +168,11 @@ pub async fn report(
             set progress = progress || coalesce($2, '[]'::jsonb),
                 arm_operation_id = coalesce($3, arm_operation_id),
                 updated_at = now()
-          where id = $1 and status = 'running'",
+          where id = $1 and status = 'running' and owner = $4",
         id,
         entry,
         arm_operation_id,
+        owner,
     )
     .execute(&mut *tx)
     .await?;
@@ -191,13 +183,38 @@ pub async fn report(
     tx.commit().await
 }
 
-/// Ends an operation and records its audit event in the same transaction.
+/// Stores where the workspace's long-running operation is polled (`kind`: `status` for an
+/// `Azure-AsyncOperation` URL, `result` for a `Location` one), so a successor can follow it.
+pub async fn following(
+    pool: &PgPool,
+    id: Uuid,
+    owner: Uuid,
+    url: &str,
+    kind: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update operations set arm_poll_url = $3, arm_poll_kind = $4, updated_at = now()
+          where id = $1 and status = 'running' and owner = $2",
+        id,
+        owner,
+        url,
+        kind,
+    )
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// Ends an operation that `owner` runs and records its audit event in the same transaction.
+/// `None` when the row is no longer `owner`'s running operation (another process took it up
+/// after `owner`'s lease lapsed, and records the end itself): nothing is written then.
 pub async fn finish(
     pool: &PgPool,
     id: Uuid,
+    owner: Uuid,
     outcome: Result<(), WorkspaceErrorDetails>,
     audit_event: AuditEvent,
-) -> sqlx::Result<Operation> {
+) -> sqlx::Result<Option<Operation>> {
     let mut tx = pool.begin().await?;
     let (status, error) = match &outcome {
         Ok(()) => (OperationStatus::Succeeded, None),
@@ -206,16 +223,20 @@ pub async fn finish(
             Some(serde_json::to_value(details).map_err(|e| sqlx::Error::Decode(e.into()))?),
         ),
     };
-    sqlx::query!(
+    let ended = sqlx::query!(
         "update operations
             set status = $2, error = $3, finished_at = now(), updated_at = now()
-          where id = $1",
+          where id = $1 and status = 'running' and owner = $4",
         id,
         status.as_str(),
         error,
+        owner,
     )
     .execute(&mut *tx)
     .await?;
+    if ended.rows_affected() == 0 {
+        return Ok(None);
+    }
     let operation = fetch_in(&mut tx, id).await?;
     let mut event = audit_event;
     if let Value::Object(details) = &mut event.details {
@@ -229,7 +250,7 @@ pub async fn finish(
     audit::record(&mut tx, &event).await?;
     announce(&mut tx, &operation).await?;
     tx.commit().await?;
-    Ok(operation)
+    Ok(Some(operation))
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Operation>> {

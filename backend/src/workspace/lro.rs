@@ -2,7 +2,7 @@
 //! document when the answer names one, else the `Location` result URL.
 
 use super::error::WorkspaceError;
-use super::observer;
+use super::observer::{self, OperationUrl};
 use super::retry::retry_after;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -62,6 +62,39 @@ pub enum PollTarget {
         url: String,
         first_wait: Option<Duration>,
     },
+}
+
+impl PollTarget {
+    /// Where it is polled, as a successor process can store and follow it.
+    pub fn operation_url(&self) -> OperationUrl {
+        match self {
+            Self::Status { url, .. } => OperationUrl {
+                url: url.clone(),
+                status_document: true,
+            },
+            Self::Result { url, .. } => OperationUrl {
+                url: url.clone(),
+                status_document: false,
+            },
+        }
+    }
+}
+
+/// Where a stored operation is polled: at once (after the shortest wait), as it may have ended
+/// long ago.
+pub(super) fn stored_target(operation: &OperationUrl) -> PollTarget {
+    let url = operation.url.clone();
+    if operation.status_document {
+        PollTarget::Status {
+            url,
+            first_wait: Some(Duration::ZERO),
+        }
+    } else {
+        PollTarget::Result {
+            url,
+            first_wait: Some(Duration::ZERO),
+        }
+    }
 }
 
 fn clamp(wait: Option<Duration>) -> Duration {

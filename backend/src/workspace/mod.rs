@@ -20,5 +20,5 @@ pub use client::{ArmClient, ArmClientConfig};
 pub use credential::{StaticToken, TokenSource};
 pub use data_plane::Invocation;
 pub use error::WorkspaceError;
-pub use observer::{observed, OperationObserver};
+pub use observer::{observed, OperationObserver, OperationUrl};
 pub use retry::RetryPolicy;

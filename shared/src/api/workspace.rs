@@ -9,6 +9,7 @@ use crate::environment::{check_scoring_script, check_variable};
 use crate::error::FieldError;
 use crate::limits::{MAX_INSTANCES_PER_DEPLOYMENT, MAX_REQUEST_TIMEOUT};
 use crate::names::ResourceName;
+use crate::text;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -29,6 +30,13 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
 fn check_name(name_field: &str, name: &str, problems: &mut Vec<FieldError>) {
     if let Err(e) = ResourceName::parse(name) {
         problems.push(field(name_field, e.to_string()));
+    }
+}
+
+/// The shared text rule (`crate::text`), as a field problem.
+fn check_text(name: &str, value: &str, rule: text::TextRule, problems: &mut Vec<FieldError>) {
+    if let Err(v) = text::check_field(name, value, rule) {
+        problems.push(field(&v.field, v.message));
     }
 }
 
@@ -93,21 +101,14 @@ pub struct CreateEndpointRequest {
 }
 
 /// The longest description Greenlight forwards.
-pub const MAX_DESCRIPTION_LEN: usize = 1024;
+pub const MAX_DESCRIPTION_LEN: usize = text::DESCRIPTION.max_chars;
 
 impl CreateEndpointRequest {
     pub fn check(&self) -> Result<(), Vec<FieldError>> {
         let mut problems = Vec::new();
         check_name("name", &self.name, &mut problems);
-        if self
-            .description
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)
-        {
-            problems.push(field(
-                "description",
-                format!("description must be at most {MAX_DESCRIPTION_LEN} characters"),
-            ));
+        if let Some(description) = &self.description {
+            check_text("description", description, text::DESCRIPTION, &mut problems);
         }
         done(problems)
     }
@@ -312,6 +313,14 @@ impl CreateDeploymentRequest {
                     "max_concurrent_requests_per_instance must be between 1 and 1000",
                 ));
             }
+        }
+        for (name, value) in &self.environment_variables {
+            check_text(
+                &format!("environment_variables.{name}"),
+                value,
+                text::ENVIRONMENT_VALUE,
+                &mut problems,
+            );
         }
         if let Some(probe) = &self.liveness_probe {
             probe.check("liveness_probe", &mut problems);
@@ -574,6 +583,22 @@ mod tests {
             description: None,
         };
         assert_eq!(fields(request.check()), ["name"]);
+    }
+
+    #[test]
+    fn text_with_control_characters_is_refused_naming_the_field() {
+        let request = CreateEndpointRequest {
+            name: "my-endpoint".into(),
+            auth_mode: EndpointAuthMode::Key,
+            description: Some("bad\u{0}text".into()),
+        };
+        assert_eq!(fields(request.check()), ["description"]);
+        let mut bad = deployment();
+        bad.environment_variables
+            .insert("MODE".into(), "fast\u{0}".into());
+        bad.environment_variables
+            .insert("PEM".into(), "-----BEGIN-----\nabc\n".into());
+        assert_eq!(fields(bad.check()), ["environment_variables.MODE"]);
     }
 
     #[test]

@@ -47,6 +47,7 @@ impl LocalWorkspace {
         let name = parse_name(name, "endpoint name")?;
         let endpoint = key(name.as_str());
         let guard = self.claim(name.as_str())?;
+        shared::text::check_endpoint_text(&body).map_err(ArmFailure::rules_broken)?;
         let auth = requested_auth(&body)?;
         let (traffic, mirror) = body.properties.splits();
         let mut state = self.state.lock().await;

@@ -13,7 +13,7 @@ mod keys;
 use super::credential::TokenSource;
 use super::error::WorkspaceError;
 use super::lro;
-use super::observer;
+use super::observer::{self, OperationUrl};
 use super::retry::RetryPolicy;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response};
@@ -182,12 +182,24 @@ impl ArmClient {
             tail.trim_start_matches('/')
         ));
         if let Some(target) = target {
-            lro::follow(target, self.config.operation_timeout, |url| async move {
-                self.send(Method::GET, &url, None).await
-            })
-            .await?;
+            observer::following(&target.operation_url());
+            self.follow(target).await?;
         }
         Ok(())
+    }
+
+    /// Follows a long-running operation that an earlier write (perhaps by another process)
+    /// started, from its stored polling URL, to its end: `Ok` when it succeeded, `OperationFailed`
+    /// with Azure's reason when it failed; an `Arm` 404 when the workspace no longer knows it.
+    pub async fn follow_operation(&self, operation: &OperationUrl) -> Result<(), WorkspaceError> {
+        self.follow(lro::stored_target(operation)).await
+    }
+
+    async fn follow(&self, target: lro::PollTarget) -> Result<(), WorkspaceError> {
+        lro::follow(target, self.config.operation_timeout, |url| async move {
+            self.send(Method::GET, &url, None).await
+        })
+        .await
     }
 
     /// Every page of a list.
