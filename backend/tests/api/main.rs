@@ -5,6 +5,7 @@ mod audit;
 mod common;
 mod endpoints;
 mod events;
+mod exposure;
 mod guard;
 mod health;
 mod helpers;

@@ -1,0 +1,94 @@
+//! What the API lets out: mirror samples (callers' request bodies) only to operators and only
+//! their start.
+
+use crate::helpers::{blue_and_green, Client, LocalWorkspace, TestApp};
+use backend::emulator::metrics::MAX_SAMPLE_CHARS;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use shared::Role;
+use std::time::Duration;
+
+const ENDPOINT: &str = "exposed";
+const SSN: &str = "123-45-6789";
+
+/// An endpoint with blue (v1) live and 50 % mirrored to green (v2), whose answers differ, and
+/// requests carrying a long note and then a patient's SSN, until a differing sample is recorded.
+async fn mirrored_with_samples() -> (TestApp, LocalWorkspace, Client) {
+    let (app, workspace, operator) = blue_and_green(ENDPOINT, json!({ "green": 50 })).await;
+    let request = json!({
+        "data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]],
+        "note": "x".repeat(3 * MAX_SAMPLE_CHARS),
+        "patient_ssn": SSN,
+    });
+    for _ in 0..200 {
+        let (status, answer) = operator
+            .send(
+                Method::POST,
+                &format!("/api/v1/endpoints/{ENDPOINT}/invoke"),
+                Some(json!({ "body": request })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["status"], 200, "{answer}");
+        // The mirror's answer is compared in the background: give it a moment.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if !samples(&metrics(&operator).await).is_empty() {
+            return (app, workspace, operator);
+        }
+    }
+    panic!("no differing mirrored answer was sampled");
+}
+
+async fn metrics(client: &Client) -> Value {
+    let (status, body) = client
+        .get(&format!("/api/v1/endpoints/{ENDPOINT}/metrics"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn samples(metrics: &Value) -> Vec<Value> {
+    metrics["deployments"]["green"]["comparison"]["samples"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_samples_are_truncated() {
+    let (_app, workspace, operator) = mirrored_with_samples().await;
+    let sample = samples(&metrics(&operator).await)[0].clone();
+    let request = sample["request"].as_str().expect("the request's start");
+    assert!(request.starts_with(r#"{"data":[[1,2,3"#), "{request}");
+    assert_eq!(request.chars().count(), MAX_SAMPLE_CHARS + 1, "{request}");
+    assert!(request.ends_with('…'), "{request}");
+    assert!(
+        !request.contains(SSN),
+        "what follows the first {MAX_SAMPLE_CHARS} characters is cut: {request}"
+    );
+    for answer in ["live", "mirror"] {
+        let text = sample[answer].as_str().expect("an answer");
+        assert!(text.chars().count() <= MAX_SAMPLE_CHARS + 1, "{text}");
+    }
+    workspace.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_get_metrics_without_samples() {
+    let (app, workspace, operator) = mirrored_with_samples().await;
+    let viewer = app.signed_in("vera", Role::Viewer).await;
+    let seen = metrics(&viewer).await;
+    let green = &seen["deployments"]["green"];
+    assert!(
+        green["comparison"]["differ"].as_u64() >= Some(1),
+        "viewers still see the counts: {seen}"
+    );
+    assert!(green["mirrored"]["requests"].as_u64() >= Some(1), "{seen}");
+    assert_eq!(green["comparison"]["samples"], json!([]), "{seen}");
+    assert!(!seen.to_string().contains("\"data\""), "{seen}");
+    assert!(
+        !samples(&metrics(&operator).await).is_empty(),
+        "operators see the samples"
+    );
+    workspace.emulator.shutdown().await;
+}
