@@ -1,7 +1,10 @@
 //! What the API lets out: mirror samples (callers' request bodies) only to operators and only
-//! their start.
+//! their start, and deployment variables' names but never their values.
 
-use crate::helpers::{blue_and_green, Client, LocalWorkspace, TestApp};
+use crate::helpers::{
+    blue_and_green, deployment_request as deployment, spawn_app_with_workspace, Client,
+    LocalWorkspace, TestApp,
+};
 use backend::emulator::metrics::MAX_SAMPLE_CHARS;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -90,5 +93,41 @@ async fn viewers_get_metrics_without_samples() {
         !samples(&metrics(&operator).await).is_empty(),
         "operators see the samples"
     );
+    workspace.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_details_hold_variable_names_never_values() {
+    const VALUE: &str = "hunter2-very-secret";
+    let (app, workspace) = spawn_app_with_workspace().await;
+    let operator = app.signed_in("olga", Role::Operator).await;
+    let mut blue = deployment("blue", "regression-v1");
+    blue["environment_variables"] = json!({ "API_SECRET": VALUE });
+    operator.create_endpoint_with(ENDPOINT, &[blue]).await;
+
+    let audit: Vec<(String,)> = sqlx::query_as("select details::text from audit_events")
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("audit rows");
+    let operations: Vec<(String,)> =
+        sqlx::query_as("select row_to_json(operations)::text from operations")
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("operation rows");
+    assert!(!operations.is_empty() && !audit.is_empty());
+    for (row,) in audit.iter().chain(&operations) {
+        assert!(!row.contains(VALUE), "a value was stored: {row}");
+    }
+    let (_, listed) = operator.get("/api/v1/audit").await;
+    assert!(!listed.to_string().contains(VALUE), "{listed}");
+    let created = audit
+        .iter()
+        .map(|(row,)| serde_json::from_str::<Value>(row).expect("JSON details"))
+        .find(|details| details["request"]["name"] == "blue")
+        .expect("the deployment's audit event");
+    let recorded = created["request"]["environment_variables"]["API_SECRET"]
+        .as_str()
+        .expect("the variable is named");
+    assert!(recorded.starts_with("sha256:"), "{recorded}");
     workspace.emulator.shutdown().await;
 }
