@@ -1,14 +1,18 @@
 //! What the API lets out: mirror samples (callers' request bodies) only to operators and only
-//! their start, and deployment variables' names but never their values.
+//! their start, deployment variables' names but never their values, and no internal error text
+//! when the workspace cannot be reached.
 
 use crate::helpers::{
-    blue_and_green, deployment_request as deployment, spawn_app_with_workspace, Client,
-    LocalWorkspace, TestApp,
+    blue_and_green, deployment_request as deployment, spawn_app_with_client,
+    spawn_app_with_workspace, Client, LocalWorkspace, TestApp,
 };
 use backend::emulator::metrics::MAX_SAMPLE_CHARS;
+use backend::secret::Secret;
+use backend::workspace::{ArmClient, ArmClientConfig, RetryPolicy, StaticToken};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::Role;
+use std::sync::Arc;
 use std::time::Duration;
 
 const ENDPOINT: &str = "exposed";
@@ -130,4 +134,69 @@ async fn audit_details_hold_variable_names_never_values() {
         .expect("the variable is named");
     assert!(recorded.starts_with("sha256:"), "{recorded}");
     workspace.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_transport_errors_answer_a_plain_502() {
+    // One address where nothing listens, one that accepts and drops every connection.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let dropping = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dropping_addr = dropping.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = dropping.accept().await {
+            drop(socket);
+        }
+    });
+    for address in [closed, dropping_addr] {
+        let mut config = ArmClientConfig::local(&format!("http://{address}"));
+        config.retry = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        };
+        let client =
+            ArmClient::new(config, Arc::new(StaticToken(Secret::new("t")))).expect("ARM client");
+        let app = spawn_app_with_client(Arc::new(client)).await;
+        let viewer = app.signed_in("vera", Role::Viewer).await;
+        let response = viewer
+            .http
+            .get(format!("{}/api/v1/endpoints", app.url))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let body: Value = response.json().await.expect("JSON");
+        let error = &body["error"];
+        assert_eq!(error["code"], "workspace_error", "{body}");
+        assert_eq!(error["request_id"], request_id.as_str(), "{body}");
+        assert_eq!(
+            error["message"],
+            "the workspace could not be reached; quote the request id when reporting it"
+        );
+        assert!(error["details"].is_null(), "{body}");
+        // Everything but the request id (random hex, which could hold the port's digits).
+        let mut rest = body.clone();
+        rest["error"]["request_id"] = Value::Null;
+        let text = rest.to_string();
+        for internal in [
+            "127.0.0.1",
+            &address.port().to_string(),
+            "error sending request",
+            "connect",
+            "Connect",
+            "<workspace>",
+            "cannot reach",
+        ] {
+            assert!(!text.contains(internal), "{internal:?} leaked: {text}");
+        }
+    }
 }

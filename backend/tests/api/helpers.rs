@@ -102,6 +102,11 @@ pub struct LocalWorkspace {
     _state: tempfile::TempDir,
 }
 
+/// An app whose workspace is reached through `client`, wherever that points (e.g. nowhere).
+pub async fn spawn_app_with_client(client: std::sync::Arc<ArmClient>) -> TestApp {
+    spawn(RateLimits::default(), Some(client), None).await
+}
+
 pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
     spawn(rate_limits, None, None).await
 }
