@@ -128,6 +128,9 @@ impl OperationObserver for ChannelObserver {
 }
 
 /// The workspace's error as the operation records it: Azure's code and message, unchanged.
+/// When the workspace could not be reached (transport, credential, an answer that is not ARM's)
+/// the cause is Greenlight's plumbing, not Azure's answer: the operation says so plainly and the
+/// cause is logged under the operation's id when it ends.
 pub fn error_details(err: &WorkspaceError) -> WorkspaceErrorDetails {
     match err {
         WorkspaceError::Arm { code, message, .. }
@@ -143,9 +146,11 @@ pub fn error_details(err: &WorkspaceError) -> WorkspaceErrorDetails {
             code: "Timeout".into(),
             message: err.to_string(),
         },
-        other => WorkspaceErrorDetails {
+        WorkspaceError::Transport(_)
+        | WorkspaceError::Credential(_)
+        | WorkspaceError::Unexpected(_) => WorkspaceErrorDetails {
             code: "WorkspaceUnavailable".into(),
-            message: other.to_string(),
+            message: "the workspace could not be reached; the cause is in the server log under this operation's id".into(),
         },
     }
 }

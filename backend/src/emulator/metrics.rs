@@ -14,8 +14,11 @@ use std::time::Duration;
 const BUCKETS_MS: [f64; 14] = [
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 60000.0,
 ];
-/// Differing mirrored outputs kept as samples.
-const MAX_SAMPLES: usize = 5;
+/// Differing mirrored outputs kept as samples, per deployment (the latest ones).
+pub const MAX_SAMPLES: usize = 5;
+/// Characters kept of each part of a sample (request, live and mirrored answer); a longer one
+/// is cut and ends in `…`. Requests carry callers' data: a sample shows its shape, not all of it.
+pub const MAX_SAMPLE_CHARS: usize = 200;
 
 /// Counts for one kind of traffic (live or mirrored) to one deployment.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -107,11 +110,10 @@ impl EndpointMetrics {
                 if m.comparison.samples.len() == MAX_SAMPLES {
                     m.comparison.samples.pop_front();
                 }
-                let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(2048)]).into_owned();
                 m.comparison.samples.push_back(DifferingSample {
-                    request: text(request),
-                    live: text(live),
-                    mirror: text(mirror),
+                    request: excerpt(request),
+                    live: excerpt(live),
+                    mirror: excerpt(mirror),
                 });
             }
         });
@@ -125,6 +127,19 @@ impl EndpointMetrics {
         let mut all = lock(&self.deployments);
         f(all.entry(deployment.to_owned()).or_default());
     }
+}
+
+/// The first [`MAX_SAMPLE_CHARS`] characters of `bytes` as text, with `…` when cut.
+fn excerpt(bytes: &[u8]) -> String {
+    // Each character is at most 4 bytes, so this many bytes hold enough whole characters.
+    let head = &bytes[..bytes.len().min(4 * MAX_SAMPLE_CHARS)];
+    let text = String::from_utf8_lossy(head);
+    let mut chars = text.chars();
+    let mut kept: String = chars.by_ref().take(MAX_SAMPLE_CHARS).collect();
+    if chars.next().is_some() || head.len() < bytes.len() {
+        kept.push('…');
+    }
+    kept
 }
 
 impl From<&TrafficStats> for TrafficSummary {
@@ -285,5 +300,20 @@ mod tests {
             green.comparison.samples.back().map(|s| s.mirror.as_str()),
             Some("[9]")
         );
+    }
+
+    #[test]
+    fn samples_keep_only_the_start_of_long_bodies() {
+        let metrics = EndpointMetrics::default();
+        let long = format!("{{\"note\": \"{}\"}}", "é".repeat(5000));
+        metrics.record_comparison("green", long.as_bytes(), b"[1]", long.as_bytes());
+        let sample = metrics.snapshot()["green"].comparison.samples[0].clone();
+        for part in [&sample.request, &sample.mirror] {
+            assert_eq!(part.chars().count(), MAX_SAMPLE_CHARS + 1, "{part}");
+            assert!(part.ends_with('…') && part.starts_with("{\"note\": \"éé"));
+        }
+        assert_eq!(sample.live, "[1]", "short parts are kept whole");
+        let exact = "x".repeat(MAX_SAMPLE_CHARS);
+        assert_eq!(excerpt(exact.as_bytes()), exact, "nothing cut, no mark");
     }
 }

@@ -39,7 +39,7 @@ pub const DEMO_WORKSPACE: &str = "/subscriptions/00000000-0000-0000-0000-0000000
 pub struct EmulatorConfig {
     /// Holds `workspace.json` and the installed harness.
     pub state_dir: PathBuf,
-    /// The bearer token ARM requests must carry.
+    /// The bearer token ARM requests (and the data plane's Prometheus text) must carry.
     pub token: Secret,
     /// The Python interpreter instances run with.
     pub python: PathBuf,
@@ -103,7 +103,7 @@ impl Emulator {
             token: config.token.clone(),
             base_url: control_url.clone(),
         });
-        let scoring_app = scoring::router(Arc::clone(&workspace.routes));
+        let scoring_app = scoring::router(Arc::clone(&workspace.routes), config.token.clone());
         let servers = match &tls {
             Some(tls) => vec![
                 tokio::spawn(tls::serve(

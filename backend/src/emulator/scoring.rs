@@ -4,6 +4,7 @@
 
 use super::instances::{ScoreError, ScoreReply};
 use super::routing::{EndpointRoute, RoutingTable, Target};
+use crate::secret::{constant_time_eq, Secret};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -21,38 +22,72 @@ pub const MODEL_ERROR_HEADER: &str = "ms-azureml-model-error-reason";
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// What the scoring router reads: the endpoints' routing state, and the workspace's own bearer
+/// token, which the all-endpoints Prometheus text asks for.
+#[derive(Debug, Clone)]
+struct Plane {
+    routes: Arc<RoutingTable>,
+    token: Secret,
+}
+
 /// The scoring router over `routes`. Scoring URIs are `/endpoints/{endpoint}/score`; each
-/// endpoint's metrics are JSON at `/endpoints/{endpoint}/metrics`, all of them Prometheus text
-/// at `/metrics`.
-pub fn router(routes: Arc<RoutingTable>) -> Router {
+/// endpoint's metrics are JSON at `/endpoints/{endpoint}/metrics` (for the endpoint's key or
+/// token, as scoring), all of them Prometheus text at `/metrics` (for the workspace's `token`).
+pub fn router(routes: Arc<RoutingTable>, token: Secret) -> Router {
     Router::new()
         .route("/endpoints/{endpoint}/score", post(score))
         .route("/endpoints/{endpoint}/swagger.json", get(swagger))
         .route("/endpoints/{endpoint}/metrics", get(endpoint_metrics))
         .route("/metrics", get(prometheus))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(routes)
+        .with_state(Plane { routes, token })
+}
+
+/// The 401 of a request without the endpoint's key or token.
+fn unauthorized(request_id: &str) -> Response {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        "missing or invalid credentials: send Authorization: Bearer <key or token>",
+        request_id,
+    )
 }
 
 /// Per-deployment metrics of one endpoint, live and mirrored apart, with latency quantiles.
+/// Samples of differing mirrored answers hold (the start of) callers' request bodies, so only
+/// those who may score the endpoint may read them.
 async fn endpoint_metrics(
-    State(routes): State<Arc<RoutingTable>>,
+    State(plane): State<Plane>,
     Path(endpoint): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    match routes.get(&endpoint) {
-        Some(route) => {
-            let mut deployments = route.metrics.summary();
-            for (name, ready) in route.ready_counts() {
-                deployments.entry(name).or_default().ready_instances = Some(ready);
-            }
-            axum::Json(serde_json::json!({ "deployments": deployments })).into_response()
-        }
-        None => refuse(StatusCode::NOT_FOUND, "endpoint not found", "metrics"),
+    let Some(route) = plane.routes.get(&endpoint) else {
+        return refuse(StatusCode::NOT_FOUND, "endpoint not found", "metrics");
+    };
+    if !bearer(&headers).is_some_and(|credential| route.authorizes(credential)) {
+        return unauthorized("metrics");
     }
+    let mut deployments = route.metrics.summary();
+    for (name, ready) in route.ready_counts() {
+        deployments.entry(name).or_default().ready_instances = Some(ready);
+    }
+    axum::Json(serde_json::json!({ "deployments": deployments })).into_response()
 }
 
-/// Every endpoint's metrics in Prometheus' text format.
-async fn prometheus(State(routes): State<Arc<RoutingTable>>) -> Response {
+/// Every endpoint's metrics in Prometheus' text format, for the workspace's bearer token (a
+/// scraper of every endpoint is an administrator of the workspace, not a caller of one endpoint).
+async fn prometheus(State(plane): State<Plane>, headers: HeaderMap) -> Response {
+    let token = plane.token.expose().as_bytes();
+    let allowed = !token.is_empty()
+        && bearer(&headers)
+            .is_some_and(|credential| constant_time_eq(credential.as_bytes(), token));
+    if !allowed {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or invalid credentials: send Authorization: Bearer <the workspace's token>",
+            "metrics",
+        );
+    }
+    let routes = plane.routes;
     let mut text = String::from(super::metrics::PROMETHEUS_HEADER);
     for route in routes.all() {
         route.metrics.write_prometheus(&route.name, &mut text);
@@ -68,11 +103,8 @@ async fn prometheus(State(routes): State<Arc<RoutingTable>>) -> Response {
 }
 
 /// A minimal OpenAPI document of the scoring route, as Azure serves at `swaggerUri`.
-async fn swagger(
-    State(routes): State<Arc<RoutingTable>>,
-    Path(endpoint): Path<String>,
-) -> Response {
-    if routes.get(&endpoint).is_none() {
+async fn swagger(State(plane): State<Plane>, Path(endpoint): Path<String>) -> Response {
+    if plane.routes.get(&endpoint).is_none() {
         return refuse(StatusCode::NOT_FOUND, "endpoint not found", "swagger");
     }
     axum::Json(serde_json::json!({
@@ -113,7 +145,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn score(
-    State(routes): State<Arc<RoutingTable>>,
+    State(Plane { routes, .. }): State<Plane>,
     Path(endpoint): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -127,11 +159,7 @@ async fn score(
         return refuse(StatusCode::NOT_FOUND, "endpoint not found", &request_id);
     };
     if !bearer(&headers).is_some_and(|credential| route.authorizes(credential)) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or invalid credentials: send Authorization: Bearer <key or token>",
-            &request_id,
-        );
+        return unauthorized(&request_id);
     }
     let named = headers.get(DEPLOYMENT_HEADER).and_then(|v| v.to_str().ok());
     let Some(target) = route.pick(named) else {

@@ -10,6 +10,7 @@ use crate::operations::Job;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use shared::api::{
     check_instance_count, CreateDeploymentRequest, DeploymentList, DeploymentSummary, Operation,
     OperationKind, ProbeRequest, ScaleRequest, SAMPLE_REQUEST_PROPERTY,
@@ -119,6 +120,33 @@ fn arm_body(request: &CreateDeploymentRequest, location: String) -> OnlineDeploy
         },
         ..OnlineDeployment::default()
     }
+}
+
+/// The request as its operation and audit event record it: everything asked for, except that
+/// each environment variable's value is replaced by its [`fingerprint`]. Values are often
+/// secrets (API keys, passwords) and the audit log is readable by every viewer and never pruned.
+fn recorded(request: &CreateDeploymentRequest) -> Value {
+    let mut recorded = json!(request);
+    recorded["environment_variables"] = request
+        .environment_variables
+        .iter()
+        .map(|(name, value)| (name.clone(), json!(fingerprint(name, value))))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    recorded
+}
+
+/// `sha256:` and the first 16 hex digits of SHA-256 over a variable's name and value. Hashed
+/// rather than left out so that an auditor can tell whether a value changed between two
+/// deployments without seeing it. Not encryption: a value short enough to guess can still be
+/// confirmed by hashing the guess, so this shows no more than "changed / same".
+fn fingerprint(name: &str, value: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(name.as_bytes())
+        .chain_update([0])
+        .chain_update(value.as_bytes())
+        .finalize();
+    format!("sha256:{}", &hex::encode(digest)[..16])
 }
 
 /// The deployments of an endpoint, by name.
@@ -234,7 +262,7 @@ pub async fn create(
             &endpoint,
             Some(&name),
         )
-        .request(json!(request)),
+        .request(recorded(&request)),
         move || async move {
             let created = client.create_deployment(&endpoint, &name, &body).await?;
             Ok(json!(summary(created)))
@@ -369,4 +397,40 @@ pub async fn sample_request(
     serde_json::from_str(sample)
         .map(AppJson)
         .map_err(|_| ApiError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_requests_name_variables_and_hash_their_values() {
+        let request: CreateDeploymentRequest = serde_json::from_value(json!({
+            "name": "green",
+            "model": "azureml:regression-v2:1",
+            "instance_type": "Standard_DS3_v2",
+            "instance_count": 1,
+            "environment_variables": { "API_SECRET": "hunter2", "OTHER": "hunter2" },
+        }))
+        .expect("a request");
+        let recorded = recorded(&request);
+        let text = recorded.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        let variables = &recorded["environment_variables"];
+        let secret = variables["API_SECRET"].as_str().expect("a fingerprint");
+        assert!(
+            secret.starts_with("sha256:") && secret.len() == 7 + 16,
+            "{secret}"
+        );
+        assert_ne!(
+            variables["API_SECRET"], variables["OTHER"],
+            "the name is hashed too"
+        );
+        assert_eq!(
+            recorded["model"], "azureml:regression-v2:1",
+            "the rest is kept"
+        );
+        assert_eq!(fingerprint("A", "b"), fingerprint("A", "b"));
+        assert_ne!(fingerprint("A", "b"), fingerprint("A", "c"));
+    }
 }

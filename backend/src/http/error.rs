@@ -59,6 +59,12 @@ pub enum ApiError {
         code: String,
         message: String,
     },
+    /// The workspace could not be reached, gave Greenlight no token, or answered something that
+    /// is not ARM: Greenlight's own plumbing, not Azure's answer. The cause is logged with the
+    /// request id; the client gets a plain message (the cause may name hosts, proxies or the
+    /// credential chain's configuration).
+    #[error("the workspace could not be reached; quote the request id when reporting it")]
+    WorkspaceUnreachable(WorkspaceError),
     /// Without a workspace connection there is nothing to ask.
     #[error("no workspace is configured")]
     NoWorkspace,
@@ -148,7 +154,7 @@ impl ApiError {
             Self::Workspace { status, .. } if (400..500).contains(status) => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
-            Self::Workspace { .. } => StatusCode::BAD_GATEWAY,
+            Self::Workspace { .. } | Self::WorkspaceUnreachable(_) => StatusCode::BAD_GATEWAY,
             Self::NoWorkspace => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,7 +174,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound | Self::UnknownPath => "not_found",
             Self::NotSupported(_) => "not_supported",
-            Self::Workspace { .. } => "workspace_error",
+            Self::Workspace { .. } | Self::WorkspaceUnreachable(_) => "workspace_error",
             Self::NoWorkspace => "no_workspace",
             Self::Internal(_) => "internal",
         }
@@ -226,11 +232,14 @@ impl From<WorkspaceError> for ApiError {
                 code,
                 message,
             },
-            other => Self::Workspace {
+            WorkspaceError::Timeout(_) => Self::Workspace {
                 status: 502,
                 code: "WorkspaceUnavailable".into(),
-                message: other.to_string(),
+                message: err.to_string(),
             },
+            WorkspaceError::Transport(_)
+            | WorkspaceError::Credential(_)
+            | WorkspaceError::Unexpected(_) => Self::WorkspaceUnreachable(err),
         }
     }
 }
@@ -308,6 +317,11 @@ impl IntoResponse for ApiError {
                 "something went wrong on our side; quote the request id when reporting it"
                     .to_owned()
             }
+            Self::WorkspaceUnreachable(err) => {
+                let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+                tracing::error!(%request_id, error = %err, "the workspace could not be reached");
+                self.to_string()
+            }
             other => other.to_string(),
         };
         let current = match &self {
@@ -346,7 +360,41 @@ impl IntoResponse for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::shape_error_field;
+    use super::*;
+    use crate::operations::error_details;
+
+    #[test]
+    fn plumbing_failures_answer_plainly_and_azures_answers_verbatim() {
+        let internal = "tcp connect error: Connection refused (os error 111) to 10.0.0.7:8443";
+        for err in [
+            WorkspaceError::Transport(internal.into()),
+            WorkspaceError::Credential(internal.into()),
+            WorkspaceError::Unexpected(internal.into()),
+        ] {
+            let details = error_details(&err);
+            assert!(!details.message.contains("10.0.0.7"), "{details:?}");
+            let api = ApiError::from(err);
+            assert_eq!(api.status(), StatusCode::BAD_GATEWAY);
+            assert_eq!(api.code(), "workspace_error");
+            assert!(!api.to_string().contains("10.0.0.7"), "{api}");
+        }
+        let azure = WorkspaceError::Arm {
+            status: 400,
+            code: "BadRequest".into(),
+            message: "traffic must add up to 100".into(),
+            target: None,
+        };
+        assert_eq!(error_details(&azure).message, "traffic must add up to 100");
+        match ApiError::from(azure) {
+            ApiError::Workspace { code, message, .. } => {
+                assert_eq!(
+                    (code.as_str(), message.as_str()),
+                    ("BadRequest", "traffic must add up to 100")
+                );
+            }
+            other => panic!("expected Azure's answer kept, got {other:?}"),
+        }
+    }
 
     #[test]
     fn a_body_shape_error_names_its_field_with_the_path_to_it() {

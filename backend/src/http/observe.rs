@@ -10,7 +10,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use shared::api::workspace::{DEFAULT_LOG_TAIL, MAX_LOG_TAIL};
 use shared::api::{DeploymentLogs, EndpointMetricsSummary};
-use shared::ErrorEnvelope;
+use shared::{ErrorEnvelope, Role};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct LogQuery {
@@ -59,8 +59,9 @@ pub async fn logs(
 }
 
 /// Requests, errors and latency per deployment, live and mirrored apart, with how mirrored
-/// answers compared with live ones. Read from the local workspace; Azure keeps these in Azure
-/// Monitor, which this version does not read (`501`).
+/// answers compared with live ones. Samples of differing answers (the start of callers' request
+/// bodies) are for operators and up; viewers get the counts with no samples. Read from the local
+/// workspace; Azure keeps these in Azure Monitor, which this version does not read (`501`).
 #[utoipa::path(
     get,
     path = "/api/v1/endpoints/{endpoint}/metrics",
@@ -76,7 +77,7 @@ pub async fn logs(
 )]
 pub async fn metrics(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointMetricsSummary>, ApiError> {
     let client = state.workspace()?;
@@ -86,5 +87,11 @@ pub async fn metrics(
                 .into(),
         ));
     }
-    Ok(AppJson(client.local_metrics(&endpoint).await?))
+    let mut metrics = client.local_metrics(&endpoint).await?;
+    if !auth.session.user.role.allows(Role::Operator) {
+        for deployment in metrics.deployments.values_mut() {
+            deployment.comparison.samples.clear();
+        }
+    }
+    Ok(AppJson(metrics))
 }

@@ -29,15 +29,7 @@ impl ArmClient {
         deployment: Option<&DeploymentName>,
         body: bytes::Bytes,
     ) -> Result<Invocation, WorkspaceError> {
-        let found = self.get_endpoint(endpoint).await?;
-        let scoring_uri = found.properties.scoring_uri.clone().ok_or_else(|| {
-            WorkspaceError::Unexpected(format!("endpoint {endpoint} has no scoring URI"))
-        })?;
-        let credential = match found.properties.auth_mode {
-            Some(AuthMode::AmlToken) => self.endpoint_token(endpoint).await?.access_token,
-            _ => self.list_keys(endpoint).await?.primary_key,
-        }
-        .ok_or_else(|| WorkspaceError::Unexpected("the workspace gave no credential".into()))?;
+        let (scoring_uri, credential) = self.scoring_access(endpoint).await?;
         let timeout = self.config.retry.request_timeout;
         let started = Instant::now();
         let mut request = self
@@ -75,16 +67,32 @@ impl ArmClient {
         })
     }
 
+    /// The endpoint's scoring URI and the credential that may call it: its primary key, or an
+    /// AML token for AMLToken endpoints.
+    async fn scoring_access(
+        &self,
+        endpoint: &EndpointName,
+    ) -> Result<(String, String), WorkspaceError> {
+        let found = self.get_endpoint(endpoint).await?;
+        let scoring_uri = found.properties.scoring_uri.clone().ok_or_else(|| {
+            WorkspaceError::Unexpected(format!("endpoint {endpoint} has no scoring URI"))
+        })?;
+        let credential = match found.properties.auth_mode {
+            Some(AuthMode::AmlToken) => self.endpoint_token(endpoint).await?.access_token,
+            _ => self.list_keys(endpoint).await?.primary_key,
+        }
+        .ok_or_else(|| WorkspaceError::Unexpected("the workspace gave no credential".into()))?;
+        Ok((scoring_uri, credential))
+    }
+
     /// Per-deployment traffic metrics of an endpoint, from the local workspace's data plane
-    /// (beside the scoring URI). Azure keeps these in Azure Monitor instead.
+    /// (beside the scoring URI, asked with the same credential as scoring: the samples in them
+    /// hold callers' requests). Azure keeps these in Azure Monitor instead.
     pub async fn local_metrics(
         &self,
         endpoint: &EndpointName,
     ) -> Result<EndpointMetricsSummary, WorkspaceError> {
-        let found = self.get_endpoint(endpoint).await?;
-        let scoring_uri = found.properties.scoring_uri.ok_or_else(|| {
-            WorkspaceError::Unexpected(format!("endpoint {endpoint} has no scoring URI"))
-        })?;
+        let (scoring_uri, credential) = self.scoring_access(endpoint).await?;
         let metrics_uri = scoring_uri
             .strip_suffix("/score")
             .map(|base| format!("{base}/metrics"))
@@ -94,6 +102,7 @@ impl ArmClient {
         let response = self
             .http
             .get(&metrics_uri)
+            .bearer_auth(credential)
             .timeout(self.config.retry.request_timeout)
             .send()
             .await

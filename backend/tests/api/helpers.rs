@@ -69,11 +69,42 @@ pub async fn spawn_app_with_workspace() -> (TestApp, LocalWorkspace) {
     )
 }
 
+/// An app with a local workspace, and operator `olga` signed in, who has set up `endpoint` with
+/// blue (v1) at 100 % and green (v2) at 0 % live, and `mirror` as its mirrored split.
+pub async fn blue_and_green(endpoint: &str, mirror: Value) -> (TestApp, LocalWorkspace, Client) {
+    let (app, workspace) = spawn_app_with_workspace().await;
+    let operator = app.signed_in("olga", Role::Operator).await;
+    operator
+        .create_endpoint_with(
+            endpoint,
+            &[
+                deployment_request("blue", "regression-v1"),
+                deployment_request("green", "regression-v2"),
+            ],
+        )
+        .await;
+    let path = format!("/api/v1/endpoints/{endpoint}/traffic");
+    let (status, current) = operator.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{current}");
+    let change = json!({
+        "traffic": { "blue": 100 },
+        "mirror_traffic": mirror,
+        "version": current["version"],
+    });
+    operator.run(Method::PUT, &path, Some(change)).await;
+    (app, workspace, operator)
+}
+
 /// The local workspace behind an app, and a client that reads it directly.
 pub struct LocalWorkspace {
     pub emulator: backend::emulator::Emulator,
     pub client: std::sync::Arc<ArmClient>,
     _state: tempfile::TempDir,
+}
+
+/// An app whose workspace is reached through `client`, wherever that points (e.g. nowhere).
+pub async fn spawn_app_with_client(client: std::sync::Arc<ArmClient>) -> TestApp {
+    spawn(RateLimits::default(), Some(client), None).await
 }
 
 pub async fn spawn_app_with(rate_limits: RateLimits) -> TestApp {
@@ -109,6 +140,18 @@ async fn spawn(
     let url = format!("http://{}", app.address());
     tokio::spawn(app.run(std::future::pending()));
     TestApp { url, db }
+}
+
+/// The API body of a one-instance deployment of demo model `model` (`azureml:<model>:1`) with a
+/// readiness probe every second.
+pub fn deployment_request(name: &str, model: &str) -> Value {
+    json!({
+        "name": name,
+        "model": format!("azureml:{model}:1"),
+        "instance_type": "Standard_DS3_v2",
+        "instance_count": 1,
+        "readiness_probe": { "period_s": 1 },
+    })
 }
 
 /// A browser-like client: its own cookie jar, and the CSRF token of its session.
@@ -201,6 +244,24 @@ impl Client {
             self.csrf = body["csrf_token"].as_str().map(str::to_owned);
         }
         (status, body)
+    }
+
+    /// Creates `endpoint` and each of `deployments` (API bodies) on it, waiting for each.
+    pub async fn create_endpoint_with(&self, endpoint: &str, deployments: &[Value]) {
+        self.run(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some(json!({ "name": endpoint })),
+        )
+        .await;
+        for deployment in deployments {
+            self.run(
+                Method::POST,
+                &format!("/api/v1/endpoints/{endpoint}/deployments"),
+                Some(deployment.clone()),
+            )
+            .await;
+        }
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -6,6 +6,7 @@ mod authorization;
 mod common;
 mod endpoints;
 mod events;
+mod exposure;
 mod guard;
 mod health;
 mod helpers;

@@ -2,52 +2,19 @@
 //! the same messages the console shows, roles, keys, failures from the workspace, bad input.
 
 use crate::common::endpoint_name;
-use crate::helpers::{spawn_app_with_workspace, Client, LocalWorkspace, TestApp};
+use crate::helpers::{
+    self, deployment_request as deployment, spawn_app_with_workspace, Client, LocalWorkspace,
+    TestApp,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::Role;
 
 const ENDPOINT: &str = "rules";
 
-fn deployment(name: &str, model: &str) -> Value {
-    json!({
-        "name": name,
-        "model": format!("azureml:{model}:1"),
-        "instance_type": "Standard_DS3_v2",
-        "instance_count": 1,
-        "readiness_probe": { "period_s": 1 },
-    })
-}
-
 /// An endpoint with blue (v1) at 100 % and green (v2) at 0 %.
 async fn blue_and_green() -> (TestApp, LocalWorkspace, Client) {
-    let (app, workspace) = spawn_app_with_workspace().await;
-    let operator = app.signed_in("olga", Role::Operator).await;
-    operator
-        .run(
-            Method::POST,
-            "/api/v1/endpoints",
-            Some(json!({ "name": ENDPOINT })),
-        )
-        .await;
-    for (name, model) in [("blue", "regression-v1"), ("green", "regression-v2")] {
-        operator
-            .run(
-                Method::POST,
-                &format!("/api/v1/endpoints/{ENDPOINT}/deployments"),
-                Some(deployment(name, model)),
-            )
-            .await;
-    }
-    let version = traffic(&operator).await["version"].clone();
-    operator
-        .run(
-            Method::PUT,
-            &format!("/api/v1/endpoints/{ENDPOINT}/traffic"),
-            Some(json!({ "traffic": { "blue": 100 }, "version": version })),
-        )
-        .await;
-    (app, workspace, operator)
+    helpers::blue_and_green(ENDPOINT, json!({})).await
 }
 
 async fn traffic(client: &Client) -> Value {

@@ -1,9 +1,10 @@
 //! The data plane answers as Azure's scoring URIs do: 404 without live traffic, 424 for a model
 //! error, 408 past the request timeout, 413 for a body too large, 429 past the queue, and
-//! metrics per endpoint and for Prometheus.
+//! metrics per endpoint (for the endpoint's key or token) and for Prometheus (for the
+//! workspace's token).
 
-use crate::helpers::{deployment_body, sample_request, start};
-use reqwest::StatusCode;
+use crate::helpers::{deployment_body, endpoint_path, sample_request, start, TOKEN};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,6 +96,7 @@ async fn scoring_answers_with_azures_status_codes() {
             "{}/endpoints/codes/metrics",
             local.emulator.scoring_url
         ))
+        .bearer_auth(&key)
         .send()
         .await
         .expect("metrics")
@@ -108,6 +110,7 @@ async fn scoring_answers_with_azures_status_codes() {
     let text = local
         .http
         .get(format!("{}/metrics", local.emulator.scoring_url))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .expect("prometheus")
@@ -115,5 +118,99 @@ async fn scoring_answers_with_azures_status_codes() {
         .await
         .expect("text");
     assert!(text.contains(r#"greenlight_scoring_requests_total{endpoint="codes",deployment="failing",traffic="live",status="424"} 1"#), "{text}");
+    local.emulator.shutdown().await;
+}
+
+/// The status of a GET of `url` with `credential` as bearer token (none when `None`).
+async fn status_of(
+    local: &crate::helpers::Local,
+    url: &str,
+    credential: Option<&str>,
+) -> StatusCode {
+    local.send(Method::GET, url, None, credential).await.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoring_metrics_need_the_endpoint_key() {
+    let local = start().await;
+    local.create_endpoint("keyed").await;
+    local.create_endpoint_with_auth("tokened", "AMLToken").await;
+    let keys = local
+        .arm(
+            Method::POST,
+            &format!("{}/listKeys", endpoint_path("keyed")),
+            None,
+        )
+        .await;
+    let other = local.key("keyed").await;
+    let url = |endpoint: &str| {
+        format!(
+            "{}/endpoints/{endpoint}/metrics",
+            local.emulator.scoring_url
+        )
+    };
+
+    for refused in [None, Some("made-up-key"), Some(TOKEN)] {
+        assert_eq!(
+            status_of(&local, &url("keyed"), refused).await,
+            StatusCode::UNAUTHORIZED,
+            "{refused:?} may not read the metrics"
+        );
+    }
+    for key in ["primaryKey", "secondaryKey"] {
+        let key = keys.body[key].as_str().expect("a key");
+        let reply = local
+            .send(Method::GET, &url("keyed"), None, Some(key))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(reply.body["deployments"].is_object(), "{}", reply.body);
+    }
+
+    // An AMLToken endpoint takes its issued tokens, and not another endpoint's key.
+    let token = local
+        .arm(
+            Method::POST,
+            &format!("{}/token", endpoint_path("tokened")),
+            None,
+        )
+        .await;
+    let access = token.body["accessToken"].as_str().expect("a token");
+    assert_eq!(
+        status_of(&local, &url("tokened"), Some(access)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&local, &url("tokened"), Some(&other)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    local.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_need_the_token() {
+    let local = start().await;
+    local.create_endpoint("scraped").await;
+    let key = local.key("scraped").await;
+    let url = format!("{}/metrics", local.emulator.scoring_url);
+    for refused in [None, Some("made-up-token"), Some(key.as_str())] {
+        assert_eq!(
+            status_of(&local, &url, refused).await,
+            StatusCode::UNAUTHORIZED,
+            "{refused:?} may not scrape every endpoint"
+        );
+    }
+    let response = local
+        .http
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("prometheus");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("text");
+    assert!(
+        text.starts_with("# HELP greenlight_scoring_requests_total"),
+        "{text}"
+    );
     local.emulator.shutdown().await;
 }

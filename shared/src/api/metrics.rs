@@ -33,7 +33,8 @@ pub struct DifferingSample {
 pub struct Comparison {
     pub equal: u64,
     pub differ: u64,
-    /// The latest few that differed.
+    /// The latest few that differed, each part cut to a couple of hundred characters. Empty
+    /// for viewers: requests carry callers' data, so only operators and up see samples.
     pub samples: Vec<DifferingSample>,
 }
 
