@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod audit;
+mod checks;
+pub mod deployments;
 pub mod metrics;
 pub mod operations;
 pub mod workspace;
 
 pub use audit::{AuditEventView, AuditPage};
+pub use deployments::*;
 pub use metrics::EndpointMetricsSummary;
 pub use operations::{Operation, OperationKind, OperationList, OperationStatus, ProgressEntry};
 pub use workspace::*;
