@@ -23,25 +23,6 @@ use shared::limits::MAX_DEPLOYMENTS_PER_ENDPOINT;
 use shared::{format_iso8601_duration, DeploymentName, ErrorEnvelope};
 use std::time::Duration;
 
-/// The console's view of an ARM deployment.
-pub fn summary(deployment: OnlineDeployment) -> DeploymentSummary {
-    let properties = deployment.properties;
-    let code = properties.code_configuration.unwrap_or_default();
-    let requests = properties.request_settings.unwrap_or_default();
-    DeploymentSummary {
-        name: deployment.name.unwrap_or_default(),
-        model: properties.model,
-        environment: properties.environment_id,
-        code: code.code_id,
-        scoring_script: code.scoring_script,
-        instance_type: properties.instance_type,
-        instance_count: deployment.sku.and_then(|s| s.capacity),
-        provisioning_state: properties.provisioning_state.map(|s| s.to_string()),
-        request_timeout: requests.request_timeout,
-        max_concurrent_requests_per_instance: requests.max_concurrent_requests_per_instance,
-    }
-}
-
 fn seconds(value: u64) -> String {
     format_iso8601_duration(Duration::from_secs(value))
 }
@@ -172,7 +153,7 @@ pub async fn list(
         .list_deployments(&endpoint)
         .await?
         .into_iter()
-        .map(summary)
+        .map(DeploymentSummary::of)
         .collect();
     items.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(AppJson(DeploymentList { items }))
@@ -203,7 +184,7 @@ pub async fn get(
         .workspace()?
         .get_deployment(&endpoint, &deployment)
         .await?;
-    Ok(AppJson(summary(found)))
+    Ok(AppJson(DeploymentSummary::of(found)))
 }
 
 /// Creates a deployment on an endpoint. It starts with 0 % of the traffic. Long-running:
@@ -265,7 +246,7 @@ pub async fn create(
         .request(recorded(&request)),
         move || async move {
             let created = client.create_deployment(&endpoint, &name, &body).await?;
-            Ok(json!(summary(created)))
+            Ok(json!(DeploymentSummary::of(created)))
         },
     )
     .await
@@ -300,7 +281,7 @@ pub async fn scale(
     let instances = u32::try_from(request.instance_count)
         .map_err(|_| ApiError::invalid("instance_count", "instance_count is out of range"))?;
     let client = state.workspace()?;
-    let before = summary(client.get_deployment(&endpoint, &name).await?);
+    let before = DeploymentSummary::of(client.get_deployment(&endpoint, &name).await?);
     start(
         &state,
         Job::new(
@@ -313,7 +294,7 @@ pub async fn scale(
         .request(json!(request)),
         move || async move {
             let scaled = client.scale_deployment(&endpoint, &name, instances).await?;
-            Ok(json!(summary(scaled)))
+            Ok(json!(DeploymentSummary::of(scaled)))
         },
     )
     .await
@@ -344,7 +325,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let client = state.workspace()?;
     let found = client.get_endpoint(&endpoint).await?;
-    let before = summary(client.get_deployment(&endpoint, &name).await?);
+    let before = DeploymentSummary::of(client.get_deployment(&endpoint, &name).await?);
     let (traffic, mirror) = found.properties.splits();
     shared::check_deployment_delete(name.as_str(), &traffic, &mirror)
         .map_err(|v| ApiError::broken_rules([v]))?;

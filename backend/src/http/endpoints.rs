@@ -12,26 +12,10 @@ use axum::response::Response;
 use serde_json::json;
 use shared::api::{
     CreateEndpointRequest, EndpointAuthMode, EndpointList, EndpointSummary, Operation,
-    OperationKind, TrafficState,
+    OperationKind,
 };
 use shared::arm::{AuthMode, OnlineEndpoint, OnlineEndpointProperties};
 use shared::{EndpointName, ErrorEnvelope};
-
-/// The console's view of an ARM endpoint.
-pub fn summary(endpoint: OnlineEndpoint) -> EndpointSummary {
-    let split = TrafficState::of(&endpoint);
-    let properties = endpoint.properties;
-    EndpointSummary {
-        name: endpoint.name.unwrap_or_default(),
-        auth_mode: properties.auth_mode.map(|m| m.to_string()),
-        provisioning_state: properties.provisioning_state.map(|s| s.to_string()),
-        traffic_version: split.version,
-        traffic: split.traffic,
-        mirror_traffic: split.mirror_traffic,
-        scoring_uri: properties.scoring_uri,
-        description: properties.description,
-    }
-}
 
 /// Every online endpoint of the workspace, by name.
 #[utoipa::path(
@@ -54,7 +38,7 @@ pub async fn list(
         .list_endpoints()
         .await?
         .into_iter()
-        .map(summary)
+        .map(|endpoint| EndpointSummary::of(&endpoint))
         .collect();
     items.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(AppJson(EndpointList { items }))
@@ -79,7 +63,7 @@ pub async fn get(
     EndpointPath { endpoint }: EndpointPath,
 ) -> Result<AppJson<EndpointSummary>, ApiError> {
     let found = state.workspace()?.get_endpoint(&endpoint).await?;
-    Ok(AppJson(summary(found)))
+    Ok(AppJson(EndpointSummary::of(&found)))
 }
 
 /// Creates an endpoint with no deployments and no traffic. Long-running: answers `202` with
@@ -140,7 +124,7 @@ pub async fn create(
         .request(json!(request)),
         move || async move {
             let created = client.create_endpoint(&name, endpoint).await?;
-            Ok(json!(summary(created)))
+            Ok(json!(EndpointSummary::of(&created)))
         },
     )
     .await
@@ -166,7 +150,7 @@ pub async fn delete(
     EndpointPath { endpoint: name }: EndpointPath,
 ) -> Result<Response, ApiError> {
     let client = state.workspace()?;
-    let before = summary(client.get_endpoint(&name).await?);
+    let before = EndpointSummary::of(&client.get_endpoint(&name).await?);
     start(
         &state,
         Job::new(

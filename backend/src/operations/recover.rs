@@ -170,12 +170,12 @@ impl Resource {
         if self.deletes() {
             return Value::Null;
         }
-        json!(deployment_summary(found))
+        json!(DeploymentSummary::of(found))
     }
 
     fn after_endpoint(&self, found: &OnlineEndpoint) -> Value {
         match self.kind {
-            OperationKind::EndpointCreate => json!(endpoint_summary(found)),
+            OperationKind::EndpointCreate => json!(EndpointSummary::of(found)),
             OperationKind::TrafficChange => json!(TrafficState::of(found)),
             _ => Value::Null,
         }
@@ -223,43 +223,5 @@ impl Resource {
             }
             tokio::time::sleep(SETTLE_POLL).await;
         }
-    }
-}
-
-/// A deployment as the console shows it (the same shape the HTTP layer's `summary` gives).
-fn deployment_summary(deployment: OnlineDeployment) -> DeploymentSummary {
-    let properties = deployment.properties;
-    let code = properties.code_configuration.unwrap_or_default();
-    let requests = properties.request_settings.unwrap_or_default();
-    DeploymentSummary {
-        name: deployment.name.unwrap_or_default(),
-        model: properties.model,
-        environment: properties.environment_id,
-        code: code.code_id,
-        scoring_script: code.scoring_script,
-        instance_type: properties.instance_type,
-        instance_count: deployment.sku.and_then(|s| s.capacity),
-        provisioning_state: properties.provisioning_state.map(|s| s.to_string()),
-        request_timeout: requests.request_timeout,
-        max_concurrent_requests_per_instance: requests.max_concurrent_requests_per_instance,
-    }
-}
-
-/// An endpoint as the console shows it (the same shape the HTTP layer's `summary` gives).
-fn endpoint_summary(endpoint: &OnlineEndpoint) -> EndpointSummary {
-    let split = TrafficState::of(endpoint);
-    let properties = &endpoint.properties;
-    EndpointSummary {
-        name: endpoint.name.clone().unwrap_or_default(),
-        auth_mode: properties.auth_mode.as_ref().map(|m| m.to_string()),
-        provisioning_state: properties
-            .provisioning_state
-            .as_ref()
-            .map(|s| s.to_string()),
-        traffic_version: split.version,
-        traffic: split.traffic,
-        mirror_traffic: split.mirror_traffic,
-        scoring_uri: properties.scoring_uri.clone(),
-        description: properties.description.clone(),
     }
 }

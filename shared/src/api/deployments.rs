@@ -32,6 +32,27 @@ pub struct DeploymentSummary {
     pub max_concurrent_requests_per_instance: Option<i64>,
 }
 
+impl DeploymentSummary {
+    /// A deployment as the console shows it.
+    pub fn of(deployment: crate::arm::OnlineDeployment) -> Self {
+        let properties = deployment.properties;
+        let code = properties.code_configuration.unwrap_or_default();
+        let requests = properties.request_settings.unwrap_or_default();
+        Self {
+            name: deployment.name.unwrap_or_default(),
+            model: properties.model,
+            environment: properties.environment_id,
+            code: code.code_id,
+            scoring_script: code.scoring_script,
+            instance_type: properties.instance_type,
+            instance_count: deployment.sku.and_then(|s| s.capacity),
+            provisioning_state: properties.provisioning_state.map(|s| s.to_string()),
+            request_timeout: requests.request_timeout,
+            max_concurrent_requests_per_instance: requests.max_concurrent_requests_per_instance,
+        }
+    }
+}
+
 /// `GET /api/v1/endpoints/{endpoint}/deployments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -39,6 +39,27 @@ pub struct EndpointSummary {
     pub description: Option<String>,
 }
 
+impl EndpointSummary {
+    /// An endpoint as the console shows it.
+    pub fn of(endpoint: &crate::arm::OnlineEndpoint) -> Self {
+        let split = TrafficState::of(endpoint);
+        let properties = &endpoint.properties;
+        Self {
+            name: endpoint.name.clone().unwrap_or_default(),
+            auth_mode: properties.auth_mode.as_ref().map(|m| m.to_string()),
+            provisioning_state: properties
+                .provisioning_state
+                .as_ref()
+                .map(|s| s.to_string()),
+            traffic_version: split.version,
+            traffic: split.traffic,
+            mirror_traffic: split.mirror_traffic,
+            scoring_uri: properties.scoring_uri.clone(),
+            description: properties.description.clone(),
+        }
+    }
+}
+
 /// `GET /api/v1/endpoints`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
