@@ -11,9 +11,10 @@ use crate::store::users;
 use chrono::Utc;
 use shared::audit::AuditAction;
 use shared::Username;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::net::IpAddr;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// How many failed sign-ins are allowed within `window` before further attempts get 429.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +51,10 @@ pub enum SignInOutcome {
 /// into the wrong field never lands in the audit log.
 const INVALID_NAME_TARGET: &str = "-";
 
+/// At most this many password checks run at once in this process; the rest wait their turn.
+/// Argon2 is made to be expensive: a flood of sign-ins must not take every core and all memory.
+static VERIFYING: Semaphore = Semaphore::const_new(4);
+
 pub async fn sign_in(
     pool: &PgPool,
     raw_username: &str,
@@ -64,43 +69,62 @@ pub async fn sign_in(
         .map_or(INVALID_NAME_TARGET.to_owned(), Username::to_string);
     let client_addr = client.to_string();
 
-    if let Some(retry_after) = rate_limited(pool, username.as_ref(), &client_addr, limits).await? {
-        record_alone(
-            pool,
-            AuditAction::SignInRateLimited,
-            &target,
-            &client_addr,
-            None,
-        )
-        .await?;
+    let _turn = VERIFYING.acquire().await?;
+    // The attempt is decided, checked and recorded under locks on its account and its address
+    // (held to the end of the transaction, across replicas): concurrent attempts queue, and each
+    // one sees the failures recorded before it. Checking the limit first and recording later
+    // let 20 parallel wrong passwords through a limit of 5.
+    let mut tx = pool.begin().await?;
+    if let Some(name) = &username {
+        lock_attempts(&mut tx, &format!("sign-in account {name}")).await?;
+    }
+    lock_attempts(&mut tx, &format!("sign-in address {client_addr}")).await?;
+
+    if let Some(retry_after) =
+        rate_limited(&mut tx, username.as_ref(), &client_addr, limits).await?
+    {
+        // One row per account, address and window, however many attempts the flood makes.
+        if !rate_limit_recorded(&mut tx, &target, &client_addr, limits).await? {
+            record(
+                &mut tx,
+                AuditAction::SignInRateLimited,
+                &target,
+                &client_addr,
+                Some("further attempts in this window are refused without a row each"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
         return Ok(SignInOutcome::RateLimited { retry_after });
     }
 
-    let record = match &username {
-        Some(name) => users::find_by_username(&mut *pool.acquire().await?, name).await?,
+    let record_found = match &username {
+        Some(name) => users::find_by_username(&mut tx, name).await?,
         None => None,
     };
-    let matches =
-        password::verify_blocking(password, record.as_ref().map(|r| r.password_hash.clone()))
-            .await?;
+    let matches = password::verify_blocking(
+        password,
+        record_found.as_ref().map(|r| r.password_hash.clone()),
+    )
+    .await?;
 
-    let Some(user) = record.filter(|_| matches) else {
+    let Some(user) = record_found.filter(|_| matches) else {
         let reason = match (&username, matches) {
             (None, _) => "invalid_username",
             _ => "wrong_credentials",
         };
-        record_alone(
-            pool,
+        record(
+            &mut tx,
             AuditAction::SignInFailed,
             &target,
             &client_addr,
             Some(reason),
         )
         .await?;
+        tx.commit().await?;
         return Ok(SignInOutcome::Refused);
     };
 
-    let mut tx = pool.begin().await?;
     session::purge_expired(&mut tx, settings).await?;
     let (cookie, session) = session::create(&mut tx, &user.info, settings).await?;
     audit::record(
@@ -117,9 +141,17 @@ pub async fn sign_in(
     Ok(SignInOutcome::SignedIn { cookie, session })
 }
 
+/// Takes a transaction-long lock on `key` (an account or an address).
+async fn lock_attempts(tx: &mut PgConnection, key: &str) -> sqlx::Result<()> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Records an attempt that changed nothing else.
-async fn record_alone(
-    pool: &PgPool,
+async fn record(
+    tx: &mut PgConnection,
     action: AuditAction,
     target: &str,
     client_addr: &str,
@@ -129,9 +161,8 @@ async fn record_alone(
     if let Some(reason) = reason {
         details["reason"] = reason.into();
     }
-    let mut tx = pool.begin().await?;
     audit::record(
-        &mut tx,
+        tx,
         &AuditEvent {
             actor: target.to_owned(),
             action,
@@ -140,12 +171,34 @@ async fn record_alone(
         },
     )
     .await?;
-    tx.commit().await
+    Ok(())
+}
+
+/// Whether this account and address already have their rate-limit row in the current window.
+async fn rate_limit_recorded(
+    tx: &mut PgConnection,
+    target: &str,
+    client_addr: &str,
+    limits: &RateLimits,
+) -> sqlx::Result<bool> {
+    let window = chrono::Duration::from_std(limits.window).unwrap_or(chrono::Duration::MAX);
+    sqlx::query_scalar!(
+        r#"select exists(
+             select 1 from audit_events
+              where action = $1 and target = $2 and details ->> 'client_addr' = $3 and at > $4
+         ) as "found!""#,
+        AuditAction::SignInRateLimited.as_str(),
+        target,
+        client_addr,
+        Utc::now() - window,
+    )
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// `Some(wait)` when the account or the address used up its failures in the window.
 async fn rate_limited(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     username: Option<&Username>,
     client_addr: &str,
     limits: &RateLimits,
@@ -162,7 +215,7 @@ async fn rate_limited(
             name.as_str(),
             since,
         )
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await?;
         if recent.count >= limits.per_account {
             waits.push(recent.oldest);
@@ -175,7 +228,7 @@ async fn rate_limited(
         client_addr,
         since,
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
     if recent.count >= limits.per_address {
         waits.push(recent.oldest);

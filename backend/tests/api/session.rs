@@ -209,3 +209,37 @@ async fn a_body_missing_a_field_is_refused_naming_it() {
         .as_str()
         .is_some_and(|m| m.contains("password")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_passwords_get_no_more_tries_than_the_limit_and_one_rate_limit_row() {
+    let app = spawn_app().await;
+    app.add_user("alice", Role::Operator).await;
+    let limits = RateLimits::default();
+    let attempts = (0..20).map(|_| {
+        let request = app.sign_in_request("alice", "wrong-password!");
+        tokio::spawn(async move { request.send().await.expect("request").status() })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.expect("attempt"));
+    }
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused as i64, limits.per_account, "{statuses:?}");
+    assert_eq!(refused + limited, 20, "{statuses:?}");
+
+    let rows: Vec<(String, String, serde_json::Value)> = app.audit_actions().await;
+    let count = |action: &str| rows.iter().filter(|(a, _, _)| a == action).count();
+    assert_eq!(count("session.sign_in_failed") as i64, limits.per_account);
+    assert_eq!(
+        count("session.sign_in_rate_limited"),
+        1,
+        "one row for the whole flood"
+    );
+}
