@@ -127,6 +127,27 @@ impl Drop for Server {
     }
 }
 
+/// Pids of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // pid (comm) state ppid …; comm may hold spaces, so read after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u32>()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
 /// Pids of Postgres processes whose command line mentions `dir`.
 fn postgres_processes_in(dir: &Path) -> Vec<u32> {
     let needle = dir.to_string_lossy().into_owned();
@@ -894,4 +915,62 @@ fn after_kill_9_during_a_deployment_create_the_restarted_server_follows_it_to_it
     assert_eq!(details["after"]["name"], "blue");
     assert_eq!(details["after"]["provisioning_state"], "Succeeded");
     assert_eq!(details["after"]["instance_count"], 1);
+}
+
+#[test]
+fn a_private_postgres_that_dies_is_restarted_and_requests_work_again() {
+    let state = state_dir();
+    let server = serve(state.path(), &[], &[]);
+    let password = admin_password(&server.printed());
+    let health = |client: &reqwest::blocking::Client| {
+        client
+            .get(format!("{}/api/v1/health", server.url))
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let client = http();
+    assert_eq!(health(&client), 200);
+    let postmaster = postgres_processes_in(state.path());
+    assert_eq!(postmaster.len(), 1, "one postmaster: {postmaster:?}");
+    // The whole server dies at once, as when the kernel's OOM killer takes it: the postmaster
+    // and every backend it started.
+    let mut doomed = children_of(postmaster[0]);
+    doomed.push(postmaster[0]);
+    let killed = Command::new("kill")
+        .arg("-9")
+        .args(doomed.iter().map(u32::to_string))
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+
+    // Degraded while it is down (the supervisor waits a second before restarting it)...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut saw_degraded = false;
+    while Instant::now() < deadline && !saw_degraded {
+        saw_degraded = health(&client) == 503;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        saw_degraded,
+        "/health says degraded while the database is down: {}",
+        server.logs()
+    );
+    // ...then back, without anyone touching it: a new postmaster, and health says ok.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let running = postgres_processes_in(state.path());
+        let back = running.len() == 1 && running[0] != postmaster[0];
+        if back && health(&client) == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the database came back ({running:?}): {}",
+            server.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(sign_in(&http(), &server.url, "admin", &password), 200);
+    assert!(server.logs().contains("restarting it"), "{}", server.logs());
 }

@@ -72,7 +72,7 @@ impl Cluster {
             .with_context(|| format!("resolving {}", root.display()))?;
         let run_as = server_account()?;
         let root = match run_as {
-            Some(account) if !reachable_by(&requested, account) => relocate(&requested)?,
+            Some(account) if !reachable_by(&requested, account) => relocate(&requested, account)?,
             _ => requested,
         };
         check_socket_path(&root)?;
@@ -186,7 +186,7 @@ impl Supervisor {
             .spawn(move || match command.spawn() {
                 Ok(child) => {
                     let _ = spawned_tx.send(Ok(()));
-                    supervise(child, &stop_rx);
+                    supervise(child, &mut command, &stop_rx);
                 }
                 Err(err) => {
                     let _ = spawned_tx.send(Err(err));
@@ -204,15 +204,46 @@ impl Supervisor {
     }
 }
 
-/// Waits for a stop request (or for the owner to go away), then shuts the server down.
-fn supervise(mut child: Child, stop: &mpsc::Receiver<()>) {
+/// Longest wait between two restarts of a server that keeps dying.
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
+
+/// Waits for a stop request (or for the owner to go away), then shuts the server down. A server
+/// that dies meanwhile is started again, waiting 1 s, 2 s, 4 s … (at most
+/// [`MAX_RESTART_DELAY`]) between tries; requests fail (and `/health` says degraded) only until
+/// it is back. Postgres recovers from its own crash on start, like after a power cut.
+fn supervise(mut child: Child, command: &mut Command, stop: &mpsc::Receiver<()>) {
+    let first_delay = Duration::from_secs(1);
+    let mut delay = first_delay;
+    let mut restarted_at: Option<std::time::Instant> = None;
     loop {
         match stop.recv_timeout(Duration::from_millis(250)) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Ok(Some(status)) = child.try_wait() {
-                    tracing::error!(%status, "the private Postgres server exited unexpectedly");
+                let Ok(Some(status)) = child.try_wait() else {
+                    continue;
+                };
+                // A server that ran for a minute since its last restart starts the count afresh.
+                if restarted_at.is_some_and(|at| at.elapsed() > Duration::from_secs(60)) {
+                    delay = first_delay;
+                }
+                tracing::error!(%status, retry_in_s = delay.as_secs(), "the private Postgres server exited unexpectedly; restarting it");
+                // Wait out the delay, unless asked to stop meanwhile.
+                if !matches!(
+                    stop.recv_timeout(delay),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                ) {
                     return;
+                }
+                delay = (delay * 2).min(MAX_RESTART_DELAY);
+                match command.spawn() {
+                    Ok(restarted) => {
+                        tracing::info!("private Postgres server restarted");
+                        child = restarted;
+                        restarted_at = Some(std::time::Instant::now());
+                    }
+                    Err(err) => {
+                        tracing::error!(%err, "restarting the private Postgres server failed");
+                    }
                 }
             }
         }
@@ -271,7 +302,7 @@ fn reachable_by(dir: &Path, account: sys::Account) -> bool {
 /// it (root running Greenlight from a private folder such as /root): a folder in /var/tmp named
 /// after the requested path, so each state directory keeps its own cluster across restarts. A
 /// note in `requested` tells people where their data went.
-fn relocate(requested: &Path) -> anyhow::Result<PathBuf> {
+fn relocate(requested: &Path, account: sys::Account) -> anyhow::Result<PathBuf> {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(requested.as_os_str().as_encoded_bytes());
     let root =
@@ -281,7 +312,12 @@ fn relocate(requested: &Path) -> anyhow::Result<PathBuf> {
         actual = %root.display(),
         "the database account cannot enter the state directory; keeping the cluster elsewhere"
     );
-    fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    match fs::create_dir(&root) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(err).with_context(|| format!("creating {}", root.display())),
+    }
+    check_relocated_dir(&root, account)?;
     let note = format!(
         "The Postgres cluster of this state directory lives in {} because the unprivileged \
          account that runs it cannot enter this folder.\n",
@@ -290,6 +326,29 @@ fn relocate(requested: &Path) -> anyhow::Result<PathBuf> {
     fs::write(requested.join("LOCATION.txt"), note)
         .with_context(|| format!("writing a note in {}", requested.display()))?;
     Ok(root)
+}
+
+/// The relocated folder sits in world-writable /var/tmp, where anyone could have made it first:
+/// it must be a real folder (never a symbolic link) owned by us or by the database account, or
+/// another local account could read or plant the database.
+fn check_relocated_dir(root: &Path, account: sys::Account) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let found =
+        fs::symlink_metadata(root).with_context(|| format!("reading {}", root.display()))?;
+    anyhow::ensure!(
+        !found.file_type().is_symlink(),
+        "{} is a symbolic link; refusing to keep the database there (remove it and start again)",
+        root.display()
+    );
+    anyhow::ensure!(found.is_dir(), "{} is not a folder", root.display());
+    let owner = found.uid();
+    anyhow::ensure!(
+        owner == sys::effective_uid() || owner == account.uid,
+        "{} belongs to another account (uid {owner}); refusing to keep the database there \
+         (remove it and start again)",
+        root.display()
+    );
+    Ok(())
 }
 
 /// The pid of a server already running on `data`, after clearing a stale `postmaster.pid`
@@ -430,4 +489,48 @@ fn log_tail(log: &Path) -> String {
 /// Keeps the cluster folder (socket, server log) private to its owner.
 fn restrict(dir: &Path) -> std::io::Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_account() -> sys::Account {
+        sys::Account {
+            uid: 4242,
+            gid: 4242,
+        }
+    }
+
+    #[test]
+    fn a_relocated_cluster_folder_that_is_a_symlink_is_refused() {
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let real = scratch.path().join("elsewhere");
+        fs::create_dir(&real).expect("folder");
+        let link = scratch.path().join("greenlight-pg-0123456789abcdef");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let refusal = check_relocated_dir(&link, database_account())
+            .expect_err("a symlink is refused")
+            .to_string();
+        assert!(refusal.contains("symbolic link"), "{refusal}");
+        check_relocated_dir(&real, database_account()).expect("our own folder is fine");
+    }
+
+    #[test]
+    fn a_relocated_cluster_folder_owned_by_another_account_is_refused() {
+        if sys::effective_uid() != 0 {
+            // Giving a folder away needs root; CI runs as root.
+            return;
+        }
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let planted = scratch.path().join("greenlight-pg-fedcba9876543210");
+        fs::create_dir(&planted).expect("folder");
+        std::os::unix::fs::chown(&planted, Some(31337), Some(31337)).expect("chown");
+        let refusal = check_relocated_dir(&planted, database_account())
+            .expect_err("another account's folder is refused")
+            .to_string();
+        assert!(refusal.contains("belongs to another account"), "{refusal}");
+        std::os::unix::fs::chown(&planted, Some(4242), Some(4242)).expect("chown");
+        check_relocated_dir(&planted, database_account()).expect("the database account's is fine");
+    }
 }
