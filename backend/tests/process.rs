@@ -532,6 +532,54 @@ async fn verify_detects_a_recomputed_chain() {
 }
 
 #[tokio::test]
+async fn the_app_role_can_only_insert_and_select_audit_rows() {
+    let state = state_dir();
+    let state_path = state.path().to_path_buf();
+    let server = tokio::task::spawn_blocking(move || {
+        let server = serve(&state_path, &[], &[]);
+        let admin = admin_password(&server.printed());
+        assert_eq!(sign_in(&http(), &server.url, "admin", &admin), 200);
+        server
+    })
+    .await
+    .expect("server thread");
+    // Connect as the app does: the socket folder and port are in the server's pid file.
+    let pid_file = std::fs::read_to_string(state.path().join("pg/data/postmaster.pid"))
+        .expect("postmaster.pid");
+    let lines: Vec<&str> = pid_file.lines().collect();
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .socket(lines[4])
+        .port(lines[3].trim().parse().expect("port"))
+        .username("greenlight_app")
+        .database("greenlight");
+    let mut app = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+        .await
+        .expect("connect as the app role");
+    let rows: i64 = sqlx::query_scalar("select count(*) from audit_events")
+        .fetch_one(&mut app)
+        .await
+        .expect("the app reads the audit log");
+    assert!(rows >= 1, "the sign-in was recorded as the app role");
+    for statement in [
+        "alter table audit_events disable trigger audit_events_no_update_or_delete",
+        "truncate audit_events",
+        "delete from audit_events",
+        "update audit_events set target = 'mallory'",
+        "delete from _sqlx_migrations",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&mut app)
+            .await
+            .expect_err(statement);
+        let code = err.as_database_error().and_then(|e| e.code());
+        // 42501: insufficient privilege (also "must be owner of table").
+        assert_eq!(code.as_deref(), Some("42501"), "{statement}: {err}");
+    }
+    drop(app);
+    drop(server);
+}
+
+#[tokio::test]
 async fn no_password_session_id_or_hash_reaches_the_logs_or_the_audit_details() {
     let db = common::fresh_database().await;
     let url = db.url();
