@@ -2,6 +2,7 @@
 //! call [`App::build`] and [`App::run`], so the tests exercise exactly what production starts —
 //! the live feed, the operation runner and its draining on stop included.
 
+use crate::audit::Checkpointer;
 use crate::auth::{RateLimits, SessionSettings};
 use crate::events::EventHub;
 use crate::http::{self, AppState, UiConfig};
@@ -11,12 +12,17 @@ use anyhow::Context;
 use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// How long a graceful stop lets running operations finish and record their end.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// How often the audit checkpoint is brought up to date with the chain (and once more at stop).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What an app is built from: `serve` fills it from its flags, the tests from their fixtures.
 #[derive(Debug, Clone)]
@@ -40,6 +46,7 @@ pub struct App {
     address: SocketAddr,
     state: AppState,
     ui: UiConfig,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl App {
@@ -74,7 +81,19 @@ impl App {
             address,
             state,
             ui: settings.ui,
+            checkpointer: None,
         })
+    }
+
+    /// Anchors the audit chain's head in `state_dir`: checkpoints it now, every
+    /// [`CHECKPOINT_INTERVAL`] while serving, and once more after a graceful stop.
+    pub async fn anchor_audit_log(mut self, state_dir: &Path) -> anyhow::Result<Self> {
+        self.checkpointer = Some(
+            Checkpointer::start(self.state.pool.clone(), state_dir)
+                .await
+                .context("anchoring the audit log")?,
+        );
+        Ok(self)
     }
 
     /// Where the app listens.
@@ -92,8 +111,13 @@ impl App {
             listener,
             state,
             ui,
+            checkpointer,
             ..
         } = self;
+        let stop_checkpoints = CancellationToken::new();
+        let checkpoints = checkpointer.map(|checkpointer| {
+            tokio::spawn(keep_checkpointing(checkpointer, stop_checkpoints.clone()))
+        });
         let events = Arc::clone(&state.events);
         let operations = state.operations.clone();
         let service = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
@@ -111,6 +135,35 @@ impl App {
                 DRAIN_LIMIT.as_secs()
             );
         }
+        // After the drain, so the ends operations recorded are anchored too.
+        stop_checkpoints.cancel();
+        if let Some(checkpoints) = checkpoints {
+            match checkpoints.await {
+                Ok(mut checkpointer) => {
+                    if let Err(err) = checkpointer.update().await {
+                        tracing::error!("writing the audit checkpoint: {err:#}");
+                    }
+                }
+                Err(err) => tracing::error!("the audit checkpoint task failed: {err}"),
+            }
+        }
         served
+    }
+}
+
+/// Updates the checkpoint every [`CHECKPOINT_INTERVAL`] until `stop`, then hands it back.
+async fn keep_checkpointing(
+    mut checkpointer: Checkpointer,
+    stop: CancellationToken,
+) -> Checkpointer {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return checkpointer,
+            () = tokio::time::sleep(CHECKPOINT_INTERVAL) => {
+                if let Err(err) = checkpointer.update().await {
+                    tracing::error!("writing the audit checkpoint: {err:#}");
+                }
+            }
+        }
     }
 }

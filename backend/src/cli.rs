@@ -1,6 +1,6 @@
 //! Dispatching the command line to `serve`, `user add` and `audit verify`.
 
-use crate::audit::{self, Verdict};
+use crate::audit::{self, Anchor, Verdict};
 use crate::auth::password;
 use crate::config::{AuditCommand, Cli, Command, LogFormat, UserAddArgs, UserCommand};
 use crate::postgres::Database;
@@ -59,20 +59,59 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &args.database.state_dir,
             )
             .await?;
-            let verdict = audit::verify(&database.pool).await;
+            let verdict = verify(&database.pool, &args.database.state_dir).await;
             database.close().await;
-            Ok(match verdict? {
-                Verdict::Intact { rows } => {
-                    println!("audit log OK: {rows} events, hash chain intact");
-                    ExitCode::SUCCESS
-                }
-                Verdict::Broken { id, reason } => {
-                    println!("audit log BROKEN at event {id}: {reason}");
-                    ExitCode::FAILURE
-                }
-            })
+            verdict
         }
     }
+}
+
+/// `greenlight audit verify`: the chain, and that it still reaches the signed checkpoint.
+async fn verify(pool: &sqlx::PgPool, state_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let path = state_dir.join(audit::checkpoint::CHECKPOINT_FILE);
+    let database = audit::checkpoint::database_name(pool).await?;
+    let anchor = match audit::checkpoint::load(state_dir, &database) {
+        Ok(anchor) => anchor,
+        Err(err) => {
+            println!("audit log BROKEN: {err:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let head = match &anchor {
+        Anchor::Signed(head) => Some(head),
+        Anchor::None | Anchor::OtherDatabase(_) => None,
+    };
+    Ok(match audit::verify_anchored(pool, head).await? {
+        Verdict::Intact { rows } => {
+            let anchored = match &anchor {
+                Anchor::Signed(head) => format!(
+                    "reaches the signed checkpoint in {} (event {}, {} events)",
+                    path.display(),
+                    head.last_id,
+                    head.count
+                ),
+                Anchor::None => format!(
+                    "no checkpoint in {}, so a cut tail would go unnoticed",
+                    path.display()
+                ),
+                Anchor::OtherDatabase(other) => format!(
+                    "the checkpoint in {} is of database {other}, so a cut tail would go \
+                     unnoticed",
+                    path.display()
+                ),
+            };
+            println!("audit log OK: {rows} events, hash chain intact; {anchored}");
+            ExitCode::SUCCESS
+        }
+        Verdict::Broken { id, reason } => {
+            let checkpoint = match &anchor {
+                Anchor::Signed(_) => format!(" (checkpoint {})", path.display()),
+                Anchor::None | Anchor::OtherDatabase(_) => String::new(),
+            };
+            println!("audit log BROKEN at event {id}: {reason}{checkpoint}");
+            ExitCode::FAILURE
+        }
+    })
 }
 
 async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<ExitCode> {

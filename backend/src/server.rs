@@ -119,6 +119,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         listener,
     )
+    .await?
+    .anchor_audit_log(&args.database.state_dir)
     .await?;
     let address = app.address();
     tracing::info!(%address, "serving");

@@ -358,21 +358,13 @@ async fn audit_verify_says_ok_then_names_the_row_a_superuser_tampered_with() {
         .fetch_one(&db.pool)
         .await
         .expect("first id");
-    let mut tx = db.pool.begin().await.expect("begin");
-    sqlx::query("alter table audit_events disable trigger audit_events_no_update_or_delete")
-        .execute(&mut *tx)
-        .await
-        .expect("disable trigger");
-    sqlx::query("update audit_events set target = 'mallory' where id = $1")
-        .bind(first)
-        .execute(&mut *tx)
-        .await
-        .expect("tamper");
-    sqlx::query("alter table audit_events enable trigger audit_events_no_update_or_delete")
-        .execute(&mut *tx)
-        .await
-        .expect("enable trigger");
-    tx.commit().await.expect("commit");
+    as_superuser_without_the_trigger(
+        &db,
+        &[&format!(
+            "update audit_events set target = 'mallory' where id = {first}"
+        )],
+    )
+    .await;
 
     let broken = verify();
     assert!(!broken.status.success());
@@ -381,6 +373,231 @@ async fn audit_verify_says_ok_then_names_the_row_a_superuser_tampered_with() {
         stdout.contains(&format!("BROKEN at event {first}")),
         "{stdout}"
     );
+}
+
+/// Serves on `db` with `state` as its state folder, audits a few sign-ins, stops gracefully
+/// (which writes the audit checkpoint) and returns how many events were recorded.
+async fn audited_run_then_stopped(db: &common::TestDatabase, state: &Path) -> i64 {
+    let url = db.url();
+    let state_owned = state.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut server = serve(&state_owned, &[("DATABASE_URL", url.as_str())], &[]);
+        let admin = admin_password(&server.printed());
+        let client = http();
+        for _ in 0..3 {
+            assert_eq!(
+                sign_in(&client, &server.url, "admin", "not-the-password"),
+                401
+            );
+        }
+        assert_eq!(sign_in(&client, &server.url, "admin", &admin), 200);
+        server.signal(libc_signal::TERM);
+        assert!(server.wait().success(), "clean exit on SIGTERM");
+    })
+    .await
+    .expect("server thread");
+    assert!(
+        state.join("audit-checkpoint.json").is_file(),
+        "the graceful stop wrote the checkpoint"
+    );
+    sqlx::query_scalar("select count(*) from audit_events")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count")
+}
+
+/// `greenlight audit verify` on `db` with `state` as its state folder.
+fn audit_verify(db: &common::TestDatabase, state: &Path) -> (bool, String) {
+    let output = Command::new(BIN)
+        .args(["audit", "verify", "--state-dir"])
+        .arg(state)
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("audit verify");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// Runs `statements` as the superuser with the no-update-or-delete trigger disabled.
+async fn as_superuser_without_the_trigger(db: &common::TestDatabase, statements: &[&str]) {
+    let mut tx = db.pool.begin().await.expect("begin");
+    sqlx::query("alter table audit_events disable trigger audit_events_no_update_or_delete")
+        .execute(&mut *tx)
+        .await
+        .expect("disable trigger");
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .expect("tamper");
+    }
+    sqlx::query("alter table audit_events enable trigger audit_events_no_update_or_delete")
+        .execute(&mut *tx)
+        .await
+        .expect("enable trigger");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn verify_detects_a_cut_audit_tail() {
+    let db = common::fresh_database().await;
+    let state = state_dir();
+    let events = audited_run_then_stopped(&db, state.path()).await;
+    let (ok, stdout) = audit_verify(&db, state.path());
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains(&format!("audit log OK: {events} events"))
+            && stdout.contains("reaches the signed checkpoint"),
+        "{stdout}"
+    );
+
+    // The chain alone stays whole when its newest rows go.
+    as_superuser_without_the_trigger(
+        &db,
+        &["delete from audit_events where id in \
+           (select id from audit_events order by id desc limit 2)"],
+    )
+    .await;
+    let (ok, stdout) = audit_verify(&db, state.path());
+    assert!(!ok, "{stdout}");
+    assert!(stdout.contains("BROKEN at event"), "{stdout}");
+    assert!(stdout.contains("tail of the log was cut"), "{stdout}");
+    assert!(stdout.contains("audit-checkpoint.json"), "{stdout}");
+
+    // So do they all.
+    as_superuser_without_the_trigger(&db, &["delete from audit_events"]).await;
+    let (ok, stdout) = audit_verify(&db, state.path());
+    assert!(
+        !ok && stdout.contains("tail of the log was cut"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn verify_detects_a_recomputed_chain() {
+    let db = common::fresh_database().await;
+    let state = state_dir();
+    audited_run_then_stopped(&db, state.path()).await;
+
+    // Change the first event, then recompute every hash after it as the app would.
+    let rows: Vec<(
+        i64,
+        chrono::DateTime<chrono::Utc>,
+        String,
+        String,
+        String,
+        serde_json::Value,
+    )> = sqlx::query_as(
+        "select id, at, actor, action, target, details from audit_events order by id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("rows");
+    let mut statements = Vec::new();
+    let mut prev = vec![0u8; 32];
+    for (index, (id, at, actor, action, target, details)) in rows.into_iter().enumerate() {
+        let target = if index == 0 {
+            "mallory".to_owned()
+        } else {
+            target
+        };
+        let canonical = serde_json::json!([
+            id,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            actor,
+            action,
+            target,
+            details,
+        ]);
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut hasher, &prev);
+        sha2::Digest::update(&mut hasher, canonical.to_string().as_bytes());
+        let hash = sha2::Digest::finalize(hasher).to_vec();
+        statements.push(format!(
+            "update audit_events set target = '{target}', prev_hash = '\\x{}', \
+             hash = '\\x{}' where id = {id}",
+            hex::encode(&prev),
+            hex::encode(&hash)
+        ));
+        prev = hash;
+    }
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    as_superuser_without_the_trigger(&db, &statements).await;
+
+    // Without its checkpoint the forged chain passes: the recomputation is faithful.
+    let checkpoint = state.path().join("audit-checkpoint.json");
+    let aside = state.path().join("aside.json");
+    std::fs::rename(&checkpoint, &aside).expect("move the checkpoint aside");
+    let (ok, stdout) = audit_verify(&db, state.path());
+    assert!(ok && stdout.contains("no checkpoint"), "{stdout}");
+    std::fs::rename(&aside, &checkpoint).expect("put the checkpoint back");
+
+    let (ok, stdout) = audit_verify(&db, state.path());
+    assert!(!ok, "{stdout}");
+    assert!(stdout.contains("chain was recomputed"), "{stdout}");
+    assert!(stdout.contains("audit-checkpoint.json"), "{stdout}");
+
+    // A checkpoint edited to match the forged chain is reported too.
+    let mut stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&checkpoint).expect("read")).expect("json");
+    stored["last_hash"] = serde_json::Value::String(hex::encode(&prev));
+    std::fs::write(&checkpoint, stored.to_string()).expect("write");
+    let (ok, stdout) = audit_verify(&db, state.path());
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("audit-checkpoint.json") && stdout.contains("altered"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn the_app_role_can_only_insert_and_select_audit_rows() {
+    let state = state_dir();
+    let state_path = state.path().to_path_buf();
+    let server = tokio::task::spawn_blocking(move || {
+        let server = serve(&state_path, &[], &[]);
+        let admin = admin_password(&server.printed());
+        assert_eq!(sign_in(&http(), &server.url, "admin", &admin), 200);
+        server
+    })
+    .await
+    .expect("server thread");
+    // Connect as the app does: the socket folder and port are in the server's pid file.
+    let pid_file = std::fs::read_to_string(state.path().join("pg/data/postmaster.pid"))
+        .expect("postmaster.pid");
+    let lines: Vec<&str> = pid_file.lines().collect();
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .socket(lines[4])
+        .port(lines[3].trim().parse().expect("port"))
+        .username("greenlight_app")
+        .database("greenlight");
+    let mut app = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+        .await
+        .expect("connect as the app role");
+    let rows: i64 = sqlx::query_scalar("select count(*) from audit_events")
+        .fetch_one(&mut app)
+        .await
+        .expect("the app reads the audit log");
+    assert!(rows >= 1, "the sign-in was recorded as the app role");
+    for statement in [
+        "alter table audit_events disable trigger audit_events_no_update_or_delete",
+        "truncate audit_events",
+        "delete from audit_events",
+        "update audit_events set target = 'mallory'",
+        "delete from _sqlx_migrations",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&mut app)
+            .await
+            .expect_err(statement);
+        let code = err.as_database_error().and_then(|e| e.code());
+        // 42501: insufficient privilege (also "must be owner of table").
+        assert_eq!(code.as_deref(), Some("42501"), "{statement}: {err}");
+    }
+    drop(app);
+    drop(server);
 }
 
 #[tokio::test]

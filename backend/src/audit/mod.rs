@@ -2,10 +2,14 @@
 //!
 //! Each row's `hash` is SHA-256 over the previous row's hash and the row's canonical content,
 //! so changing, removing or reordering any row breaks every hash after it. Rows are written in
-//! the same transaction as the change they record; a trigger refuses UPDATE and DELETE.
+//! the same transaction as the change they record; a trigger refuses UPDATE and DELETE. The
+//! chain's head is anchored outside the database by a signed checkpoint file (see
+//! [`checkpoint`]), so a cut tail or a recomputed chain is detected too.
 
 mod chain;
+pub mod checkpoint;
 mod verify;
 
 pub use chain::{record, AuditEvent};
-pub use verify::{verify, Verdict};
+pub use checkpoint::{Anchor, Checkpointer};
+pub use verify::{verify, verify_anchored, Head, Verdict};
