@@ -12,7 +12,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -37,6 +37,9 @@ pub struct AppSettings {
     pub ui: UiConfig,
     /// The URL people use (`--public-url`), when set: writes must come from its origin.
     pub public_url: Option<String>,
+    /// Where the audit chain's head is anchored (`serve`: its state dir), when it is: a
+    /// checkpoint now, every [`CHECKPOINT_INTERVAL`] while serving, once more after a stop.
+    pub audit_anchor: Option<PathBuf>,
 }
 
 /// A built app, bound to its listener and ready to serve.
@@ -76,24 +79,21 @@ impl App {
                 .as_deref()
                 .and_then(crate::http::middleware::origin_of),
         };
+        let checkpointer = match &settings.audit_anchor {
+            Some(dir) => Some(
+                Checkpointer::start(state.pool.clone(), dir)
+                    .await
+                    .context("anchoring the audit log")?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
             address,
             state,
             ui: settings.ui,
-            checkpointer: None,
+            checkpointer,
         })
-    }
-
-    /// Anchors the audit chain's head in `state_dir`: checkpoints it now, every
-    /// [`CHECKPOINT_INTERVAL`] while serving, and once more after a graceful stop.
-    pub async fn anchor_audit_log(mut self, state_dir: &Path) -> anyhow::Result<Self> {
-        self.checkpointer = Some(
-            Checkpointer::start(self.state.pool.clone(), state_dir)
-                .await
-                .context("anchoring the audit log")?,
-        );
-        Ok(self)
     }
 
     /// Where the app listens.

@@ -116,11 +116,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             rate_limits: RateLimits::default(),
             ui,
             public_url: args.public_url.clone(),
+            audit_anchor: Some(args.database.state_dir.clone()),
         },
         listener,
     )
-    .await?
-    .anchor_audit_log(&args.database.state_dir)
     .await?;
     let address = app.address();
     tracing::info!(%address, "serving");

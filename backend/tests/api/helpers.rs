@@ -132,6 +132,7 @@ async fn spawn(
                 dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
             },
             public_url: None,
+            audit_anchor: None,
         },
         listener,
     )
