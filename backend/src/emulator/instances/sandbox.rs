@@ -42,6 +42,7 @@ impl SandboxSettings {
         let base = std::env::temp_dir().join(format!("greenlight-instances-{tag}"));
         match fs::symlink_metadata(&base) {
             Ok(meta) if meta.is_dir() && !meta.file_type().is_symlink() => {
+                end_leftover_processes(&base);
                 fs::remove_dir_all(&base)
                     .with_context(|| format!("emptying {}", base.display()))?;
             }
@@ -54,6 +55,55 @@ impl SandboxSettings {
         fs::set_permissions(&base, fs::Permissions::from_mode(mode))
             .with_context(|| format!("restricting {}", base.display()))?;
         Ok(Self { base, account })
+    }
+}
+
+/// Ends what an earlier run's instances left behind. A graceful stop kills each instance's
+/// process group, but after `kill -9` of Greenlight only the harnesses die (parent-death
+/// signal): a process their model code started lives on, re-parented to init. Every process
+/// still working in `base` (its current folder is an instance folder) is such a leftover; its
+/// whole group is killed. A process that changed its folder, or left its group *and* its folder,
+/// escapes this — only cgroups would hold it.
+fn end_leftover_processes(base: &Path) {
+    let Ok(base) = base.canonicalize() else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let inside =
+            fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&base));
+        if !inside {
+            continue;
+        }
+        let group = fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                // pid (comm) state ppid pgrp …; comm may hold spaces: read after the last ')'.
+                stat.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(2)?
+                    .parse::<i32>()
+                    .ok()
+            });
+        tracing::warn!(
+            pid,
+            ?group,
+            "ending a process an earlier run's instance left behind"
+        );
+        if let Some(group) = group.filter(|g| *g > 1) {
+            let _ = sys::signal_group(group, libc::SIGKILL);
+        }
+        let _ = sys::send_signal(pid, libc::SIGKILL);
     }
 }
 
@@ -175,4 +225,49 @@ fn copy_file(from: &Path, to: &Path, others_only: bool) -> io::Result<bool> {
     io::copy(&mut source, &mut target)?;
     fs::set_permissions(to, fs::Permissions::from_mode(0o644))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn processes_an_earlier_run_left_in_its_instance_folders_are_ended_at_start() {
+        let state = tempfile::tempdir().expect("state dir");
+        let first = SandboxSettings::for_state_dir(state.path()).expect("first start");
+        let folder = first.base.join("blue-0-leftover");
+        fs::create_dir(&folder).expect("instance folder");
+        // What model code started from `init()` looks like once Greenlight died with kill -9: a
+        // process in its own group, working in the instance's folder.
+        let mut leftover = std::process::Command::new("sleep")
+            .arg("600")
+            .current_dir(&folder)
+            .process_group(0)
+            .spawn()
+            .expect("start a leftover process");
+        let mut bystander = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .expect("start an unrelated process");
+
+        SandboxSettings::for_state_dir(state.path()).expect("second start");
+
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let ended = loop {
+            if let Some(status) = leftover.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the leftover still runs");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(!ended.success(), "killed: {ended:?}");
+        assert!(
+            bystander.try_wait().expect("try_wait").is_none(),
+            "a process elsewhere is left alone"
+        );
+        let _ = bystander.kill();
+        let _ = bystander.wait();
+    }
 }
