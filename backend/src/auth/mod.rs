@@ -9,3 +9,9 @@ pub mod sign_in;
 pub use extract::{Admin, Authenticated, MinRole, Operator, Signed};
 pub use session::{CurrentSession, SessionSettings};
 pub use sign_in::{RateLimits, SignInOutcome};
+
+/// A configured limit (idle time, lifetime, rate-limit window) as a span of database time; a
+/// limit too long for chrono counts as forever.
+fn as_span(limit: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX)
+}

@@ -76,7 +76,7 @@ pub async fn create(
     let id = random_token();
     let id_hash = hash_id(&id);
     let csrf_token = random_token();
-    let absolute = chrono::Duration::from_std(settings.absolute).unwrap_or(chrono::Duration::MAX);
+    let absolute = super::as_span(settings.absolute);
     let expires_at = sqlx::query_scalar!(
         "insert into sessions (id_hash, user_id, csrf_token, expires_at)
          values ($1, $2, $3, now() + $4)
@@ -115,7 +115,7 @@ pub async fn load(
     settings: &SessionSettings,
 ) -> sqlx::Result<Option<CurrentSession>> {
     let id_hash = hash_id(cookie_value.expose());
-    let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
+    let idle = super::as_span(settings.idle);
     // Every API request passes here; writing `last_seen_at` each time would turn every read
     // into a write. It is touched only once it is a tenth of the idle limit old (at most a
     // minute), which moves the idle expiry by no more than that.
@@ -166,7 +166,7 @@ pub async fn is_live(
     id_hash: &[u8],
     settings: &SessionSettings,
 ) -> sqlx::Result<bool> {
-    let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
+    let idle = super::as_span(settings.idle);
     sqlx::query_scalar!(
         r#"select exists(
              select 1 from sessions
@@ -203,7 +203,7 @@ pub async fn purge_expired(
     conn: &mut PgConnection,
     settings: &SessionSettings,
 ) -> sqlx::Result<u64> {
-    let idle = chrono::Duration::from_std(settings.idle).unwrap_or(chrono::Duration::MAX);
+    let idle = super::as_span(settings.idle);
     let done = sqlx::query!(
         "delete from sessions where expires_at <= now() or last_seen_at <= now() - $1::interval",
         interval(idle)?,

@@ -181,7 +181,7 @@ async fn rate_limit_recorded(
     client_addr: &str,
     limits: &RateLimits,
 ) -> sqlx::Result<bool> {
-    let window = chrono::Duration::from_std(limits.window).unwrap_or(chrono::Duration::MAX);
+    let window = super::as_span(limits.window);
     sqlx::query_scalar!(
         r#"select exists(
              select 1 from audit_events
@@ -203,7 +203,7 @@ async fn rate_limited(
     client_addr: &str,
     limits: &RateLimits,
 ) -> sqlx::Result<Option<Duration>> {
-    let window = chrono::Duration::from_std(limits.window).unwrap_or(chrono::Duration::MAX);
+    let window = super::as_span(limits.window);
     let since = Utc::now() - window;
     let failures = AuditAction::SignInFailed.as_str();
     let mut waits = Vec::new();
