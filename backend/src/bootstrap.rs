@@ -2,7 +2,8 @@
 
 use crate::auth::password;
 use crate::secret::Secret;
-use crate::store::{users, StoreError};
+use crate::store::users::{self, PasswordOrigin};
+use crate::store::StoreError;
 use shared::{Role, Username};
 use sqlx::PgPool;
 
@@ -17,19 +18,21 @@ pub struct NewAccount {
 /// Recorded as the actor of what Greenlight does by itself.
 pub const SYSTEM_ACTOR: &str = "system";
 
-/// With no users at all, creates `admin`.
+/// With no users at all, creates `admin`. Its generated password is printed to standard
+/// output, where logs keep it: it is a one-time password, changed at first sign-in.
 pub async fn initial_admin(pool: &PgPool) -> anyhow::Result<Option<NewAccount>> {
     if users::count(pool).await? > 0 {
         return Ok(None);
     }
-    create_if_missing(pool, "admin", Role::Admin).await
+    create_if_missing(pool, "admin", Role::Admin, PasswordOrigin::OneTime).await
 }
 
-/// The demo accounts `alice` (operator) and `bob` (approver), where missing.
+/// The demo accounts `alice` (operator) and `bob` (approver), where missing. They exist to try
+/// the flow at once, so their passwords are not one-time.
 pub async fn demo_accounts(pool: &PgPool) -> anyhow::Result<Vec<NewAccount>> {
     let mut created = Vec::new();
     for (name, role) in [("alice", Role::Operator), ("bob", Role::Approver)] {
-        created.extend(create_if_missing(pool, name, role).await?);
+        created.extend(create_if_missing(pool, name, role, PasswordOrigin::Owner).await?);
     }
     Ok(created)
 }
@@ -38,6 +41,7 @@ async fn create_if_missing(
     pool: &PgPool,
     name: &str,
     role: Role,
+    origin: PasswordOrigin,
 ) -> anyhow::Result<Option<NewAccount>> {
     let username = Username::parse(name)?;
     // Hashing is deliberately slow: skip it for accounts an earlier start already made.
@@ -49,7 +53,7 @@ async fn create_if_missing(
     }
     let password = password::generate();
     let hash = password::hash_blocking(password.clone()).await?;
-    match users::create(pool, SYSTEM_ACTOR, &username, role, &hash).await {
+    match users::create(pool, SYSTEM_ACTOR, &username, role, &hash, origin).await {
         Ok(_) => Ok(Some(NewAccount {
             username,
             role,
@@ -57,7 +61,7 @@ async fn create_if_missing(
         })),
         // Created by someone else meanwhile (or on an earlier run): nothing to show.
         Err(StoreError::Conflict { .. }) => Ok(None),
-        Err(StoreError::Database(err)) => Err(err.into()),
+        Err(other) => Err(other.into()),
     }
 }
 

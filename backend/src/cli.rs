@@ -5,7 +5,7 @@ use crate::auth::password;
 use crate::config::{AuditCommand, Cli, Command, LogFormat, UserAddArgs, UserCommand};
 use crate::postgres::Database;
 use crate::secret::Secret;
-use crate::store::users;
+use crate::store::users::{self, PasswordOrigin};
 use crate::{server, telemetry};
 use anyhow::Context;
 use clap::Parser;
@@ -140,12 +140,30 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
         &args.database.state_dir,
     )
     .await?;
-    let created = users::create(&database.pool, CLI_ACTOR, &username, args.role, &hash).await;
+    // A generated password is handed to someone: it is one-time. One typed on standard input
+    // was chosen by whoever runs the command, usually the account's owner.
+    let origin = if generated {
+        PasswordOrigin::OneTime
+    } else {
+        PasswordOrigin::Owner
+    };
+    let created = users::create(
+        &database.pool,
+        CLI_ACTOR,
+        &username,
+        args.role,
+        &hash,
+        origin,
+    )
+    .await;
     database.close().await;
     let user = created?;
     println!("created user {} with role {}", user.username, user.role);
     if generated {
-        println!("password (shown only this once): {}", password.expose());
+        println!(
+            "one-time password (shown only this once; changed at first sign-in): {}",
+            password.expose()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

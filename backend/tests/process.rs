@@ -618,6 +618,7 @@ async fn no_password_session_id_or_hash_reaches_the_logs_or_the_audit_details() 
     let cli_password = "cli-secret-password-42";
     let api_password = "api-secret-password-43";
     let wrong_password = "wrong-secret-password-44";
+    let own_password = "admin-own-password-45";
     let session_cookie = tokio::task::spawn_blocking(move || {
         let client = http();
         assert_eq!(sign_in(&client, &base, "admin", wrong_password), 401);
@@ -637,6 +638,14 @@ async fn no_password_session_id_or_hash_reaches_the_logs_or_the_audit_details() 
             .expect("cookie value");
         let session: serde_json::Value = response.json().expect("json");
         let csrf = session["csrf_token"].as_str().expect("csrf").to_owned();
+        // The first-run admin password is one-time: its owner picks their own first.
+        let changed = client
+            .put(format!("{base}/api/v1/session/password"))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({ "current_password": admin, "new_password": own_password }))
+            .send()
+            .expect("change password");
+        assert_eq!(changed.status().as_u16(), 204);
         let created = client
             .post(format!("{base}/api/v1/users"))
             .header("x-csrf-token", &csrf)
@@ -664,6 +673,7 @@ async fn no_password_session_id_or_hash_reaches_the_logs_or_the_audit_details() 
         cli_password.into(),
         api_password.into(),
         wrong_password.into(),
+        own_password.into(),
     ];
     secrets.extend(
         printed
@@ -673,7 +683,7 @@ async fn no_password_session_id_or_hash_reaches_the_logs_or_the_audit_details() 
     );
     assert_eq!(
         secrets.len(),
-        8,
+        9,
         "admin, alice and bob were printed once each"
     );
     let hashes: Vec<String> = sqlx::query_scalar("select password_hash from users")

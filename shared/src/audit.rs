@@ -16,6 +16,19 @@ pub enum AuditAction {
     SignOut,
     #[serde(rename = "user.create")]
     UserCreate,
+    #[serde(rename = "user.role_change")]
+    UserRoleChange,
+    /// An admin disabled an account; its sessions ended in the same transaction.
+    #[serde(rename = "user.disable")]
+    UserDisable,
+    #[serde(rename = "user.enable")]
+    UserEnable,
+    /// An admin set a one-time password for an account.
+    #[serde(rename = "user.password_reset")]
+    UserPasswordReset,
+    /// A user changed their own password.
+    #[serde(rename = "user.password_change")]
+    UserPasswordChange,
     #[serde(rename = "endpoint.create")]
     EndpointCreate,
     #[serde(rename = "endpoint.delete")]
@@ -36,12 +49,17 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
         AuditAction::SignOut,
         AuditAction::UserCreate,
+        AuditAction::UserRoleChange,
+        AuditAction::UserDisable,
+        AuditAction::UserEnable,
+        AuditAction::UserPasswordReset,
+        AuditAction::UserPasswordChange,
         AuditAction::EndpointCreate,
         AuditAction::EndpointDelete,
         AuditAction::DeploymentCreate,
@@ -73,6 +91,11 @@ impl AuditAction {
             AuditAction::SignInRateLimited => "session.sign_in_rate_limited",
             AuditAction::SignOut => "session.sign_out",
             AuditAction::UserCreate => "user.create",
+            AuditAction::UserRoleChange => "user.role_change",
+            AuditAction::UserDisable => "user.disable",
+            AuditAction::UserEnable => "user.enable",
+            AuditAction::UserPasswordReset => "user.password_reset",
+            AuditAction::UserPasswordChange => "user.password_change",
             AuditAction::EndpointCreate => "endpoint.create",
             AuditAction::EndpointDelete => "endpoint.delete",
             AuditAction::DeploymentCreate => "deployment.create",

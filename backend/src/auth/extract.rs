@@ -1,5 +1,9 @@
 //! `Authenticated<R>`: an extractor that admits a request only with a session whose user holds
 //! at least role `R`. A handler states its minimum role in its signature, where a reviewer sees it.
+//!
+//! A session opened with a one-time password is admitted only where `R` is [`Anyone`]: reading
+//! the session, changing the password and signing out. Everything else answers 403
+//! `password_change_required` until the owner has chosen their own password.
 
 use super::session::CurrentSession;
 use crate::http::error::ApiError;
@@ -11,11 +15,16 @@ use std::marker::PhantomData;
 /// A minimum role, as a type so it can sit in an extractor's signature.
 pub trait MinRole: Send + Sync + 'static {
     const ROLE: Role;
+    /// Whether a session that must still change its one-time password is admitted.
+    const WITH_ONE_TIME_PASSWORD: bool = false;
 }
 
-/// Any signed-in user.
+/// Any signed-in user whose password is their own.
 #[derive(Debug)]
 pub struct Signed;
+/// Any signed-in user, even one who must still change a one-time password.
+#[derive(Debug)]
+pub struct Anyone;
 #[derive(Debug)]
 pub struct Operator;
 #[derive(Debug)]
@@ -25,6 +34,10 @@ pub struct Admin;
 
 impl MinRole for Signed {
     const ROLE: Role = Role::Viewer;
+}
+impl MinRole for Anyone {
+    const ROLE: Role = Role::Viewer;
+    const WITH_ONE_TIME_PASSWORD: bool = true;
 }
 impl MinRole for Operator {
     const ROLE: Role = Role::Operator;
@@ -52,6 +65,9 @@ impl<S: Send + Sync, R: MinRole> FromRequestParts<S> for Authenticated<R> {
             .get::<CurrentSession>()
             .cloned()
             .ok_or(ApiError::Unauthenticated)?;
+        if session.user.must_change_password && !R::WITH_ONE_TIME_PASSWORD {
+            return Err(ApiError::PasswordChangeRequired);
+        }
         if !session.user.role.allows(R::ROLE) {
             return Err(ApiError::Forbidden(R::ROLE));
         }

@@ -6,9 +6,9 @@ pub mod password;
 pub mod session;
 pub mod sign_in;
 
-pub use extract::{Admin, Authenticated, MinRole, Operator, Signed};
+pub use extract::{Admin, Anyone, Authenticated, MinRole, Operator, Signed};
 pub use session::{CurrentSession, SessionSettings};
-pub use sign_in::{RateLimits, SignInOutcome};
+pub use sign_in::{RateLimits, Reentry, SignInOutcome};
 
 /// A configured limit (idle time, lifetime, rate-limit window) as a span of database time; a
 /// limit too long for chrono counts as forever.

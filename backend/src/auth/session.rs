@@ -103,12 +103,14 @@ struct SessionRow {
     user_id: Uuid,
     username: String,
     role: String,
+    must_change_password: bool,
     csrf_token: String,
     expires_at: DateTime<Utc>,
 }
 
 /// The live session with this cookie value, refreshing its idle timer; `None` when there is
-/// none or it has expired.
+/// none, it has expired, or its account is disabled (disabling deletes the sessions too; the
+/// check here holds even for a session a concurrent sign-in created meanwhile).
 pub async fn load(
     pool: &PgPool,
     cookie_value: &Secret,
@@ -123,9 +125,10 @@ pub async fn load(
     let row = sqlx::query_as!(
         SessionRow,
         r#"with found as (
-             select u.id as user_id, u.username, u.role, s.csrf_token, s.expires_at
+             select u.id as user_id, u.username, u.role, u.must_change_password,
+                    s.csrf_token, s.expires_at
                from sessions s join users u on u.id = s.user_id
-              where s.id_hash = $1 and s.expires_at > now()
+              where s.id_hash = $1 and s.expires_at > now() and u.disabled_at is null
                 and s.last_seen_at > now() - $2::interval
          ), touched as (
              update sessions set last_seen_at = now()
@@ -133,6 +136,7 @@ pub async fn load(
                 and exists (select 1 from found)
          )
          select user_id as "user_id!", username as "username!", role as "role!",
+                must_change_password as "must_change_password!",
                 csrf_token as "csrf_token!", expires_at as "expires_at!"
            from found"#,
         id_hash,
@@ -153,6 +157,8 @@ pub async fn load(
             id: row.user_id,
             username,
             role,
+            disabled: false,
+            must_change_password: row.must_change_password,
         },
         csrf_token: row.csrf_token,
         expires_at: row.expires_at,

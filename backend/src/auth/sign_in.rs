@@ -108,9 +108,16 @@ pub async fn sign_in(
     )
     .await?;
 
-    let Some(user) = record_found.filter(|_| matches) else {
-        let reason = match (&username, matches) {
-            (None, _) => "invalid_username",
+    // A disabled account is refused like a wrong password (the answer does not tell an
+    // outsider the password was right); the audit log says why.
+    let Some(user) = record_found
+        .as_ref()
+        .filter(|r| matches && !r.info.disabled)
+        .cloned()
+    else {
+        let reason = match (&username, matches, &record_found) {
+            (None, _, _) => "invalid_username",
+            (_, true, Some(_)) => "account_disabled",
             _ => "wrong_credentials",
         };
         record(
@@ -139,6 +146,51 @@ pub async fn sign_in(
     .await?;
     tx.commit().await?;
     Ok(SignInOutcome::SignedIn { cookie, session })
+}
+
+/// How typing the current password again (to change it) ended.
+#[derive(Debug)]
+pub enum Reentry {
+    Matches,
+    Wrong,
+    RateLimited { retry_after: Duration },
+}
+
+/// Checks the signed-in `username`'s current password under the same locks and limits as a
+/// sign-in: a wrong one counts as a failed sign-in of that account, so a left-open console
+/// cannot be used to guess the password faster than the sign-in page allows.
+pub async fn reenter_password(
+    pool: &PgPool,
+    username: &Username,
+    password: Secret,
+    client: IpAddr,
+    limits: &RateLimits,
+) -> anyhow::Result<Reentry> {
+    let client_addr = client.to_string();
+    let _turn = VERIFYING.acquire().await?;
+    let mut tx = pool.begin().await?;
+    lock_attempts(&mut tx, &format!("sign-in account {username}")).await?;
+    lock_attempts(&mut tx, &format!("sign-in address {client_addr}")).await?;
+    if let Some(retry_after) = rate_limited(&mut tx, Some(username), &client_addr, limits).await? {
+        tx.commit().await?;
+        return Ok(Reentry::RateLimited { retry_after });
+    }
+    let hash = users::find_by_username(&mut tx, username)
+        .await?
+        .map(|record| record.password_hash);
+    if password::verify_blocking(password, hash).await? {
+        return Ok(Reentry::Matches);
+    }
+    record(
+        &mut tx,
+        AuditAction::SignInFailed,
+        username.as_str(),
+        &client_addr,
+        Some("wrong_current_password"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reentry::Wrong)
 }
 
 /// Takes a transaction-long lock on `key` (an account or an address).

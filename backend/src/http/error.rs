@@ -23,6 +23,10 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("this needs the {0} role or higher")]
     Forbidden(Role),
+    /// The account signed in with a one-time password: nothing but changing it (or signing out)
+    /// is allowed until its owner has.
+    #[error("change your one-time password first (PUT /api/v1/session/password)")]
+    PasswordChangeRequired,
     #[error("{0}")]
     CsrfFailed(&'static str),
     #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
@@ -138,7 +142,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::CsrfFailed(_) | Self::PasswordChangeRequired => {
+                StatusCode::FORBIDDEN
+            }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -166,6 +172,7 @@ impl ApiError {
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
+            Self::PasswordChangeRequired => "password_change_required",
             Self::CsrfFailed(_) => "csrf_failed",
             Self::RateLimited(_) => "rate_limited",
             Self::Validation { .. } => "validation_failed",
@@ -205,6 +212,7 @@ impl From<StoreError> for ApiError {
                 message,
                 current: None,
             },
+            StoreError::NotFound => Self::NotFound,
             StoreError::Database(err) => err.into(),
         }
     }

@@ -15,6 +15,7 @@ pub mod middleware;
 mod observe;
 mod openapi;
 mod operations;
+mod passwords;
 mod paths;
 mod query;
 mod scoring;
@@ -93,7 +94,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
             session::sign_in,
             session::sign_out
         ))
+        .routes(routes!(passwords::change_own))
         .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update))
+        .routes(routes!(passwords::reset))
 }
 
 /// The OpenAPI document of [`router`]'s API.

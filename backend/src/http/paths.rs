@@ -7,7 +7,7 @@ use super::error::ApiError;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use serde::Deserialize;
-use shared::{DeploymentName, EndpointName, NameError};
+use shared::{DeploymentName, EndpointName, NameError, Username};
 use std::str::FromStr;
 use utoipa::IntoParams;
 
@@ -30,6 +30,15 @@ pub struct DeploymentPath {
     /// The deployment's name.
     #[param(value_type = String)]
     pub deployment: DeploymentName,
+}
+
+/// `/users/{username}/…`
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// The account's user name.
+    #[param(value_type = String)]
+    pub username: Username,
 }
 
 /// The path's segments as sent, before their rules are checked.
@@ -76,5 +85,18 @@ impl<S: Send + Sync> FromRequestParts<S> for DeploymentPath {
             endpoint: checked_name("endpoint", &raw.endpoint)?,
             deployment: checked_name("deployment", &deployment)?,
         })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for UserPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::Internal(anyhow::anyhow!("path: {rejection}")))?;
+        let username =
+            Username::parse(&raw).map_err(|err| ApiError::invalid("username", err.to_string()))?;
+        Ok(Self { username })
     }
 }

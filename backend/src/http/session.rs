@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::json::AppJson;
 use super::AppState;
 use crate::auth::session::{self, COOKIE_NAME};
-use crate::auth::{sign_in, Authenticated, SessionSettings, SignInOutcome};
+use crate::auth::{sign_in, Anyone, Authenticated, SessionSettings, SignInOutcome};
 use crate::secret::Secret;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -26,7 +26,7 @@ use std::time::Duration;
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
     )
 )]
-pub async fn current(auth: Authenticated) -> AppJson<SessionInfo> {
+pub async fn current(auth: Authenticated<Anyone>) -> AppJson<SessionInfo> {
     AppJson(auth.session.info())
 }
 
@@ -82,7 +82,7 @@ pub async fn sign_in(
 )]
 pub async fn sign_out(
     State(state): State<AppState>,
-    auth: Authenticated,
+    auth: Authenticated<Anyone>,
 ) -> Result<Response, ApiError> {
     session::end(&state.pool, &auth.session).await?;
     let expired = cookie_header("", Duration::ZERO, &state.sessions);

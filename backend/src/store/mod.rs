@@ -22,6 +22,9 @@ pub enum StoreError {
         field: &'static str,
         message: String,
     },
+    /// The row the write is about does not exist.
+    #[error("no such record")]
+    NotFound,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

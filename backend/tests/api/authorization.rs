@@ -18,8 +18,11 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("get_about", Some(Viewer)),
         ("get_session", Some(Viewer)),
         ("sign_out", Some(Viewer)),
+        ("change_password", Some(Viewer)),
         ("list_users", Some(Admin)),
         ("create_user", Some(Admin)),
+        ("update_user", Some(Admin)),
+        ("reset_user_password", Some(Admin)),
         ("list_endpoints", Some(Viewer)),
         ("create_endpoint", Some(Operator)),
         ("get_endpoint", Some(Viewer)),
@@ -68,6 +71,7 @@ fn operations() -> Vec<Operation> {
                     .replace("{endpoint}", "probe-endpoint")
                     .replace("{deployment}", "probe-deployment")
                     .replace("{kind}", "models")
+                    .replace("{username}", "probe-user")
                     .replace("{id}", "00000000-0000-0000-0000-000000000000"),
             });
         }
@@ -153,4 +157,45 @@ async fn every_operation_admits_exactly_the_roles_it_should() {
         }
     }
     assert_eq!(checked, operations.len() * 5);
+}
+
+/// What a session opened with a one-time password may do before its owner changes it.
+const ADMITTED_WITH_ONE_TIME_PASSWORD: [&str; 5] = [
+    "get_health",
+    "sign_in",
+    "get_session",
+    "sign_out",
+    "change_password",
+];
+
+#[tokio::test]
+async fn a_one_time_password_admits_only_the_session_and_its_change() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("root", Role::Admin).await;
+    let (status, _) = admin
+        .send(
+            Method::POST,
+            "/api/v1/users",
+            Some(
+                json!({ "username": "fresh", "role": "admin", "password": "one-time-password-1" }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut fresh = app.client();
+    let (status, _) = fresh.sign_in("fresh", "one-time-password-1").await;
+    assert_eq!(status, StatusCode::OK);
+    for operation in operations() {
+        let (status, body) = ask(&fresh, &operation).await;
+        let what = format!("{} {}: {status} {body}", operation.method, operation.id);
+        if ADMITTED_WITH_ONE_TIME_PASSWORD.contains(&operation.id.as_str()) {
+            assert!(
+                status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                "admitted: {what}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+            assert_eq!(body["error"]["code"], "password_change_required", "{what}");
+        }
+    }
 }

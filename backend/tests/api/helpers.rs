@@ -5,7 +5,7 @@ use backend::app::{App, AppSettings};
 use backend::auth::{password, RateLimits, SessionSettings};
 use backend::http::UiConfig;
 use backend::secret::Secret;
-use backend::store::users;
+use backend::store::users::{self, PasswordOrigin};
 use backend::workspace::{ArmClient, ArmClientConfig, StaticToken};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -183,13 +183,21 @@ impl TestApp {
             .json(&json!({ "username": name, "password": password }))
     }
 
-    /// Creates a user straight in the store, as `greenlight user add` would.
+    /// Creates a user straight in the store, as `greenlight user add --password-stdin` would
+    /// (a password of its own, not one-time).
     pub async fn add_user(&self, name: &str, role: Role) {
         let hash = password::hash(&Secret::new(PASSWORD)).expect("hash");
         let username = Username::parse(name).expect("valid name");
-        users::create(&self.db.pool, "test", &username, role, &hash)
-            .await
-            .expect("create user");
+        users::create(
+            &self.db.pool,
+            "test",
+            &username,
+            role,
+            &hash,
+            PasswordOrigin::Owner,
+        )
+        .await
+        .expect("create user");
     }
 
     /// A client signed in as a new user with `role`.

@@ -1,5 +1,6 @@
 //! API tests: the real router on a real socket (port 0) over a fresh Postgres database each.
 
+mod accounts;
 mod audit;
 mod authorization;
 #[path = "../common/mod.rs"]
