@@ -11,3 +11,10 @@ export const VIEWER = {
   role: 'viewer',
   password: 'victor-e2e-password-1',
 };
+
+/** Manages the team's accounts on the users page. */
+export const ADMIN = {
+  name: 'ada',
+  role: 'admin',
+  password: 'ada-e2e-password-1',
+};

@@ -11,6 +11,10 @@ use shared::api::{
     InvokeRequest, InvokeResult, KeyName, Operation, OperationList, RegenerateKeyRequest,
     ScaleRequest, SessionInfo, SignInRequest, TrafficChange, TrafficState, CSRF_HEADER,
 };
+use shared::api::{
+    ChangePasswordRequest, CreateUserRequest, ResetPasswordRequest, UpdateUserRequest, UserInfo,
+    UserList,
+};
 use shared::{ErrorEnvelope, FieldError};
 use std::cell::RefCell;
 use std::fmt;
@@ -213,6 +217,43 @@ pub async fn sign_out() -> Result<(), ApiError> {
     let result = send(with_csrf(Request::delete("/api/v1/session")), None).await;
     remember_csrf(None);
     result.map(|_| ())
+}
+
+/// Changes the signed-in user's own password (their other sessions end).
+pub async fn change_password(request: &ChangePasswordRequest) -> Result<(), ApiError> {
+    let body = Some(to_body(request)?);
+    send(with_csrf(Request::put("/api/v1/session/password")), body)
+        .await
+        .map(drop)
+}
+
+// -------------------------------------------------------------------------------- users
+
+fn user_path(username: &str) -> String {
+    format!("/api/v1/users/{}", seg(username))
+}
+
+pub async fn users() -> Result<UserList, ApiError> {
+    get("/api/v1/users").await
+}
+
+pub async fn create_user(request: &CreateUserRequest) -> Result<UserInfo, ApiError> {
+    write(Request::post("/api/v1/users"), Some(request)).await
+}
+
+pub async fn update_user(username: &str, request: &UpdateUserRequest) -> Result<UserInfo, ApiError> {
+    write(Request::patch(&user_path(username)), Some(request)).await
+}
+
+pub async fn reset_password(
+    username: &str,
+    request: &ResetPasswordRequest,
+) -> Result<UserInfo, ApiError> {
+    write(
+        Request::put(&format!("{}/password", user_path(username))),
+        Some(request),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------- endpoints

@@ -97,8 +97,10 @@ pub fn provide() {
     };
     provide_context(feed);
     let session = use_session();
+    // A session with a one-time password may not stream yet (the server answers 403): connect
+    // once its owner has chosen a password.
     Effect::new(move |_| match session.get() {
-        SessionState::SignedIn(_) => {
+        SessionState::SignedIn(info) if !info.user.must_change_password => {
             if CONNECTION.with(|c| c.borrow().is_none()) {
                 connect(feed, session);
             }

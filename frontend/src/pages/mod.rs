@@ -2,6 +2,8 @@
 
 pub mod endpoint;
 pub mod endpoints;
+pub mod password;
+pub mod users;
 
 use crate::api;
 use crate::events::use_feed;
@@ -42,6 +44,13 @@ pub fn TopBar() -> impl IntoView {
                             title=move || if feed.connected.get() { "Live updates on" } else { "Live updates reconnecting…" }>
                             {move || if feed.connected.get() { "● live" } else { "○ offline" }}
                         </span>
+                        <nav aria-label="Console">
+                            <a href="/">"Endpoints"</a>
+                            {info.user.role.allows(Role::Admin).then(|| view! {
+                                <a href="/users" data-testid="nav-users">"Users"</a>
+                            })}
+                            <a href="/password" data-testid="nav-password">"Password"</a>
+                        </nav>
                         <span data-testid="current-user">{info.user.username.to_string()}</span>
                         <span class="role" data-testid="current-role">{info.user.role.to_string()}</span>
                         <button type="button" data-testid="sign-out" disabled=move || signing_out.get()
@@ -63,7 +72,9 @@ pub fn current_role() -> Option<Role> {
     }
 }
 
-/// Shows `children` to signed-in users; sends everyone else to the sign-in page.
+/// Shows `children` to signed-in users; sends everyone else to the sign-in page. A session
+/// opened with a one-time password sees only the form to change it: the server refuses
+/// everything else until then.
 #[component]
 pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
@@ -76,6 +87,10 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
     view! {
         <TopBar />
         {move || match session.get() {
+            SessionState::SignedIn(info) if info.user.must_change_password => view! {
+                <main class="page narrow"><password::PasswordForm forced=true /></main>
+            }
+            .into_any(),
             SessionState::SignedIn(_) => children().into_any(),
             _ => view! { <main class="page"><p class="muted">"Loading…"</p></main> }.into_any(),
         }}
