@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod audit;
+pub mod change_requests;
 mod checks;
 pub mod deployments;
 pub mod metrics;
 pub mod operations;
+pub mod rollouts;
 pub mod workspace;
 
 pub use audit::{AuditEventView, AuditPage};

@@ -26,10 +26,10 @@ pub mod state;
 pub mod workspace_id;
 
 pub use change_request::{
-    approve, check_break_glass, check_comment, check_reason, check_required_approvals, reject,
-    Actor, ApprovalRefused, Approved, BreakGlassRefused, Change, ChangeRequest, ChangeRequestEvent,
-    ChangeRequestState, DEFAULT_EXPIRY, DEFAULT_REQUIRED_APPROVALS, MAX_REQUIRED_APPROVALS,
-    MIN_REQUIRED_APPROVALS,
+    approve, check_break_glass, check_comment, check_reason, check_required_approvals, expires_at,
+    reject, Actor, ApprovalRefused, Approved, BreakGlassRefused, Change, ChangeRequest,
+    ChangeRequestEvent, ChangeRequestState, DEFAULT_EXPIRY, DEFAULT_REQUIRED_APPROVALS,
+    MAX_REQUIRED_APPROVALS, MIN_REQUIRED_APPROVALS,
 };
 pub use plan::{Plan, Step, StepDuration, MAX_STEPS, MAX_STEP_DURATION};
 pub use plan_check::{check_plan, check_rollout_start, PlanRule, PlanViolation, StartRefused};

@@ -279,4 +279,23 @@ mod tests {
         );
         assert_eq!(Step::SmokeTest.target_split("blue", "green"), None);
     }
+
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn the_openapi_schema_shows_durations_as_text_and_steps_by_kind() {
+        use utoipa::PartialSchema;
+        let duration = serde_json::to_value(StepDuration::schema()).expect("serialize");
+        assert_eq!(duration["type"], "string", "{duration}");
+        let step = serde_json::to_string(&Step::schema()).expect("serialize");
+        for kind in [
+            "deploy",
+            "smoke_test",
+            "mirror",
+            "shift",
+            "bake",
+            "delete_old",
+        ] {
+            assert!(step.contains(&format!("\"{kind}\"")), "{kind} in {step}");
+        }
+    }
 }
