@@ -5,6 +5,7 @@
 //! disables the Approve button with exactly the reason the API answers with, and a test can walk
 //! every refusal without a database.
 
+pub use super::request_state::{ChangeRequestEvent, ChangeRequestState};
 use super::split::TrafficSplit;
 use crate::error::FieldError;
 use crate::role::Role;
@@ -41,102 +42,6 @@ pub enum Change {
     DeleteEndpoint,
 }
 
-/// Where a change request is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeRequestState {
-    /// Waiting for approvals.
-    Pending,
-    /// Approved (or break-glass); the change is being applied.
-    Approved,
-    Applied,
-    /// The workspace refused or failed the change.
-    Failed,
-    Rejected,
-    Expired,
-    /// The endpoint's split changed after the request was made; not applied.
-    Stale,
-    /// Withdrawn by Greenlight: its rollout was paused, aborted or rolled back.
-    Cancelled,
-}
-
-/// What happens to a change request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeRequestEvent {
-    /// The last required approval arrived.
-    ApprovalsComplete,
-    /// An admin applies it without approvals.
-    BreakGlass,
-    Reject,
-    Expire,
-    Cancel,
-    /// The live split no longer is the request's `before` (checked again right before applying).
-    FoundStale,
-    Applied,
-    ApplyFailed,
-}
-
-impl ChangeRequestState {
-    pub const ALL: [Self; 8] = [
-        Self::Pending,
-        Self::Approved,
-        Self::Applied,
-        Self::Failed,
-        Self::Rejected,
-        Self::Expired,
-        Self::Stale,
-        Self::Cancelled,
-    ];
-
-    /// The stored and serialized name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Applied => "applied",
-            Self::Failed => "failed",
-            Self::Rejected => "rejected",
-            Self::Expired => "expired",
-            Self::Stale => "stale",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// Pending and approved requests are open; every other state is final.
-    pub fn is_open(self) -> bool {
-        matches!(self, Self::Pending | Self::Approved)
-    }
-
-    /// The state `event` leads to; `None` when it can't happen now.
-    pub fn next(self, event: ChangeRequestEvent) -> Option<Self> {
-        use ChangeRequestEvent as E;
-        use ChangeRequestState as S;
-        Some(match (self, event) {
-            (S::Pending, E::ApprovalsComplete | E::BreakGlass) => S::Approved,
-            (S::Pending, E::Reject) => S::Rejected,
-            (S::Pending, E::Expire) => S::Expired,
-            (S::Pending, E::Cancel) => S::Cancelled,
-            (S::Pending | S::Approved, E::FoundStale) => S::Stale,
-            (S::Approved, E::Applied) => S::Applied,
-            (S::Approved, E::ApplyFailed) => S::Failed,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for ChangeRequestState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A change request as the rules see it: the database row without the display fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRequest {
@@ -149,6 +54,32 @@ pub struct ChangeRequest {
     /// Who approved so far, once each.
     pub approvers: Vec<Username>,
     pub expires_at: DateTime<Utc>,
+}
+
+impl ChangeRequest {
+    /// A new request: pending, no approvals, expiring [`DEFAULT_EXPIRY`] after `created_at`.
+    pub fn open(
+        change: Change,
+        before: TrafficSplit,
+        requester: Username,
+        required_approvals: u32,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            change,
+            before,
+            requester,
+            state: ChangeRequestState::Pending,
+            required_approvals,
+            approvers: Vec::new(),
+            expires_at: expires_at(created_at),
+        }
+    }
+
+    /// Pending past its expiry: the sweeper marks it `expired` (and pauses its rollout).
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.state == ChangeRequestState::Pending && now >= self.expires_at
+    }
 }
 
 /// Who acts on a request.
@@ -371,17 +302,41 @@ mod tests {
     }
 
     fn request(required: u32) -> ChangeRequest {
-        ChangeRequest {
-            change: Change::Traffic {
+        ChangeRequest::open(
+            Change::Traffic {
                 after: TrafficSplit::shifted("blue", "green", 10),
             },
-            before: TrafficSplit::all_to("blue"),
-            requester: user("alice"),
-            state: ChangeRequestState::Pending,
-            required_approvals: required,
-            approvers: Vec::new(),
-            expires_at: expires_at(now()),
-        }
+            TrafficSplit::all_to("blue"),
+            user("alice"),
+            required,
+            now(),
+        )
+    }
+
+    #[test]
+    fn already_approved_by_you_is_refused() {
+        let mut r = request(3);
+        r.approvers = vec![user("bob"), user("carol")];
+        let refused = approve(&r, &actor("carol", Role::Approver), now()).expect_err("twice");
+        assert_eq!(refused, ApprovalRefused::AlreadyApprovedByYou);
+        assert_eq!(refused.code(), "already_approved");
+        assert!(
+            !refused.is_forbidden(),
+            "409: about the request, not the person"
+        );
+    }
+
+    #[test]
+    fn a_request_is_expired_once_pending_past_its_expiry() {
+        let r = request(1);
+        assert!(!r.is_expired(r.expires_at - TimeDelta::seconds(1)));
+        assert!(r.is_expired(r.expires_at));
+        let mut applied = request(1);
+        applied.state = ChangeRequestState::Applied;
+        assert!(
+            !applied.is_expired(applied.expires_at),
+            "only pending requests expire"
+        );
     }
 
     #[test]
@@ -535,43 +490,6 @@ mod tests {
             refused.message,
             "required_approvals must be between 1 and 5 (got 6)"
         );
-    }
-
-    /// Rows: `ChangeRequestState::ALL`; columns: approvals_complete, break_glass, reject, expire,
-    /// cancel, found_stale, applied, apply_failed. `None`: refused.
-    #[test]
-    fn every_change_request_transition_matches_the_table_refused_ones_included() {
-        use ChangeRequestEvent as E;
-        use ChangeRequestState as S;
-        const EVENTS: [E; 8] = [
-            E::ApprovalsComplete,
-            E::BreakGlass,
-            E::Reject,
-            E::Expire,
-            E::Cancel,
-            E::FoundStale,
-            E::Applied,
-            E::ApplyFailed,
-        ];
-        const N: Option<S> = None;
-        #[rustfmt::skip]
-        let table: [[Option<S>; 8]; 8] = [
-            /* pending */   [Some(S::Approved), Some(S::Approved), Some(S::Rejected), Some(S::Expired), Some(S::Cancelled), Some(S::Stale), N, N],
-            /* approved */  [N, N, N, N, N, Some(S::Stale), Some(S::Applied), Some(S::Failed)],
-            /* applied */   [N; 8],
-            /* failed */    [N; 8],
-            /* rejected */  [N; 8],
-            /* expired */   [N; 8],
-            /* stale */     [N; 8],
-            /* cancelled */ [N; 8],
-        ];
-        for (row, state) in S::ALL.into_iter().enumerate() {
-            for (column, event) in EVENTS.into_iter().enumerate() {
-                assert_eq!(state.next(event), table[row][column], "{state} + {event:?}");
-            }
-            assert_eq!(state.is_open(), matches!(state, S::Pending | S::Approved));
-            assert_eq!(S::parse(state.as_str()), Some(state));
-        }
     }
 
     #[test]

@@ -13,14 +13,15 @@
 //!   can't overwrite a newer state.
 //! - [`split`]: an endpoint's live and mirror split as a value, the dry-run diff a change request
 //!   shows, staleness, and the rule that returning to the known-good split needs no approval.
-//! - [`change_request`]: the states of a change request and who may approve, reject or break
-//!   glass.
+//! - [`change_request`]: who may approve, reject or break glass; [`request_state`]: the states a
+//!   change request goes through.
 //! - [`workspace_id`]: Greenlight's name for a connected workspace, stored beside every
 //!   endpoint name in the new tables so several workspaces can share one database.
 
 pub mod change_request;
 pub mod plan;
 pub mod plan_check;
+pub mod request_state;
 pub mod split;
 pub mod state;
 pub mod workspace_id;

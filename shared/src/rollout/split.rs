@@ -54,6 +54,26 @@ impl TrafficSplit {
         self
     }
 
+    /// What to send to return an endpoint whose split is `live` to `known_good`: the known-good
+    /// shares, and an explicit 0 for every deployment `live` names that `known_good` does not (a
+    /// green that took traffic, a mirror), so the body says what is switched off. Takes the
+    /// same effect as `known_good`, so it needs no approval ([`needs_approval`]).
+    pub fn restoring(known_good: &Self, live: &Self) -> Self {
+        let zero_missing = |good: &Split, now: &Split| -> Split {
+            let mut out = good.clone();
+            for name in now.keys() {
+                if !good.keys().any(|g| g.eq_ignore_ascii_case(name)) {
+                    out.insert(name.clone(), 0);
+                }
+            }
+            out
+        };
+        Self {
+            traffic: zero_missing(&known_good.traffic, &live.traffic),
+            mirror_traffic: zero_missing(&known_good.mirror_traffic, &live.mirror_traffic),
+        }
+    }
+
     /// The same split as it takes effect (zero shares dropped, names lower-cased).
     pub fn effective(&self) -> Self {
         Self {
@@ -267,6 +287,20 @@ mod tests {
         };
         assert!(needs_approval(&delete, Some(&good)));
         assert!(needs_approval(&Change::DeleteEndpoint, Some(&good)));
+    }
+
+    #[test]
+    fn a_restore_sends_the_known_good_split_and_zeroes_the_rest() {
+        let good = TrafficSplit::all_to("blue");
+        let live = split(&[("blue", 90), ("green", 10)], &[]);
+        let back = TrafficSplit::restoring(&good, &live);
+        assert_eq!(back, split(&[("blue", 100), ("green", 0)], &[]));
+        let mirrored = TrafficSplit::all_to("blue").mirrored_to("green", 10);
+        let back = TrafficSplit::restoring(&good, &mirrored);
+        assert_eq!(back, split(&[("blue", 100)], &[("green", 0)]));
+        assert!(back.same_effect(&good));
+        let change = Change::Traffic { after: back };
+        assert!(!needs_approval(&change, Some(&good)));
     }
 
     #[test]

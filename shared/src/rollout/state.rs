@@ -20,6 +20,8 @@
 //!   the restore on after a crash. They differ in intent (abort: "stop"; rollback: "green is
 //!   bad") and in where they are allowed: only rollback reopens a `Failed` rollout, which may have
 //!   left the endpoint half-shifted. A rollout that has not started is aborted at once.
+//! - **Green stays after abort or rollback**, at 0 %, for people to look at; removing it is a
+//!   deletion, i.e. a change request of its own.
 //! - **Every active state can fail**; a failed restore ends `Failed`, from which rollback is
 //!   tried again.
 
@@ -192,6 +194,17 @@ impl RolloutState {
         };
         Ok(next)
     }
+
+    /// The active states, for the partial unique index `… where state in (…)`: a migration
+    /// test can hold the index to this list.
+    pub const ACTIVE: [RolloutState; 6] = [
+        Self::Pending,
+        Self::Running,
+        Self::WaitingForApproval,
+        Self::Paused,
+        Self::Aborting,
+        Self::RollingBack,
+    ];
 
     /// At most one rollout per endpoint may be active (a partial unique index over these
     /// states): an active rollout owns the endpoint's traffic.
@@ -407,6 +420,10 @@ mod tests {
                 "aborting",
                 "rolling_back"
             ]
+        );
+        assert_eq!(
+            RolloutState::ACTIVE.map(RolloutState::as_str).as_slice(),
+            active.as_slice()
         );
         for state in RolloutState::ALL {
             assert_ne!(state.is_active(), state.is_terminal(), "{state}");
