@@ -8,6 +8,7 @@
 pub use super::request_state::{ChangeRequestEvent, ChangeRequestState};
 use super::split::TrafficSplit;
 use crate::error::FieldError;
+use crate::names::DeploymentName;
 use crate::role::Role;
 use crate::text;
 use crate::username::Username;
@@ -37,7 +38,8 @@ pub enum Change {
         after: TrafficSplit,
     },
     DeleteDeployment {
-        deployment: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        deployment: DeploymentName,
     },
     DeleteEndpoint,
 }
@@ -495,7 +497,7 @@ mod tests {
     #[test]
     fn changes_serialize_with_their_kind() {
         let json = serde_json::to_value(Change::DeleteDeployment {
-            deployment: "blue".into(),
+            deployment: DeploymentName::parse("blue").expect("valid"),
         })
         .expect("serialize");
         assert_eq!(

@@ -283,7 +283,7 @@ mod tests {
             "no rollout, no known-good split"
         );
         let delete = Change::DeleteDeployment {
-            deployment: "green".into(),
+            deployment: crate::names::DeploymentName::parse("green").expect("valid"),
         };
         assert!(needs_approval(&delete, Some(&good)));
         assert!(needs_approval(&Change::DeleteEndpoint, Some(&good)));
