@@ -22,6 +22,7 @@ pub mod error;
 pub mod limits;
 pub mod names;
 pub mod role;
+pub mod rollout;
 pub mod text;
 pub mod traffic;
 pub mod username;

@@ -4,10 +4,12 @@ use serde::{Deserialize, Serialize};
 
 pub mod accounts;
 pub mod audit;
+pub mod change_requests;
 mod checks;
 pub mod deployments;
 pub mod metrics;
 pub mod operations;
+pub mod rollouts;
 pub mod workspace;
 
 pub use accounts::*;
