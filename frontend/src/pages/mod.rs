@@ -45,7 +45,6 @@ pub fn TopBar() -> impl IntoView {
                             {move || if feed.connected.get() { "● live" } else { "○ offline" }}
                         </span>
                         <nav aria-label="Console">
-                            <a href="/">"Endpoints"</a>
                             {info.user.role.allows(Role::Admin).then(|| view! {
                                 <a href="/users" data-testid="nav-users">"Users"</a>
                             })}
