@@ -5,16 +5,21 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use shared::api::change_requests::{
+    ApproveRequest, ChangeRequestDetail, ChangeRequestList, EndpointPolicy, RejectRequest,
+    TrafficChangeRequest,
+};
 use shared::api::{
     About, AssetKind, AssetList, CreateDeploymentRequest, CreateEndpointRequest, DeploymentList,
     DeploymentLogs, EndpointKeys, EndpointList, EndpointMetricsSummary, EndpointSummary, Health,
     InvokeRequest, InvokeResult, KeyName, Operation, OperationList, RegenerateKeyRequest,
-    ScaleRequest, SessionInfo, SignInRequest, TrafficChange, TrafficState, CSRF_HEADER,
+    ScaleRequest, SessionInfo, SignInRequest, TrafficState, CSRF_HEADER,
 };
 use shared::api::{
     ChangePasswordRequest, CreateUserRequest, ResetPasswordRequest, UpdateUserRequest, UserInfo,
     UserList,
 };
+use shared::rollout::ChangeRequestState;
 use shared::{ErrorEnvelope, FieldError};
 use std::cell::RefCell;
 use std::fmt;
@@ -241,7 +246,10 @@ pub async fn create_user(request: &CreateUserRequest) -> Result<UserInfo, ApiErr
     write(Request::post("/api/v1/users"), Some(request)).await
 }
 
-pub async fn update_user(username: &str, request: &UpdateUserRequest) -> Result<UserInfo, ApiError> {
+pub async fn update_user(
+    username: &str,
+    request: &UpdateUserRequest,
+) -> Result<UserInfo, ApiError> {
     write(Request::patch(&user_path(username)), Some(request)).await
 }
 
@@ -270,8 +278,16 @@ pub async fn create_endpoint(request: &CreateEndpointRequest) -> Result<Operatio
     write(Request::post("/api/v1/endpoints"), Some(request)).await
 }
 
-pub async fn delete_endpoint(name: &str) -> Result<Operation, ApiError> {
-    write(Request::delete(&endpoint_path(name)), NO_BODY).await
+/// The query of a delete, which now asks first: the reason is required (the API answers 422
+/// naming `reason` without one).
+fn delete_query(reason: &str) -> String {
+    format!("?reason={}", seg(reason))
+}
+
+/// Asks for the endpoint to be deleted: answers with the change request, applied once approved.
+pub async fn delete_endpoint(name: &str, reason: &str) -> Result<ChangeRequestDetail, ApiError> {
+    let path = format!("{}{}", endpoint_path(name), delete_query(reason));
+    write(Request::delete(&path), NO_BODY).await
 }
 
 // -------------------------------------------------------------------------- deployments
@@ -299,12 +315,18 @@ pub async fn scale(endpoint: &str, deployment: &str, count: i64) -> Result<Opera
     .await
 }
 
-pub async fn delete_deployment(endpoint: &str, deployment: &str) -> Result<Operation, ApiError> {
-    write(
-        Request::delete(&deployment_path(endpoint, deployment)),
-        NO_BODY,
-    )
-    .await
+/// Asks for the deployment to be deleted: answers with the change request, applied once approved.
+pub async fn delete_deployment(
+    endpoint: &str,
+    deployment: &str,
+    reason: &str,
+) -> Result<ChangeRequestDetail, ApiError> {
+    let path = format!(
+        "{}{}",
+        deployment_path(endpoint, deployment),
+        delete_query(reason)
+    );
+    write(Request::delete(&path), NO_BODY).await
 }
 
 pub async fn logs(endpoint: &str, deployment: &str, tail: u32) -> Result<DeploymentLogs, ApiError> {
@@ -327,7 +349,11 @@ pub async fn sample_request(endpoint: &str, deployment: &str) -> Result<Option<V
 
 // ----------------------------------------------------------------------- traffic, invoke
 
-pub async fn change_traffic(endpoint: &str, change: &TrafficChange) -> Result<Operation, ApiError> {
+/// Asks for a new split: answers `202` with the change request, applied once approved.
+pub async fn change_traffic(
+    endpoint: &str,
+    change: &TrafficChangeRequest,
+) -> Result<ChangeRequestDetail, ApiError> {
     let path = format!("{}/traffic", endpoint_path(endpoint));
     write(Request::put(&path), Some(change)).await
 }
@@ -369,4 +395,62 @@ pub async fn operations(endpoint: &str, limit: u32) -> Result<OperationList, Api
         seg(endpoint)
     ))
     .await
+}
+
+pub async fn operation(id: uuid::Uuid) -> Result<Operation, ApiError> {
+    get(&format!("/api/v1/operations/{id}")).await
+}
+
+// ----------------------------------------------------------------------- change requests
+
+fn change_request_path(id: uuid::Uuid) -> String {
+    format!("/api/v1/change-requests/{id}")
+}
+
+/// Change requests, newest first: in `state` if given, on `endpoint` if given.
+pub async fn change_requests(
+    state: Option<ChangeRequestState>,
+    endpoint: Option<&str>,
+    limit: u32,
+) -> Result<ChangeRequestList, ApiError> {
+    let mut path = format!("/api/v1/change-requests?limit={limit}");
+    if let Some(state) = state {
+        path.push_str(&format!("&state={}", state.as_str()));
+    }
+    if let Some(endpoint) = endpoint {
+        path.push_str(&format!("&endpoint={}", seg(endpoint)));
+    }
+    get(&path).await
+}
+
+pub async fn change_request(id: uuid::Uuid) -> Result<ChangeRequestDetail, ApiError> {
+    get(&change_request_path(id)).await
+}
+
+pub async fn approve(
+    id: uuid::Uuid,
+    request: &ApproveRequest,
+) -> Result<ChangeRequestDetail, ApiError> {
+    let path = format!("{}/approve", change_request_path(id));
+    write(Request::post(&path), Some(request)).await
+}
+
+pub async fn reject(
+    id: uuid::Uuid,
+    request: &RejectRequest,
+) -> Result<ChangeRequestDetail, ApiError> {
+    let path = format!("{}/reject", change_request_path(id));
+    write(Request::post(&path), Some(request)).await
+}
+
+pub async fn policy(endpoint: &str) -> Result<EndpointPolicy, ApiError> {
+    get(&format!("{}/policy", endpoint_path(endpoint))).await
+}
+
+pub async fn set_policy(
+    endpoint: &str,
+    policy: &EndpointPolicy,
+) -> Result<EndpointPolicy, ApiError> {
+    let path = format!("{}/policy", endpoint_path(endpoint));
+    write(Request::put(&path), Some(policy)).await
 }

@@ -1,6 +1,7 @@
 //! The live feed: one `EventSource` on `/api/v1/events` per signed-in tab. Every operation the
 //! server runs (create, scale, delete, traffic, keys) arrives here as it starts, reports a step
-//! and ends, so every page — and every other open browser — shows it without a reload.
+//! and ends, and every change request as it is made, approved, rejected, expires, goes stale or
+//! is applied — so every page, and every other open browser, shows it without a reload.
 //!
 //! The browser reconnects by itself and sends `Last-Event-ID`; when it gives up (the server
 //! answered an error, e.g. while restarting), we open a new source after a pause and resume with
@@ -10,7 +11,9 @@
 use crate::api;
 use crate::session::{use_session, SessionState};
 use leptos::prelude::*;
+use shared::api::change_requests::ChangeRequestSummary;
 use shared::api::Operation;
+use shared::rollout::ChangeRequestState;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,8 +29,23 @@ pub struct Feed {
     operations: RwSignal<HashMap<Uuid, Operation>>,
     /// The operation update that arrived last: pages watch it to reload what it touched.
     pub last: RwSignal<Option<Operation>>,
+    /// The latest state of every change request seen since the page loaded, by id.
+    requests: RwSignal<HashMap<Uuid, ChangeRequestSummary>>,
+    /// The change request update that arrived last: pages watch it to reload their lists.
+    pub last_request: RwSignal<Option<ChangeRequestSummary>>,
     /// True while the stream is open.
     pub connected: RwSignal<bool>,
+}
+
+/// How far a request has come, to tell an older copy from a newer one: answers and events may
+/// arrive in either order, and a request only moves forward.
+fn progress(r: &ChangeRequestSummary) -> (u8, u32) {
+    let stage = match r.state {
+        ChangeRequestState::Pending => 0,
+        ChangeRequestState::Approved => 1,
+        _ => 2,
+    };
+    (stage, r.approval_count)
 }
 
 impl Feed {
@@ -66,6 +84,30 @@ impl Feed {
         });
     }
 
+    /// The change request's latest known state (tracked).
+    pub fn request(&self, id: Uuid) -> Option<ChangeRequestSummary> {
+        self.requests.with(|r| r.get(&id).cloned())
+    }
+
+    /// Adds a change request the API answered with, unless the stream already brought a newer
+    /// state of it.
+    pub fn record_request(&self, request: ChangeRequestSummary) {
+        let newer = self.requests.with_untracked(|r| {
+            r.get(&request.id)
+                .is_none_or(|known| progress(&request) >= progress(known))
+        });
+        if newer {
+            self.requests.update(|r| {
+                r.insert(request.id, request);
+            });
+        }
+    }
+
+    fn apply_request(&self, request: ChangeRequestSummary) {
+        self.record_request(request.clone());
+        self.last_request.set(Some(request));
+    }
+
     fn apply(&self, op: Operation) {
         self.operations.update(|ops| {
             ops.insert(op.id, op.clone());
@@ -78,6 +120,7 @@ impl Feed {
 struct Connection {
     source: EventSource,
     _on_operation: Closure<dyn FnMut(MessageEvent)>,
+    _on_request: Closure<dyn FnMut(MessageEvent)>,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_error: Closure<dyn FnMut(Event)>,
 }
@@ -93,6 +136,8 @@ pub fn provide() {
     let feed = Feed {
         operations: RwSignal::new(HashMap::new()),
         last: RwSignal::new(None),
+        requests: RwSignal::new(HashMap::new()),
+        last_request: RwSignal::new(None),
         connected: RwSignal::new(false),
     };
     provide_context(feed);
@@ -129,14 +174,13 @@ fn connect(feed: Feed, session: RwSignal<SessionState>) {
         return;
     };
     let on_operation = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-        if let Ok(id) = ev.last_event_id().parse::<i64>() {
-            LAST_ID.set(Some(id));
-        }
-        let Some(text) = ev.data().as_string() else {
-            return;
-        };
-        if let Ok(op) = serde_json::from_str::<Operation>(&text) {
+        if let Some(op) = event_data::<Operation>(&ev) {
             feed.apply(op);
+        }
+    });
+    let on_request = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        if let Some(request) = event_data::<ChangeRequestSummary>(&ev) {
+            feed.apply_request(request);
         }
     });
     let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| feed.connected.set(true));
@@ -171,14 +215,25 @@ fn connect(feed: Feed, session: RwSignal<SessionState>) {
     });
     let _ =
         source.add_event_listener_with_callback("operation", on_operation.as_ref().unchecked_ref());
+    let _ = source
+        .add_event_listener_with_callback("change_request", on_request.as_ref().unchecked_ref());
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     CONNECTION.with(|c| {
         *c.borrow_mut() = Some(Connection {
             source,
             _on_operation: on_operation,
+            _on_request: on_request,
             _on_open: on_open,
             _on_error: on_error,
         })
     });
+}
+
+/// An event's JSON data, after noting its id to resume from.
+fn event_data<T: serde::de::DeserializeOwned>(ev: &MessageEvent) -> Option<T> {
+    if let Ok(id) = ev.last_event_id().parse::<i64>() {
+        LAST_ID.set(Some(id));
+    }
+    serde_json::from_str(&ev.data().as_string()?).ok()
 }

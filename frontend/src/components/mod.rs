@@ -1,5 +1,6 @@
 //! Pieces more than one page uses.
 
+pub mod change_request;
 pub mod confirm_delete;
 pub mod operation_progress;
 pub mod sparkline;

@@ -91,8 +91,3 @@ pub fn Activity(endpoint: String) -> impl IntoView {
         </section>
     }
 }
-
-/// True once the operation has ended, either way.
-pub fn finished(op: &Operation) -> bool {
-    op.status != OperationStatus::Running
-}

@@ -1,15 +1,19 @@
 //! The traffic editor: a live and a mirror share per deployment, checked as the user types
 //! with the very rules (and words) the server and Azure apply, so a split Azure would refuse
-//! can't be sent. The apply button stays disabled and says why.
+//! can't be sent. Nothing changes at once: **Request change** sends the split with a reason as a
+//! change request, which a second person approves (issue 11); the editor then follows that
+//! request. The button stays disabled and says why.
 
 use crate::api;
-use crate::components::operation_progress::{finished, TrackedOperation};
+use crate::components::change_request::RequestStatus;
 use crate::components::traffic_bar::TrafficBar;
 use crate::events::use_feed;
 use crate::remote::ErrorNote;
-use crate::submit::{started, AnswerExt};
+use crate::submit::AnswerExt;
 use leptos::prelude::*;
-use shared::api::{OperationStatus, Split, TrafficChange, TrafficState};
+use shared::api::change_requests::TrafficChangeRequest;
+use shared::api::{Split, TrafficState};
+use shared::rollout::ChangeRequestState;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -69,12 +73,16 @@ pub fn TrafficEditor(
     let feed = use_feed();
     let draft = RwSignal::new(Draft::new());
     let dirty = RwSignal::new(false);
-    let apply = Action::new_local(move |change: &TrafficChange| {
+    let reason = RwSignal::new(String::new());
+    let apply = Action::new_local(move |change: &TrafficChangeRequest| {
         let (endpoint, change) = (endpoint.clone(), change.clone());
         async move {
             let answer = api::change_traffic(&endpoint, &change).await;
             match &answer {
-                Ok(op) => feed.record(op.clone()),
+                Ok(request) => {
+                    feed.record_request(request.summary.clone());
+                    reason.set(String::new());
+                }
                 // Someone else changed it: show theirs, and let the user decide again.
                 Err(err) => {
                     if let Some(theirs) = err.current.as_deref() {
@@ -88,7 +96,14 @@ pub fn TrafficEditor(
     });
     let sending = apply.pending();
     let answer = apply.value();
-    let running = started(answer);
+    // The change request the last send made.
+    let requested = Signal::derive(move || answer.accepted(|d| d.summary.id));
+    let request_state = move || {
+        requested
+            .get()
+            .and_then(|id| feed.request(id))
+            .map(|r| r.state)
+    };
 
     // Follow the server's split until the user starts editing; pick up new deployments always.
     Effect::new(move |_| {
@@ -106,21 +121,18 @@ pub fn TrafficEditor(
             draft.set(draft_of(&state, &names));
         }
     });
-    // When the change we sent ends, show the server's split again — once: later events must
-    // not throw away what the user has typed since.
+    // When the change we asked for is applied, show the server's split again — once: later
+    // events must not throw away what the user has typed since. Refused or stale, the draft
+    // stays, to be adjusted and asked again.
     let settled = StoredValue::new(None::<Uuid>);
     Effect::new(move |_| {
-        if let Some(op) = running.get().and_then(|id| feed.operation(id)) {
-            if finished(&op) && settled.get_value() != Some(op.id) {
-                settled.set_value(Some(op.id));
-                dirty.set(false);
-                if op.status == OperationStatus::Succeeded {
-                    if let (Some(state), names) =
-                        (current.get_untracked(), deployments.get_untracked())
-                    {
-                        draft.set(draft_of(&state, &names));
-                    }
-                }
+        let Some(id) = requested.get() else { return };
+        if request_state() == Some(ChangeRequestState::Applied) && settled.get_value() != Some(id) {
+            settled.set_value(Some(id));
+            dirty.set(false);
+            // The page may have the new split already; if not, its reload brings it (above).
+            if let Some(state) = current.get_untracked() {
+                draft.set(draft_of(&state, &deployments.get_untracked()));
             }
         }
     });
@@ -138,11 +150,18 @@ pub fn TrafficEditor(
             }
         }
     });
-    let op_running = move || {
-        running
-            .get()
-            .and_then(|id| feed.operation(id))
-            .is_some_and(|op| !finished(&op))
+    let waiting = move || request_state().is_some_and(ChangeRequestState::is_open);
+    let reason_problem = move || {
+        TrafficChangeRequest {
+            traffic: Split::new(),
+            mirror_traffic: Split::new(),
+            version: None,
+            reason: reason.get(),
+            break_glass: false,
+        }
+        .check()
+        .err()
+        .map(|_| "give a reason for the change".to_owned())
     };
     let unchanged = move || match (parsed.get(), current.get()) {
         (Ok((live, mirror)), Some(state)) => {
@@ -154,14 +173,16 @@ pub fn TrafficEditor(
     let blocked = move || -> Option<String> {
         if current.get().is_none() {
             Some("loading the current split…".into())
-        } else if op_running() || sending.get() {
-            Some("a traffic change is being applied".into())
+        } else if sending.get() {
+            Some("sending the change request…".into())
+        } else if waiting() {
+            Some("your change request is waiting (see Change requests)".into())
         } else if !problems.get().is_empty() {
             Some("fix the split first (see above)".into())
         } else if unchanged() {
             Some("this is the current split".into())
         } else {
-            None
+            reason_problem()
         }
     };
 
@@ -170,10 +191,12 @@ pub fn TrafficEditor(
             return;
         };
         if !sending.get_untracked() {
-            apply.dispatch_local(TrafficChange {
+            apply.dispatch_local(TrafficChangeRequest {
                 traffic,
                 mirror_traffic,
                 version: current.get_untracked().map(|s| s.version),
+                reason: reason.get_untracked().trim().to_owned(),
+                break_glass: false,
             });
         }
     };
@@ -268,12 +291,18 @@ pub fn TrafficEditor(
                 }).collect_view()}
             </ul>
             {can_edit.then(|| view! {
+                <label>
+                    "Reason (required: the approver reads it)"
+                    <input data-testid="traffic-reason" autocomplete="off"
+                        placeholder="e.g. shift 10 % to green after a clean bake"
+                        bind:value=reason />
+                </label>
                 <div class="actions">
                     <button type="button" data-testid="traffic-apply"
                         disabled=move || blocked().is_some()
                         aria-describedby="traffic-apply-reason"
                         on:click=send>
-                        "Apply split"
+                        "Request change"
                     </button>
                     <button type="button" class="secondary" data-testid="traffic-reset"
                         on:click=move |_| {
@@ -295,7 +324,7 @@ pub fn TrafficEditor(
                     <ul>{err.fields.into_iter().map(|f| view! { <li class="error">{f.message}</li> }).collect_view()}</ul>
                 </div>
             })}
-            <TrackedOperation id=running />
+            <RequestStatus id=requested what="change" />
         </section>
     }
 }

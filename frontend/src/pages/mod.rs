@@ -1,5 +1,6 @@
 //! The console's pages, and what every page has: the top bar and the sign-in guard.
 
+pub mod approvals;
 pub mod endpoint;
 pub mod endpoints;
 pub mod password;
@@ -16,8 +17,8 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 use shared::Role;
 
-/// The top bar: product name, the live feed's state, and the signed-in user and role with a
-/// sign-out button — visible on every page.
+/// The top bar: product name, the live feed's state, the Approvals inbox with its live count,
+/// and the signed-in user and role with a sign-out button — visible on every page.
 #[component]
 pub fn TopBar() -> impl IntoView {
     let session = use_session();
@@ -45,6 +46,8 @@ pub fn TopBar() -> impl IntoView {
                             {move || if feed.connected.get() { "● live" } else { "○ offline" }}
                         </span>
                         <nav aria-label="Console">
+                            // A one-time-password session may read nothing else yet.
+                            {(!info.user.must_change_password).then(|| view! { <approvals::ApprovalsLink /> })}
                             {info.user.role.allows(Role::Admin).then(|| view! {
                                 <a href="/users" data-testid="nav-users">"Users"</a>
                             })}

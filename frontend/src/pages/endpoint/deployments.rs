@@ -1,8 +1,10 @@
-//! The endpoint's deployments: what each runs, how many instances, its state; scaling and
-//! deleting, each followed live to its end.
+//! The endpoint's deployments: what each runs, how many instances, its state; scaling, followed
+//! live to its end, and asking for a deployment to be deleted (a change request: it goes once
+//! approved).
 
 use super::{is_operator, use_endpoint};
 use crate::api::{self, ApiError};
+use crate::components::change_request::RequestStatus;
 use crate::components::confirm_delete::ConfirmDelete;
 use crate::components::operation_progress::TrackedOperation;
 use crate::events::use_feed;
@@ -34,13 +36,6 @@ fn short_asset(reference: &str) -> String {
             .unwrap_or(reference)
             .replace("/versions/", ":"),
     }
-}
-
-/// What an operator asks of one deployment.
-#[derive(Debug, Clone, Copy)]
-enum RowChange {
-    Scale(i64),
-    Delete,
 }
 
 #[component]
@@ -101,25 +96,32 @@ fn DeploymentRow(name: String) -> impl IntoView {
             }
         }
     });
-    // Scaling and deleting share one action: the row shows what the last of them started.
-    let change_name = name.clone();
-    let change = Action::new_local(move |change: &RowChange| {
-        let (endpoint, deployment, change) = (data.name(), change_name.clone(), *change);
+    let scale_name = name.clone();
+    let scale_action = Action::new_local(move |count: &i64| {
+        let (endpoint, deployment, count) = (data.name(), scale_name.clone(), *count);
         async move {
-            let op = match change {
-                RowChange::Scale(count) => {
-                    let op = api::scale(&endpoint, &deployment, count).await?;
-                    touched.set(false);
-                    op
-                }
-                RowChange::Delete => api::delete_deployment(&endpoint, &deployment).await?,
-            };
+            let op = api::scale(&endpoint, &deployment, count).await?;
+            touched.set(false);
             feed.record(op.clone());
             Ok::<_, ApiError>(op)
         }
     });
-    let pending = change.pending();
-    let answer = change.value();
+    // Deleting asks first: the row follows the change request it made.
+    let delete_name = name.clone();
+    let delete_action = Action::new_local(move |reason: &String| {
+        let (endpoint, deployment, reason) = (data.name(), delete_name.clone(), reason.clone());
+        async move {
+            let request = api::delete_deployment(&endpoint, &deployment, &reason).await?;
+            feed.record_request(request.summary.clone());
+            Ok::<_, ApiError>(request)
+        }
+    });
+    let scaling = scale_action.pending();
+    let deleting = delete_action.pending();
+    let pending = Memo::new(move |_| scaling.get() || deleting.get());
+    let answer = scale_action.value();
+    let delete_answer = delete_action.value();
+    let requested = Signal::derive(move || delete_answer.accepted(|d| d.summary.id));
     let scale_problem = Memo::new(move |_| match count.get().trim().parse::<i64>() {
         Ok(n) => check_instance_count(n).err().map(|e| e.message),
         Err(_) => Some("instance_count must be a whole number".to_owned()),
@@ -130,11 +132,11 @@ fn DeploymentRow(name: String) -> impl IntoView {
             count.get_untracked().trim().parse(),
             pending.get_untracked(),
         ) {
-            change.dispatch_local(RowChange::Scale(n));
+            scale_action.dispatch_local(n);
         }
     };
-    let delete = Callback::new(move |()| {
-        change.dispatch_local(RowChange::Delete);
+    let delete = Callback::new(move |reason: String| {
+        delete_action.dispatch_local(reason);
     });
     let blocked_name = name.clone();
     // Azure refuses to delete a deployment that takes traffic; say so before anyone tries.
@@ -176,8 +178,10 @@ fn DeploymentRow(name: String) -> impl IntoView {
                         {move || scale_problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
                     }
                 })}
-                {move || answer.refused(pending).map(|error| view! { <ErrorNote error=error /> })}
+                {move || answer.refused(scaling).map(|error| view! { <ErrorNote error=error /> })}
+                {move || delete_answer.refused(deleting).map(|error| view! { <ErrorNote error=error /> })}
                 <TrackedOperation id=started(answer) />
+                <RequestStatus id=requested what="deletion" />
             </td>
         </tr>
     }

@@ -1,17 +1,17 @@
-//! The endpoint's identity card: state, authentication, scoring URI (with copy), and deleting
-//! the endpoint.
+//! The endpoint's identity card: state, authentication, scoring URI (with copy), and asking for
+//! the endpoint to be deleted (a change request: it goes once approved).
 
 use super::{is_operator, use_endpoint};
 use crate::api;
+use crate::components::change_request::RequestStatus;
 use crate::components::confirm_delete::ConfirmDelete;
-use crate::components::operation_progress::TrackedOperation;
 use crate::events::use_feed;
 use crate::remote::ErrorNote;
-use crate::submit::{started, AnswerExt};
+use crate::submit::AnswerExt;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
-use shared::api::OperationStatus;
+use shared::rollout::ChangeRequestState;
 
 #[component]
 pub fn Overview() -> impl IntoView {
@@ -19,24 +19,25 @@ pub fn Overview() -> impl IntoView {
     let feed = use_feed();
     let navigate = use_navigate();
     let copied = RwSignal::new(None::<&'static str>);
-    let delete = Action::new_local(move |_: &()| {
-        let name = data.name();
+    let delete = Action::new_local(move |reason: &String| {
+        let (name, reason) = (data.name(), reason.clone());
         async move {
-            let op = api::delete_endpoint(&name).await?;
-            feed.record(op.clone());
-            Ok::<_, api::ApiError>(op)
+            let request = api::delete_endpoint(&name, &reason).await?;
+            feed.record_request(request.summary.clone());
+            Ok::<_, api::ApiError>(request)
         }
     });
     let pending = delete.pending();
     let answer = delete.value();
-    let deleting = started(answer);
+    let requested = Signal::derive(move || answer.accepted(|d| d.summary.id));
 
-    // Once the endpoint is gone, its page has nothing left to show: back to the list.
+    // Once the deletion we asked for is applied, the page has nothing left to show: back to
+    // the list.
     Effect::new(move |_| {
-        let done = deleting
+        let done = requested
             .get()
-            .and_then(|id| feed.operation(id))
-            .is_some_and(|op| op.status == OperationStatus::Succeeded);
+            .and_then(|id| feed.request(id))
+            .is_some_and(|r| r.state == ChangeRequestState::Applied);
         if done {
             navigate("/", NavigateOptions::default());
         }
@@ -59,8 +60,8 @@ pub fn Overview() -> impl IntoView {
             }));
         });
     };
-    let confirmed = Callback::new(move |()| {
-        delete.dispatch_local(());
+    let confirmed = Callback::new(move |reason: String| {
+        delete.dispatch_local(reason);
     });
 
     view! {
@@ -86,7 +87,7 @@ pub fn Overview() -> impl IntoView {
                 </div>
             })}
             {move || answer.refused(pending).map(|error| view! { <ErrorNote error=error /> })}
-            <TrackedOperation id=deleting />
+            <RequestStatus id=requested what="deletion" />
         </section>
     }
 }

@@ -2,6 +2,7 @@
 //! deployments once and reloads them whenever the live feed reports an operation on this
 //! endpoint — so what another user (or another tab) changes shows up here by itself.
 
+mod change_requests;
 mod deployments;
 mod header;
 mod keys;
@@ -170,6 +171,7 @@ fn EndpointView(name: String) -> impl IntoView {
             }}
             {move || data.endpoint.error().map(|error| view! { <ErrorNote error=error /> })}
             <header::Overview />
+            <change_requests::ChangeRequestsPanel />
             <deployments::Deployments />
             // Two columns on a wide screen (see style.css), one on a phone.
             <div class="panels">
