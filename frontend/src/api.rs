@@ -241,7 +241,10 @@ pub async fn create_user(request: &CreateUserRequest) -> Result<UserInfo, ApiErr
     write(Request::post("/api/v1/users"), Some(request)).await
 }
 
-pub async fn update_user(username: &str, request: &UpdateUserRequest) -> Result<UserInfo, ApiError> {
+pub async fn update_user(
+    username: &str,
+    request: &UpdateUserRequest,
+) -> Result<UserInfo, ApiError> {
     write(Request::patch(&user_path(username)), Some(request)).await
 }
 

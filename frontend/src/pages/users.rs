@@ -96,14 +96,26 @@ fn UserRow(user: UserInfo, on_change: Callback<()>) -> impl IntoView {
     let refusal = {
         let target = user.username.clone();
         move |request: &UpdateUserRequest| {
-            me().and_then(|me| check_user_update(&me, &target, request).err().map(|(_, m)| m))
+            me().and_then(|me| {
+                check_user_update(&me, &target, request)
+                    .err()
+                    .map(|(_, m)| m)
+            })
         }
     };
     let own_role_refusal = {
         let refusal = refusal.clone();
-        move || refusal(&UpdateUserRequest { role: Some(Role::Viewer), disabled: None })
+        move || {
+            refusal(&UpdateUserRequest {
+                role: Some(Role::Viewer),
+                disabled: None,
+            })
+        }
     };
-    let disable = UpdateUserRequest { role: None, disabled: Some(!user.disabled) };
+    let disable = UpdateUserRequest {
+        role: None,
+        disabled: Some(!user.disabled),
+    };
     let disable_refusal = refusal(&disable);
     let current_role = user.role;
     let state = match (user.disabled, user.must_change_password) {
