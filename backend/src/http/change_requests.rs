@@ -60,13 +60,7 @@ pub async fn list(
     _auth: Authenticated,
     AppQuery(query): AppQuery<ChangeRequestQuery>,
 ) -> Result<AppJson<ChangeRequestList>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("limit must be between 1 and 500 (got {limit})"),
-        ));
-    }
+    let limit = super::audit_log::page_limit(query.limit)?;
     let wanted_state = query
         .state
         .as_deref()
@@ -97,7 +91,7 @@ pub async fn list(
         state: wanted_state,
         endpoint,
         after,
-        limit: i64::from(limit),
+        limit,
     };
     Ok(AppJson(store::list(&state.pool, &filter).await?))
 }
