@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod change_requests;
 pub mod cli;
 pub mod config;
 pub mod emulator;

@@ -244,8 +244,30 @@ impl OperationRunner {
         F: Future<Output = Result<Value, WorkspaceError>> + Send + 'static,
     {
         let operation = store::start(&self.pool, &job.operation, self.instance).await?;
+        self.run(operation.id, job, work);
+        Ok(operation)
+    }
+
+    /// Records `job` as a running operation of this runner inside the caller's transaction;
+    /// once that commits, [`Self::run`] does the work. Should the process stop in between,
+    /// the lease lapses and a live process records the operation as interrupted before the
+    /// workspace saw it (`recover`): the operation still ends, with the truth.
+    pub async fn insert(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        job: &Job,
+    ) -> Result<Operation, StoreError> {
+        store::start_in(tx, &job.operation, self.instance).await
+    }
+
+    /// Does the work of operation `id` (started by [`Self::insert`]) on a task of its own and
+    /// records its end.
+    pub fn run<W, F>(&self, id: Uuid, job: Job, work: W)
+    where
+        W: FnOnce() -> F + Send + 'static,
+        F: Future<Output = Result<Value, WorkspaceError>> + Send + 'static,
+    {
         let runner = self.clone();
-        let id = operation.id;
         self.running.spawn(async move {
             let new = job.operation;
             let outcome = runner.observe(id, work()).await;
@@ -258,7 +280,6 @@ impl OperationRunner {
             };
             runner.end(id, &new, result, after).await;
         });
-        Ok(operation)
     }
 
     /// Runs `work` with the workspace client's reports stored as they come; every step is

@@ -46,10 +46,32 @@ pub enum AuditAction {
     KeysReveal,
     #[serde(rename = "keys.regenerate")]
     KeysRegenerate,
+    /// A change of traffic or a deletion was asked for; it waits for approvals.
+    #[serde(rename = "change_request.create")]
+    ChangeRequestCreate,
+    #[serde(rename = "change_request.approve")]
+    ChangeRequestApprove,
+    #[serde(rename = "change_request.reject")]
+    ChangeRequestReject,
+    #[serde(rename = "change_request.expire")]
+    ChangeRequestExpire,
+    /// The live split was no longer the request's `before`: not applied.
+    #[serde(rename = "change_request.stale")]
+    ChangeRequestStale,
+    /// An admin applied a change without approvals, with a reason.
+    #[serde(rename = "change_request.break_glass")]
+    ChangeRequestBreakGlass,
+    #[serde(rename = "change_request.applied")]
+    ChangeRequestApplied,
+    #[serde(rename = "change_request.failed")]
+    ChangeRequestFailed,
+    /// An admin changed how many approvals an endpoint's changes need.
+    #[serde(rename = "endpoint.policy_change")]
+    PolicyChange,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -68,6 +90,15 @@ impl AuditAction {
         AuditAction::TrafficChange,
         AuditAction::KeysReveal,
         AuditAction::KeysRegenerate,
+        AuditAction::ChangeRequestCreate,
+        AuditAction::ChangeRequestApprove,
+        AuditAction::ChangeRequestReject,
+        AuditAction::ChangeRequestExpire,
+        AuditAction::ChangeRequestStale,
+        AuditAction::ChangeRequestBreakGlass,
+        AuditAction::ChangeRequestApplied,
+        AuditAction::ChangeRequestFailed,
+        AuditAction::PolicyChange,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -104,6 +135,15 @@ impl AuditAction {
             AuditAction::TrafficChange => "traffic.change",
             AuditAction::KeysReveal => "keys.reveal",
             AuditAction::KeysRegenerate => "keys.regenerate",
+            AuditAction::ChangeRequestCreate => "change_request.create",
+            AuditAction::ChangeRequestApprove => "change_request.approve",
+            AuditAction::ChangeRequestReject => "change_request.reject",
+            AuditAction::ChangeRequestExpire => "change_request.expire",
+            AuditAction::ChangeRequestStale => "change_request.stale",
+            AuditAction::ChangeRequestBreakGlass => "change_request.break_glass",
+            AuditAction::ChangeRequestApplied => "change_request.applied",
+            AuditAction::ChangeRequestFailed => "change_request.failed",
+            AuditAction::PolicyChange => "endpoint.policy_change",
         }
     }
 }

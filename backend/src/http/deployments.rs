@@ -1,16 +1,20 @@
 //! `/api/v1/endpoints/{endpoint}/deployments`: the model versions behind an endpoint.
 
+use super::change_requests::actor;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::paths::{checked_name, DeploymentPath, EndpointPath};
-use super::workspace_access::start;
+use super::query::AppQuery;
+use super::workspace_access::{requested, start, DeleteQuery};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
+use crate::change_requests::{live_split, request};
 use crate::operations::Job;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use shared::api::change_requests::ChangeRequestDetail;
 use shared::api::{
     check_instance_count, CreateDeploymentRequest, DeploymentList, DeploymentSummary, Operation,
     OperationKind, ProbeRequest, ScaleRequest, SAMPLE_REQUEST_PROPERTY,
@@ -20,6 +24,7 @@ use shared::arm::{
     ProbeSettings, RequestSettings, ScaleSettings, ScaleType, Sku,
 };
 use shared::limits::MAX_DEPLOYMENTS_PER_ENDPOINT;
+use shared::rollout::Change;
 use shared::{format_iso8601_duration, DeploymentName, ErrorEnvelope};
 use std::time::Duration;
 
@@ -300,19 +305,20 @@ pub async fn scale(
     .await
 }
 
-/// Deletes a deployment that no longer takes live or mirrored traffic. Long-running: `202`.
+/// Asks to delete a deployment that no longer takes live or mirrored traffic: answers `202`
+/// with the change request, applied once approved (or at once for an admin's `break_glass`).
 #[utoipa::path(
     delete,
     path = "/api/v1/endpoints/{endpoint}/deployments/{deployment}",
     operation_id = "delete_deployment",
     tag = "deployments",
-    params(DeploymentPath),
+    params(DeploymentPath, DeleteQuery),
     responses(
-        (status = 202, description = "Deleting; follow the operation", body = Operation),
+        (status = 202, description = "Requested; waits for approval", body = ChangeRequestDetail),
         (status = 401, body = ErrorEnvelope),
-        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role (break-glass: admin)", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
-        (status = 422, description = "It still takes traffic", body = ErrorEnvelope),
+        (status = 422, description = "It still takes traffic, or the reason is missing", body = ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -322,28 +328,25 @@ pub async fn delete(
         endpoint,
         deployment: name,
     }: DeploymentPath,
+    AppQuery(query): AppQuery<DeleteQuery>,
 ) -> Result<Response, ApiError> {
-    let client = state.workspace()?;
-    let found = client.get_endpoint(&endpoint).await?;
-    let before = DeploymentSummary::of(client.get_deployment(&endpoint, &name).await?);
-    let (traffic, mirror) = found.properties.splits();
-    shared::check_deployment_delete(name.as_str(), &traffic, &mirror)
+    let reason = query.checked_reason()?;
+    let ctx = state.change_context()?;
+    let before = live_split(&ctx.workspace, &endpoint).await?;
+    ctx.workspace.get_deployment(&endpoint, &name).await?;
+    shared::check_deployment_delete(name.as_str(), &before.traffic, &before.mirror_traffic)
         .map_err(|v| ApiError::broken_rules([v]))?;
-    start(
-        &state,
-        Job::new(
-            OperationKind::DeploymentDelete,
-            auth.session.user.username.as_str(),
-            &endpoint,
-            Some(&name),
-        )
-        .before(json!(before)),
-        move || async move {
-            client.delete_deployment(&endpoint, &name).await?;
-            Ok(Value::Null)
-        },
+    let detail = request(
+        &ctx,
+        &actor(&auth.session),
+        &endpoint,
+        Change::DeleteDeployment { deployment: name },
+        before,
+        &reason,
+        query.break_glass.unwrap_or(false),
     )
-    .await
+    .await?;
+    Ok(requested(detail))
 }
 
 /// The sample scoring request of the deployment's model, for the console's test panel: the

@@ -1,20 +1,25 @@
 //! `/api/v1/endpoints`: the workspace's online endpoints.
 
+use super::change_requests::actor;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::paths::{checked_name, EndpointPath};
-use super::workspace_access::{is_not_found, start};
+use super::query::AppQuery;
+use super::workspace_access::{is_not_found, requested, start, DeleteQuery};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
+use crate::change_requests::{live_split, request};
 use crate::operations::Job;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::json;
+use shared::api::change_requests::ChangeRequestDetail;
 use shared::api::{
     CreateEndpointRequest, EndpointAuthMode, EndpointList, EndpointSummary, Operation,
     OperationKind,
 };
 use shared::arm::{AuthMode, OnlineEndpoint, OnlineEndpointProperties};
+use shared::rollout::Change;
 use shared::{EndpointName, ErrorEnvelope};
 
 /// Every online endpoint of the workspace, by name.
@@ -130,40 +135,40 @@ pub async fn create(
     .await
 }
 
-/// Deletes an endpoint and every deployment on it. Long-running: answers `202`.
+/// Asks to delete an endpoint and every deployment on it: answers `202` with the change
+/// request, applied once approved (or at once for an admin's `break_glass`).
 #[utoipa::path(
     delete,
     path = "/api/v1/endpoints/{endpoint}",
     operation_id = "delete_endpoint",
     tag = "endpoints",
-    params(EndpointPath),
+    params(EndpointPath, DeleteQuery),
     responses(
-        (status = 202, description = "Deleting; follow the operation", body = Operation),
+        (status = 202, description = "Requested; waits for approval", body = ChangeRequestDetail),
         (status = 401, body = ErrorEnvelope),
-        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role (break-glass: admin)", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
+        (status = 422, description = "The reason is missing or breaks a rule", body = ErrorEnvelope),
     )
 )]
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated<Operator>,
     EndpointPath { endpoint: name }: EndpointPath,
+    AppQuery(query): AppQuery<DeleteQuery>,
 ) -> Result<Response, ApiError> {
-    let client = state.workspace()?;
-    let before = EndpointSummary::of(&client.get_endpoint(&name).await?);
-    start(
-        &state,
-        Job::new(
-            OperationKind::EndpointDelete,
-            auth.session.user.username.as_str(),
-            &name,
-            None,
-        )
-        .before(json!(before)),
-        move || async move {
-            client.delete_endpoint(&name).await?;
-            Ok(serde_json::Value::Null)
-        },
+    let reason = query.checked_reason()?;
+    let ctx = state.change_context()?;
+    let before = live_split(&ctx.workspace, &name).await?;
+    let detail = request(
+        &ctx,
+        &actor(&auth.session),
+        &name,
+        Change::DeleteEndpoint,
+        before,
+        &reason,
+        query.break_glass.unwrap_or(false),
     )
-    .await
+    .await?;
+    Ok(requested(detail))
 }

@@ -51,6 +51,13 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the body is larger than the {limit} bytes this API accepts")]
     PayloadTooLarge { limit: usize },
+    /// A decision on a change request that its rules refuse (self-approval, expired, …).
+    #[error("{message}")]
+    Decision {
+        forbidden: bool,
+        code: &'static str,
+        message: String,
+    },
     #[error("no such resource")]
     NotFound,
     /// No API operation has this path: a client bug rather than a missing resource.
@@ -147,6 +154,10 @@ impl ApiError {
             }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Decision {
+                forbidden: true, ..
+            } => StatusCode::FORBIDDEN,
+            Self::Decision { .. } => StatusCode::CONFLICT,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -176,6 +187,7 @@ impl ApiError {
             Self::CsrfFailed(_) => "csrf_failed",
             Self::RateLimited(_) => "rate_limited",
             Self::Validation { .. } => "validation_failed",
+            Self::Decision { code, .. } => code,
             Self::Conflict { .. } => "conflict",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -214,6 +226,28 @@ impl From<StoreError> for ApiError {
             },
             StoreError::NotFound => Self::NotFound,
             StoreError::Database(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::change_requests::ChangeError> for ApiError {
+    fn from(err: crate::change_requests::ChangeError) -> Self {
+        use crate::change_requests::ChangeError;
+        use shared::rollout::BreakGlassRefused;
+        match err {
+            ChangeError::Refused(refused) => Self::Decision {
+                forbidden: refused.is_forbidden(),
+                code: refused.code(),
+                message: refused.to_string(),
+            },
+            ChangeError::BreakGlass(BreakGlassRefused::NotAdmin) => Self::Forbidden(Role::Admin),
+            ChangeError::BreakGlass(BreakGlassRefused::Reason(field)) => {
+                Self::rejected(vec![field])
+            }
+            ChangeError::BreakGlass(refused) => Self::invalid("reason", refused.to_string()),
+            ChangeError::NotFound => Self::NotFound,
+            ChangeError::Store(err) => err.into(),
+            ChangeError::Workspace(err) => err.into(),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod about;
 mod assets;
 mod audit_log;
+mod change_requests;
 mod deployments;
 mod endpoints;
 pub mod error;
@@ -17,6 +18,7 @@ mod openapi;
 mod operations;
 mod passwords;
 mod paths;
+mod policy;
 mod query;
 mod scoring;
 mod session;
@@ -88,6 +90,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operations::list))
         .routes(routes!(operations::get))
         .routes(routes!(audit_log::list))
+        .routes(routes!(change_requests::list))
+        .routes(routes!(change_requests::get))
+        .routes(routes!(change_requests::approve))
+        .routes(routes!(change_requests::reject))
+        .routes(routes!(policy::get, policy::set))
         .routes(routes!(events::stream))
         .routes(routes!(
             session::current,

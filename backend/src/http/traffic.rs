@@ -1,18 +1,20 @@
-//! `/api/v1/endpoints/{endpoint}/traffic`: the live and mirrored split, read with a version and
-//! changed only against the version the caller saw.
+//! `/api/v1/endpoints/{endpoint}/traffic`: the live and mirrored split, read with a version; a
+//! change is asked for against the version the caller saw and waits for approval.
 
+use super::change_requests::actor;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::paths::EndpointPath;
-use super::workspace_access::accepted;
+use super::workspace_access::requested;
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
-use crate::operations::Job;
+use crate::change_requests::request;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use shared::api::{Operation, OperationKind, TrafficChange, TrafficState};
+use shared::api::change_requests::{ChangeRequestDetail, TrafficChangeRequest};
+use shared::api::TrafficState;
+use shared::rollout::{Change, TrafficSplit};
 use shared::ErrorEnvelope;
 
 fn etag(version: &str) -> Option<HeaderValue> {
@@ -20,8 +22,8 @@ fn etag(version: &str) -> Option<HeaderValue> {
 }
 
 /// The version the caller based its change on: the body's, else `If-Match`'s.
-fn expected_version(change: &TrafficChange, headers: &HeaderMap) -> Option<String> {
-    change.version.clone().or_else(|| {
+fn expected_version(body: Option<&str>, headers: &HeaderMap) -> Option<String> {
+    body.map(str::to_owned).or_else(|| {
         headers
             .get(header::IF_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -62,9 +64,11 @@ pub async fn get(
     Ok(response)
 }
 
-/// Changes the live and mirror split. The change names the version it was based on (body
-/// `version` or `If-Match`); if the split has changed since, or another change is under way,
-/// the answer is `409` with the current split. Long-running: answers `202`.
+/// Asks to change the live and mirror split: answers `202` with the change request, which is
+/// applied once the endpoint's required approvers (not the requester) approved it. The change
+/// names the version it was based on (body `version` or `If-Match`); if the split has changed
+/// since, the answer is `409` with the current split. With `break_glass` an admin applies it at
+/// once, with the reason audited as such.
 #[utoipa::path(
     put,
     path = "/api/v1/endpoints/{endpoint}/traffic",
@@ -74,14 +78,14 @@ pub async fn get(
         EndpointPath,
         ("If-Match" = Option<String>, Header, description = "The version read, if not in the body"),
     ),
-    request_body = TrafficChange,
+    request_body = TrafficChangeRequest,
     responses(
-        (status = 202, description = "Applying; follow the operation", body = Operation),
+        (status = 202, description = "Requested; the change request waits for approval", body = ChangeRequestDetail),
         (status = 401, body = ErrorEnvelope),
-        (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
+        (status = 403, description = "Needs the operator role (break-glass: admin)", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
-        (status = 409, description = "Stale version or a change under way; `current` holds the split", body = ErrorEnvelope),
-        (status = 422, description = "The split breaks a rule", body = ErrorEnvelope),
+        (status = 409, description = "Stale version; `current` holds the split", body = ErrorEnvelope),
+        (status = 422, description = "The split or the reason breaks a rule", body = ErrorEnvelope),
     )
 )]
 pub async fn change(
@@ -89,63 +93,40 @@ pub async fn change(
     auth: Authenticated<Operator>,
     EndpointPath { endpoint: name }: EndpointPath,
     headers: HeaderMap,
-    AppJson(change): AppJson<TrafficChange>,
+    AppJson(change): AppJson<TrafficChangeRequest>,
 ) -> Result<Response, ApiError> {
-    let Some(expected) = expected_version(&change, &headers) else {
+    let Some(expected) = expected_version(change.version.as_deref(), &headers) else {
         return Err(ApiError::invalid(
             "version",
             "version is required: send the version you read, in the body or as If-Match",
         ));
     };
-    let client = state.workspace()?;
-    let deployments = client.list_deployments(&name).await?;
+    change.check().map_err(ApiError::rejected)?;
+    let ctx = state.change_context()?;
+    let deployments = ctx.workspace.list_deployments(&name).await?;
     let names: Vec<&str> = deployments
         .iter()
         .filter_map(|d| d.name.as_deref())
         .collect();
     shared::check_traffic(&change.traffic, &change.mirror_traffic, &names)
         .map_err(ApiError::broken_rules)?;
-    let current = TrafficState::of(&client.get_endpoint(&name).await?);
+    let current = TrafficState::of(&ctx.workspace.get_endpoint(&name).await?);
     if current.version != expected {
         return Err(ApiError::stale_traffic(&current));
     }
-    let seen = current.clone();
-    let launched = state
-        .operations
-        .launch(
-            Job::new(
-                OperationKind::TrafficChange,
-                auth.session.user.username.as_str(),
-                &name,
-                None,
-            )
-            .before(json!(current))
-            .request(json!({ "traffic": change.traffic, "mirror_traffic": change.mirror_traffic })),
-            move || async move {
-                let updated = client
-                    .update_traffic(
-                        &name,
-                        Some((&seen.traffic, &seen.mirror_traffic)),
-                        change.traffic,
-                        change.mirror_traffic,
-                    )
-                    .await?;
-                Ok(json!(TrafficState::of(&updated)))
-            },
-        )
-        .await;
-    match launched {
-        Ok(operation) => Ok(accepted(operation)),
-        // Another change to this endpoint is running: the caller sees the split it started from.
-        Err(err) => Err(match ApiError::from(err) {
-            ApiError::Conflict {
-                message, fields, ..
-            } => ApiError::Conflict {
-                message,
-                fields,
-                current: Some(json!(current)),
-            },
-            other => other,
-        }),
-    }
+    let after = TrafficSplit {
+        traffic: change.traffic,
+        mirror_traffic: change.mirror_traffic,
+    };
+    let detail = request(
+        &ctx,
+        &actor(&auth.session),
+        &name,
+        Change::Traffic { after },
+        current.into(),
+        &change.reason,
+        change.break_glass,
+    )
+    .await?;
+    Ok(requested(detail))
 }

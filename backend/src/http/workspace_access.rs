@@ -16,6 +16,28 @@ impl AppState {
     pub fn workspace(&self) -> Result<Arc<ArmClient>, ApiError> {
         self.workspace.clone().ok_or(ApiError::NoWorkspace)
     }
+
+    /// What asking for and deciding on changes needs.
+    pub fn change_context(&self) -> Result<crate::change_requests::Context, ApiError> {
+        let workspace = self.workspace()?;
+        Ok(crate::change_requests::Context {
+            pool: self.pool.clone(),
+            operations: self.operations.clone(),
+            workspace_id: workspace.workspace_id(),
+            workspace,
+        })
+    }
+}
+
+/// `202 Accepted` with the change request a change created, `Location` its URL.
+pub fn requested(detail: shared::api::change_requests::ChangeRequestDetail) -> Response {
+    let location = format!("/api/v1/change-requests/{}", detail.summary.id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        AppJson(detail),
+    )
+        .into_response()
 }
 
 /// Starts `job` and answers `202 Accepted` with it.
@@ -44,4 +66,23 @@ pub fn is_not_found(err: &crate::workspace::WorkspaceError) -> bool {
         err,
         crate::workspace::WorkspaceError::Arm { status: 404, .. }
     )
+}
+
+/// The query of a delete, which asks for approval like any change.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Why (required; shown to the approvers, kept in the audit log).
+    pub reason: Option<String>,
+    /// An admin deletes at once, without approvals.
+    pub break_glass: Option<bool>,
+}
+
+impl DeleteQuery {
+    /// The reason, checked with the rule every change request's reason follows.
+    pub fn checked_reason(&self) -> Result<String, ApiError> {
+        shared::rollout::check_reason("reason", self.reason.as_deref(), true)
+            .map_err(|e| ApiError::rejected(vec![e]))?;
+        Ok(self.reason.clone().unwrap_or_default())
+    }
 }

@@ -6,6 +6,7 @@
 //! [`StoreError`] at the query that can break it, through [`ResultExt::on_constraint`].
 
 pub mod audit;
+pub mod change_requests;
 pub mod leases;
 pub mod operations;
 pub mod users;

@@ -76,12 +76,22 @@ const EVENTS_LOCK_KEY: i64 = 0x4556_454e_5453_0001; // "EVENTS"
 
 /// Appends an event about `operation` and wakes every listener.
 async fn announce(conn: &mut PgConnection, operation: &Operation) -> sqlx::Result<()> {
+    publish(conn, "operation", operation).await
+}
+
+/// Appends an event of `topic` (the SSE event name) to the feed and wakes every listener.
+pub async fn publish(
+    conn: &mut PgConnection,
+    topic: &str,
+    payload: &impl serde::Serialize,
+) -> sqlx::Result<()> {
     sqlx::query!("select pg_advisory_xact_lock($1)", EVENTS_LOCK_KEY)
         .execute(&mut *conn)
         .await?;
-    let payload = serde_json::to_value(operation).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    let payload = serde_json::to_value(payload).map_err(|e| sqlx::Error::Decode(e.into()))?;
     let id = sqlx::query_scalar!(
-        "insert into events (topic, payload) values ('operation', $1) returning id",
+        "insert into events (topic, payload) values ($1, $2) returning id",
+        topic,
         payload,
     )
     .fetch_one(&mut *conn)
@@ -121,6 +131,18 @@ pub async fn start(
     owner: Uuid,
 ) -> Result<Operation, StoreError> {
     let mut tx = pool.begin().await?;
+    let operation = start_in(&mut tx, new, owner).await?;
+    tx.commit().await?;
+    Ok(operation)
+}
+
+/// [`start`] inside the caller's transaction, so the operation exists exactly when the state
+/// change that asked for it (an approved change request) commits.
+pub async fn start_in(
+    tx: &mut PgConnection,
+    new: &NewOperation,
+    owner: Uuid,
+) -> Result<Operation, StoreError> {
     let id = Uuid::new_v4();
     sqlx::query!(
         "insert into operations (id, kind, endpoint, deployment, status, requested_by, owner,
@@ -146,9 +168,8 @@ pub async fn start(
             ),
         )
     })?;
-    let operation = fetch_in(&mut tx, id).await?;
-    announce(&mut tx, &operation).await?;
-    tx.commit().await?;
+    let operation = fetch_in(&mut *tx, id).await?;
+    announce(&mut *tx, &operation).await?;
     Ok(operation)
 }
 
@@ -249,6 +270,8 @@ pub async fn finish(
     }
     audit::record(&mut tx, &event).await?;
     announce(&mut tx, &operation).await?;
+    // An operation that applied a change request settles it in the same transaction.
+    super::change_requests::settle(&mut tx, id, status).await?;
     tx.commit().await?;
     Ok(Some(operation))
 }

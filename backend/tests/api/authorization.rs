@@ -45,6 +45,14 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("list_operations", Some(Viewer)),
         ("get_operation", Some(Viewer)),
         ("list_audit_events", Some(Viewer)),
+        ("list_change_requests", Some(Viewer)),
+        ("get_change_request", Some(Viewer)),
+        // Deciding needs the approver role, but the approval rule decides (a requester hears
+        // `self_approval` before `forbidden`), so the route admits every signed-in user.
+        ("approve_change_request", Some(Viewer)),
+        ("reject_change_request", Some(Viewer)),
+        ("get_policy", Some(Viewer)),
+        ("set_policy", Some(Admin)),
         ("stream_events", Some(Viewer)),
     ])
 }

@@ -72,6 +72,12 @@ async fn the_openapi_document_describes_every_api_operation() {
         ("get", "/api/v1/operations"),
         ("get", "/api/v1/operations/{id}"),
         ("get", "/api/v1/audit"),
+        ("get", "/api/v1/change-requests"),
+        ("get", "/api/v1/change-requests/{id}"),
+        ("post", "/api/v1/change-requests/{id}/approve"),
+        ("post", "/api/v1/change-requests/{id}/reject"),
+        ("get", "/api/v1/endpoints/{endpoint}/policy"),
+        ("put", "/api/v1/endpoints/{endpoint}/policy"),
         ("get", "/api/v1/events"),
         (
             "get",

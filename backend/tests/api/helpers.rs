@@ -91,8 +91,80 @@ pub async fn blue_and_green(endpoint: &str, mirror: Value) -> (TestApp, LocalWor
         "mirror_traffic": mirror,
         "version": current["version"],
     });
-    operator.run(Method::PUT, &path, Some(change)).await;
+    app.approved(&operator, Method::PUT, &path, Some(change))
+        .await;
     (app, workspace, operator)
+}
+
+/// The approver every test app has on call: `abby` (created on first use).
+pub const APPROVER: &str = "abby";
+
+/// A reason for changes that tests ask for.
+pub const REASON: &str = "test change";
+
+/// `body` with a `reason`, and `path` with `?reason=` for a delete, as change requests need.
+fn with_reason(method: &Method, path: &str, body: Option<Value>) -> (String, Option<Value>) {
+    if *method == Method::DELETE && !path.contains('?') {
+        return (format!("{path}?reason=test%20change"), body);
+    }
+    let body = body.map(|mut body| {
+        if body.get("reason").is_none() {
+            body["reason"] = json!(REASON);
+        }
+        body
+    });
+    (path.to_owned(), body)
+}
+
+impl TestApp {
+    /// A client signed in as the approver [`APPROVER`].
+    pub async fn approver(&self) -> Client {
+        let exists: bool =
+            sqlx::query_scalar("select exists(select 1 from users where username = $1)")
+                .bind(APPROVER)
+                .fetch_one(&self.db.pool)
+                .await
+                .expect("look up the approver");
+        if !exists {
+            self.add_user(APPROVER, Role::Approver).await;
+        }
+        let mut client = self.client();
+        let (status, _) = client.sign_in(APPROVER, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "sign-in as {APPROVER}");
+        client
+    }
+
+    /// Asks for a change as `requester` (a traffic change or a delete, with a reason added),
+    /// which must answer `202` with a pending change request; has [`APPROVER`] approve it; and
+    /// waits for the operation that applies it to succeed. Returns the ended operation.
+    pub async fn approved(
+        &self,
+        requester: &Client,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (path, body) = with_reason(&method, path, body);
+        let (status, request) = requester.send(method.clone(), &path, body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{method} {path}: {request}");
+        assert_eq!(request["state"], "pending", "{request}");
+        let id = request["id"].as_str().expect("a change request id");
+        let (status, decided) = self
+            .approver()
+            .await
+            .send(
+                Method::POST,
+                &format!("/api/v1/change-requests/{id}/approve"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "approve {id}: {decided}");
+        assert_eq!(decided["state"], "approved", "{decided}");
+        let operation = json!({ "id": decided["operation_id"] });
+        let ended = requester.finish(&operation).await;
+        assert_eq!(ended["status"], "succeeded", "{ended}");
+        ended
+    }
 }
 
 /// The local workspace behind an app, and a client that reads it directly.

@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod authorization;
+mod change_requests;
 #[path = "../common/mod.rs"]
 mod common;
 mod endpoints;

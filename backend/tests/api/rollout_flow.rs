@@ -2,7 +2,7 @@
 //! every step the state is checked through the API and by reading the workspace directly.
 
 use crate::common::{deployment_name, endpoint_name};
-use crate::helpers::{spawn_app_with_workspace, Client, LocalWorkspace};
+use crate::helpers::{spawn_app_with_workspace, Client, LocalWorkspace, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::Role;
@@ -49,6 +49,7 @@ async fn workspace_split(
 
 /// Changes the split through the API, from the version the API reports, and checks both views.
 async fn set_traffic(
+    app: &TestApp,
     operator: &Client,
     workspace: &LocalWorkspace,
     live: &[(&str, i64)],
@@ -58,17 +59,17 @@ async fn set_traffic(
         .get(&format!("/api/v1/endpoints/{ENDPOINT}/traffic"))
         .await;
     assert_eq!(status, StatusCode::OK, "{current}");
-    operator
-        .run(
-            Method::PUT,
-            &format!("/api/v1/endpoints/{ENDPOINT}/traffic"),
-            Some(json!({
-                "traffic": split(live),
-                "mirror_traffic": split(mirror),
-                "version": current["version"],
-            })),
-        )
-        .await;
+    app.approved(
+        operator,
+        Method::PUT,
+        &format!("/api/v1/endpoints/{ENDPOINT}/traffic"),
+        Some(json!({
+            "traffic": split(live),
+            "mirror_traffic": split(mirror),
+            "version": current["version"],
+        })),
+    )
+    .await;
     let nonzero = |pairs: &[(&str, i64)]| {
         split(pairs)
             .into_iter()
@@ -204,7 +205,7 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
     assert_eq!(sample, file);
 
     // 3. Blue takes all traffic; 4. a request answers from v1.
-    set_traffic(&operator, &workspace, &[("blue", 100)], &[]).await;
+    set_traffic(&app, &operator, &workspace, &[("blue", 100)], &[]).await;
     let v1 = invoke(&operator, None).await;
     assert_eq!(v1["deployment"], "blue");
     let direct = workspace
@@ -281,7 +282,14 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
     assert_eq!(invoke(&operator, None).await["deployment"], "blue");
 
     // 9. Mirror 10 % to green: live answers stay blue's, green sees mirrored copies.
-    set_traffic(&operator, &workspace, &[("blue", 100)], &[("green", 10)]).await;
+    set_traffic(
+        &app,
+        &operator,
+        &workspace,
+        &[("blue", 100)],
+        &[("green", 10)],
+    )
+    .await;
     let mut mirrored = 0;
     for _ in 0..400 {
         assert_eq!(invoke(&operator, None).await["deployment"], "blue");
@@ -294,22 +302,47 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
     }
     assert!(mirrored > 0, "green received mirrored requests");
     // ... then back to 0.
-    set_traffic(&operator, &workspace, &[("blue", 100)], &[("green", 0)]).await;
+    set_traffic(
+        &app,
+        &operator,
+        &workspace,
+        &[("blue", 100)],
+        &[("green", 0)],
+    )
+    .await;
 
     // 10. 90/10: both answer by traffic, with their own models' answers.
-    set_traffic(&operator, &workspace, &[("blue", 90), ("green", 10)], &[]).await;
+    set_traffic(
+        &app,
+        &operator,
+        &workspace,
+        &[("blue", 90), ("green", 10)],
+        &[],
+    )
+    .await;
     let answers = answered_by_traffic(&operator, &["blue", "green"]).await;
     assert_eq!(answers["green"], v2["body"]);
     assert_eq!(answers["blue"], v1["body"]);
 
     // 11. 0/100.
-    set_traffic(&operator, &workspace, &[("blue", 0), ("green", 100)], &[]).await;
+    set_traffic(
+        &app,
+        &operator,
+        &workspace,
+        &[("blue", 0), ("green", 100)],
+        &[],
+    )
+    .await;
     assert_eq!(invoke(&operator, None).await["deployment"], "green");
 
     // 12. Delete blue.
-    operator
-        .run(Method::DELETE, &format!("{deployments}/blue"), None)
-        .await;
+    app.approved(
+        &operator,
+        Method::DELETE,
+        &format!("{deployments}/blue"),
+        None,
+    )
+    .await;
     let (status, _) = operator.get(&format!("{deployments}/blue")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let gone = workspace
@@ -319,9 +352,13 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
     assert!(gone.is_err(), "blue is gone from the workspace");
 
     // 13. Delete the endpoint.
-    operator
-        .run(Method::DELETE, &format!("{endpoints}/{ENDPOINT}"), None)
-        .await;
+    app.approved(
+        &operator,
+        Method::DELETE,
+        &format!("{endpoints}/{ENDPOINT}"),
+        None,
+    )
+    .await;
     let (status, _) = operator.get(&format!("{endpoints}/{ENDPOINT}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(workspace
@@ -330,13 +367,40 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
         .await
         .is_err());
 
-    // Every change is in the audit log, with its actor, before/after and the ARM operation id.
-    let changes: Vec<(String, String, Value)> = app
-        .audit_actions()
-        .await
+    // Every change is in the audit log, with its actor, before/after and the ARM operation id;
+    // each traffic change and delete names the change request and its approver, and that
+    // request's creation, approval and application are there too.
+    let everything = app.audit_actions().await;
+    let requests = |action: &str| everything.iter().filter(|(a, _, _)| a == action).count();
+    assert_eq!(
+        (
+            requests("change_request.create"),
+            requests("change_request.approve"),
+            requests("change_request.applied")
+        ),
+        (7, 7, 7)
+    );
+    let changes: Vec<(String, String, Value)> = everything
         .into_iter()
-        .filter(|(action, _, _)| !action.starts_with("session.") && action != "user.create")
+        .filter(|(action, _, _)| {
+            !action.starts_with("session.")
+                && !action.starts_with("change_request.")
+                && action != "user.create"
+        })
         .collect();
+    for (action, _, details) in &changes {
+        if action == "traffic.change" || action.ends_with(".delete") {
+            assert!(
+                details["request"]["change_request_id"].is_string(),
+                "{details}"
+            );
+            assert_eq!(
+                details["request"]["approvers"],
+                json!(["abby"]),
+                "{details}"
+            );
+        }
+    }
     let actions: Vec<&str> = changes.iter().map(|(a, _, _)| a.as_str()).collect();
     assert_eq!(
         actions,
@@ -375,7 +439,10 @@ async fn an_operator_walks_the_seed_flow_through_the_api() {
     assert_eq!(scale.1["after"]["instance_count"], 2);
     let (_, audit) = operator.get("/api/v1/audit?limit=3").await;
     assert_eq!(audit["items"].as_array().map(Vec::len), Some(3));
-    assert_eq!(audit["items"][0]["action"], "endpoint.delete");
-    assert_eq!(audit["items"][0]["actor"], "olga");
+    assert_eq!(audit["items"][0]["action"], "change_request.applied");
+    assert_eq!(audit["items"][1]["action"], "endpoint.delete");
+    assert_eq!(audit["items"][1]["actor"], "olga");
+    assert_eq!(audit["items"][2]["action"], "change_request.approve");
+    assert_eq!(audit["items"][2]["actor"], "abby");
     workspace.emulator.shutdown().await;
 }

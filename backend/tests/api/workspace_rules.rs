@@ -25,7 +25,11 @@ async fn traffic(client: &Client) -> Value {
     body
 }
 
-async fn put_traffic(client: &Client, body: Value) -> (StatusCode, Value) {
+/// Asks for a traffic change (with a reason, unless `body` has one).
+async fn put_traffic(client: &Client, mut body: Value) -> (StatusCode, Value) {
+    if body.get("reason").is_none() {
+        body["reason"] = json!(helpers::REASON);
+    }
     client
         .send(
             Method::PUT,
@@ -49,50 +53,56 @@ async fn workspace_traffic(workspace: &LocalWorkspace) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_and_stale_traffic_changes_never_overwrite_silently() {
-    let (_app, workspace, operator) = blue_and_green().await;
+    let (app, workspace, operator) = blue_and_green().await;
+    let approver = app.approver().await;
     let seen = traffic(&operator).await;
     let version = seen["version"].clone();
 
-    // Two changes from the same version at once: one is applied, the other refused with 409
-    // and the split it would have overwritten.
-    let first = put_traffic(
+    // Two requests from the same version: both wait for approval; the first one approved is
+    // applied, and the second, approved after, is stale and not applied.
+    let (s1, first) = put_traffic(
         &operator,
         json!({ "traffic": { "blue": 90, "green": 10 }, "version": version }),
-    );
-    let second = put_traffic(
+    )
+    .await;
+    let (s2, second) = put_traffic(
         &operator,
         json!({ "traffic": { "blue": 50, "green": 50 }, "version": version }),
-    );
-    let ((s1, b1), (s2, b2)) = tokio::join!(first, second);
-    let mut statuses = [s1, s2];
-    statuses.sort();
+    )
+    .await;
     assert_eq!(
-        statuses,
-        [StatusCode::ACCEPTED, StatusCode::CONFLICT],
-        "{b1} / {b2}"
+        (s1, s2),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED),
+        "{first} / {second}"
     );
-    let (accepted, refused) = if s1 == StatusCode::ACCEPTED {
-        (b1, b2)
-    } else {
-        (b2, b1)
+    let approve = |request: &Value| {
+        let path = format!(
+            "/api/v1/change-requests/{}/approve",
+            request["id"].as_str().expect("id")
+        );
+        let approver = &approver;
+        async move { approver.send(Method::POST, &path, Some(json!({}))).await }
     };
-    assert_eq!(refused["error"]["code"], "conflict");
-    assert!(
-        refused["error"]["current"]["traffic"].is_object(),
-        "{refused}"
-    );
-    let ended = operator.finish(&accepted).await;
+    let (status, applied) = approve(&first).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    let ended = operator
+        .finish(&json!({ "id": applied["operation_id"] }))
+        .await;
     assert_eq!(ended["status"], "succeeded", "{ended}");
+    let (status, stale_request) = approve(&second).await;
+    assert_eq!(status, StatusCode::OK, "{stale_request}");
+    assert_eq!(stale_request["state"], "stale", "{stale_request}");
+    assert_eq!(stale_request["operation_id"], Value::Null);
+    assert_eq!(
+        stale_request["stale"]["send"]["traffic"],
+        json!({ "blue": 90, "green": 10 })
+    );
 
-    // The workspace holds exactly the accepted change.
+    // The workspace holds exactly the first change.
     let now = traffic(&operator).await;
     let held = workspace_traffic(&workspace).await;
     assert_eq!(held["traffic"], now["traffic"]);
-    assert!(
-        now["traffic"] == json!({ "blue": 90, "green": 10 })
-            || now["traffic"] == json!({ "blue": 50, "green": 50 }),
-        "{now}"
-    );
+    assert_eq!(now["traffic"], json!({ "blue": 90, "green": 10 }), "{now}");
 
     // A change from the old version, sent after the other one landed: 409 with the current.
     let (status, stale) = put_traffic(
@@ -136,13 +146,18 @@ async fn concurrent_and_stale_traffic_changes_never_overwrite_silently() {
             operator.csrf.as_deref().expect("csrf"),
         )
         .header(reqwest::header::IF_MATCH, etag)
-        .json(&json!({ "traffic": { "blue": 100, "green": 0 } }))
+        .json(&json!({ "traffic": { "blue": 100, "green": 0 }, "reason": "back to blue" }))
         .send()
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let started: Value = response.json().await.expect("operation");
-    assert_eq!(operator.finish(&started).await["status"], "succeeded");
+    let requested: Value = response.json().await.expect("change request");
+    let (status, applied) = approve(&requested).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    let ended = operator
+        .finish(&json!({ "id": applied["operation_id"] }))
+        .await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
     assert_eq!(traffic(&operator).await["traffic"]["blue"], 100);
     workspace.emulator.shutdown().await;
 }
@@ -201,7 +216,7 @@ async fn splits_azure_would_refuse_are_refused_first_with_the_shared_messages() 
     let (status, body) = operator
         .send(
             Method::DELETE,
-            &format!("/api/v1/endpoints/{ENDPOINT}/deployments/blue"),
+            &format!("/api/v1/endpoints/{ENDPOINT}/deployments/blue?reason=cleanup"),
             None,
         )
         .await;

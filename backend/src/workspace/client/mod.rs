@@ -105,6 +105,12 @@ impl ArmClient {
         }
     }
 
+    /// Greenlight's name for this client's workspace, stored beside endpoint names.
+    pub fn workspace_id(&self) -> shared::rollout::WorkspaceId {
+        shared::rollout::WorkspaceId::from_azure_name(&self.config.workspace)
+            .unwrap_or_else(|_| shared::rollout::WorkspaceId::local())
+    }
+
     fn url(&self, tail: &str) -> String {
         let c = &self.config;
         format!(

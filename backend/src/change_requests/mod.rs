@@ -1,0 +1,271 @@
+//! Asking for a change and deciding on it: no traffic change and no deletion reaches the
+//! workspace until people other than its requester approved it (or an admin broke the glass,
+//! with a reason). The rules are `shared::rollout`'s; this module applies them to stored
+//! requests, and starts the operation that applies an approved request in the very
+//! transaction that approves it.
+
+mod apply;
+
+use crate::operations::OperationRunner;
+use crate::store::change_requests::{self as store, Decision, NewChangeRequest, Transition};
+use crate::store::StoreError;
+use crate::workspace::{ArmClient, WorkspaceError};
+use chrono::Utc;
+use serde_json::json;
+use shared::api::change_requests::ChangeRequestDetail;
+use shared::api::TrafficState;
+use shared::audit::AuditAction;
+use shared::rollout::{
+    approve, check_break_glass, is_stale, reject, Actor, ApprovalRefused, BreakGlassRefused,
+    Change, ChangeRequestState, TrafficSplit, WorkspaceId,
+};
+use shared::EndpointName;
+use sqlx::PgPool;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What deciding on a request needs: the store, the operation runner and the workspace.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub pool: PgPool,
+    pub operations: OperationRunner,
+    pub workspace: Arc<ArmClient>,
+    pub workspace_id: WorkspaceId,
+}
+
+/// Why asking or deciding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("{0}")]
+    Refused(ApprovalRefused),
+    #[error("{0}")]
+    BreakGlass(BreakGlassRefused),
+    #[error("no such change request")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+}
+
+impl From<sqlx::Error> for ChangeError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+/// A refusal as the caller hears it: a request the sweeper already marked expired is refused
+/// as expired, not merely as "not pending".
+fn refused(refusal: ApprovalRefused) -> ChangeError {
+    ChangeError::Refused(match refusal {
+        ApprovalRefused::NotPending(ChangeRequestState::Expired) => ApprovalRefused::Expired,
+        other => other,
+    })
+}
+
+/// The endpoint's live split, as a request's `before` records it.
+pub async fn live_split(
+    client: &ArmClient,
+    endpoint: &EndpointName,
+) -> Result<TrafficSplit, WorkspaceError> {
+    Ok(TrafficState::of(&client.get_endpoint(endpoint).await?).into())
+}
+
+/// Asks for `change` on `endpoint`, whose live split the caller read as `before`. With
+/// `break_glass` an admin applies it at once, without approvals; the reason says why.
+pub async fn request(
+    ctx: &Context,
+    requester: &Actor,
+    endpoint: &EndpointName,
+    change: Change,
+    before: TrafficSplit,
+    reason: &str,
+    break_glass: bool,
+) -> Result<ChangeRequestDetail, ChangeError> {
+    let new = NewChangeRequest {
+        workspace: ctx.workspace_id.clone(),
+        endpoint: endpoint.clone(),
+        change,
+        before,
+        requester: requester.username.clone(),
+        reason: reason.to_owned(),
+    };
+    if !break_glass {
+        return Ok(store::create(&ctx.pool, &new).await?);
+    }
+    check_break_glass(requester, reason).map_err(ChangeError::BreakGlass)?;
+    let mut tx = ctx.pool.begin().await?;
+    let id = store::insert(&mut tx, &new).await?;
+    store::record(
+        &mut tx,
+        requester.username.as_str(),
+        AuditAction::ChangeRequestBreakGlass,
+        endpoint.as_str(),
+        json!({
+            "change_request_id": id,
+            "workspace": new.workspace,
+            "change": new.change,
+            "before": new.before,
+            "reason": reason,
+        }),
+    )
+    .await?;
+    let job = apply::job(
+        ctx,
+        id,
+        &new.change,
+        endpoint,
+        &new.before,
+        &requester.username,
+        &[],
+    );
+    let operation = ctx.operations.insert(&mut tx, &job.job).await?;
+    store::transition(
+        &mut tx,
+        id,
+        ChangeRequestState::Pending,
+        ChangeRequestState::Approved,
+        Transition {
+            operation_id: Some(operation.id),
+            break_glass: Some((&requester.username, reason)),
+            ..Transition::default()
+        },
+    )
+    .await?;
+    let detail = store::announce(&mut tx, id).await?;
+    tx.commit().await?;
+    job.start(&ctx.operations, operation.id);
+    Ok(detail)
+}
+
+/// `actor` approves request `id`. The last approval it needs applies it, unless the endpoint's
+/// live split is no longer the request's `before`: then it is `stale` and nothing changes.
+pub async fn approve_request(
+    ctx: &Context,
+    actor: &Actor,
+    id: Uuid,
+    comment: Option<&str>,
+) -> Result<ChangeRequestDetail, ChangeError> {
+    store::expire_due(&ctx.pool).await?;
+    let mut tx = ctx.pool.begin().await?;
+    let request = store::find(&mut tx, id, true)
+        .await?
+        .ok_or(ChangeError::NotFound)?;
+    let approved = approve(&request.rule_input(), actor, Utc::now()).map_err(refused)?;
+    store::decide(&mut tx, id, &actor.username, Decision::Approve, comment).await?;
+    let summary = &request.summary;
+    store::record(
+        &mut tx,
+        actor.username.as_str(),
+        AuditAction::ChangeRequestApprove,
+        summary.endpoint.as_str(),
+        json!({
+            "change_request_id": id,
+            "requester": summary.requester,
+            "comment": comment,
+            "complete": approved.now_complete,
+        }),
+    )
+    .await?;
+    if approved.now_complete {
+        let live = live_split(&ctx.workspace, &summary.endpoint).await?;
+        if is_stale(&summary.before, &live) {
+            store::transition(
+                &mut tx,
+                id,
+                ChangeRequestState::Pending,
+                ChangeRequestState::Stale,
+                Transition {
+                    stale_found: Some(&live),
+                    ..Transition::default()
+                },
+            )
+            .await?;
+            store::record(
+                &mut tx,
+                actor.username.as_str(),
+                AuditAction::ChangeRequestStale,
+                summary.endpoint.as_str(),
+                json!({ "change_request_id": id, "before": summary.before, "found": live }),
+            )
+            .await?;
+        } else {
+            let mut approvers: Vec<_> = request.approvals.iter().map(|a| a.by.clone()).collect();
+            approvers.push(actor.username.clone());
+            let job = apply::job(
+                ctx,
+                id,
+                &summary.change,
+                &summary.endpoint,
+                &summary.before,
+                &summary.requester,
+                &approvers,
+            );
+            let operation = ctx.operations.insert(&mut tx, &job.job).await?;
+            store::transition(
+                &mut tx,
+                id,
+                ChangeRequestState::Pending,
+                ChangeRequestState::Approved,
+                Transition {
+                    operation_id: Some(operation.id),
+                    ..Transition::default()
+                },
+            )
+            .await?;
+            let detail = store::announce(&mut tx, id).await?;
+            tx.commit().await?;
+            job.start(&ctx.operations, operation.id);
+            return Ok(detail);
+        }
+    }
+    let detail = store::announce(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// `actor` rejects request `id`; one rejection ends it.
+pub async fn reject_request(
+    ctx: &Context,
+    actor: &Actor,
+    id: Uuid,
+    comment: &str,
+) -> Result<ChangeRequestDetail, ChangeError> {
+    store::expire_due(&ctx.pool).await?;
+    let mut tx = ctx.pool.begin().await?;
+    let request = store::find(&mut tx, id, true)
+        .await?
+        .ok_or(ChangeError::NotFound)?;
+    reject(&request.rule_input(), actor, Utc::now()).map_err(refused)?;
+    store::decide(
+        &mut tx,
+        id,
+        &actor.username,
+        Decision::Reject,
+        Some(comment),
+    )
+    .await?;
+    store::transition(
+        &mut tx,
+        id,
+        ChangeRequestState::Pending,
+        ChangeRequestState::Rejected,
+        Transition::default(),
+    )
+    .await?;
+    store::record(
+        &mut tx,
+        actor.username.as_str(),
+        AuditAction::ChangeRequestReject,
+        request.summary.endpoint.as_str(),
+        json!({
+            "change_request_id": id,
+            "requester": request.summary.requester,
+            "comment": comment,
+        }),
+    )
+    .await?;
+    let detail = store::announce(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
