@@ -18,3 +18,10 @@ export const ADMIN = {
   role: 'admin',
   password: 'ada-e2e-password-1',
 };
+
+/** Approves (or rejects) the change requests the others make: a second person for every change. */
+export const APPROVER = {
+  name: 'bea',
+  role: 'approver',
+  password: 'bea-e2e-password-1',
+};

@@ -1,4 +1,5 @@
 import { expect, request, type APIRequestContext } from '@playwright/test';
+import { APPROVER } from './accounts';
 import { ConsolePage } from './console-page';
 
 /**
@@ -67,17 +68,55 @@ export class ApiClient {
     });
   }
 
+  /**
+   * Asks for a change that needs approval (a traffic change or a delete answers 202 with a
+   * change request), has APPROVER approve it and, unless `wait` is false, waits until the
+   * operation that applies it succeeded. Returns the request's id.
+   */
+  async requestApproved(method: 'PUT' | 'DELETE', path: string, data?: unknown, wait = true): Promise<string> {
+    const asked = await this.send(method, path, data);
+    expect(asked.status, JSON.stringify(asked.body)).toBe(202);
+    const id: string = asked.body.id;
+    expect(asked.body.state).toBe('pending');
+    await ApiClient.approve(id);
+    if (wait) {
+      await expect
+        .poll(async () => (await this.get(`/api/v1/change-requests/${id}`)).state, { timeout: 60_000 })
+        .toBe('applied');
+    }
+    return id;
+  }
+
+  /** APPROVER approves the request `id` (a second person: never the one who asked). */
+  static async approve(id: string, comment?: string) {
+    const approver = await ApiClient.signIn(APPROVER.name, APPROVER.password);
+    try {
+      const approved = await approver.send('POST', `/api/v1/change-requests/${id}/approve`, comment ? { comment } : {});
+      expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    } finally {
+      await approver.dispose();
+    }
+  }
+
+  /** Asks for the split, has it approved, and waits until it is live. */
   async setTraffic(endpoint: string, traffic: Record<string, number>, mirror: Record<string, number> = {}) {
     const state = await this.get(`/api/v1/endpoints/${endpoint}/traffic`);
-    await this.run('PUT', `/api/v1/endpoints/${endpoint}/traffic`, {
+    await this.requestApproved('PUT', `/api/v1/endpoints/${endpoint}/traffic`, {
       traffic,
       mirror_traffic: mirror,
       version: state.version,
+      reason: 'e2e set-up',
     });
   }
 
+  async deleteDeployment(endpoint: string, deployment: string) {
+    await this.requestApproved('DELETE', `/api/v1/endpoints/${endpoint}/deployments/${deployment}?reason=e2e+clean-up`);
+  }
+
+  /** Clean-up: asks for the deletion and has it approved, without waiting; gone already is fine. */
   async deleteEndpoint(name: string) {
-    await this.send('DELETE', `/api/v1/endpoints/${name}`);
+    const asked = await this.send('DELETE', `/api/v1/endpoints/${name}?reason=e2e+clean-up`);
+    if (asked.status === 202) await ApiClient.approve(asked.body.id);
   }
 }
 

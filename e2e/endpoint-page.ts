@@ -1,5 +1,21 @@
 import { expect, type Locator, type Page } from '@playwright/test';
+import { ApiClient } from './api-client';
 import { ConsolePage } from './console-page';
+
+/** Has a second person approve the change request `id`: by default APPROVER through the API. */
+export type Approve = (id: string) => Promise<void>;
+const approveByApi: Approve = (id) => ApiClient.approve(id);
+
+/** Runs `action`, which makes the page ask for a change, and returns the change request's id. */
+async function requested(page: Page, method: string, path: RegExp, action: () => Promise<void>): Promise<string> {
+  const asked = page.waitForResponse((r) => r.request().method() === method && path.test(new URL(r.url()).pathname));
+  await action();
+  const answer = await asked;
+  expect(answer.status(), await answer.text()).toBe(202);
+  const body = await answer.json();
+  expect(body.state).toBe('pending');
+  return body.id;
+}
 
 /** Runs `action`, which makes the page start a long-running operation, and waits for it to succeed. */
 async function succeeds(page: Page, scope: Locator, method: string, path: RegExp, action: () => Promise<void>) {
@@ -27,7 +43,9 @@ export class EndpointPage {
   readonly trafficProblems: Locator;
   readonly applyButton: Locator;
   readonly applyReason: Locator;
+  readonly changeReason: Locator;
   readonly testPanel: Locator;
+  readonly changeRequests: Locator;
 
   constructor(readonly page: Page) {
     this.state = page.getByTestId('endpoint-state');
@@ -36,7 +54,9 @@ export class EndpointPage {
     this.trafficProblems = this.trafficEditor.getByTestId('traffic-problem');
     this.applyButton = page.getByTestId('traffic-apply');
     this.applyReason = page.getByTestId('traffic-apply-reason');
+    this.changeReason = page.getByTestId('traffic-reason');
     this.testPanel = page.getByTestId('test-panel');
+    this.changeRequests = page.getByTestId('change-requests');
   }
 
   async open(name: string): Promise<void> {
@@ -78,17 +98,43 @@ export class EndpointPage {
     }
   }
 
-  /** Types and applies a split, then waits for the operation to succeed and the bar to show it. */
+  /** The card of the change request `id` in the endpoint's change-request panel. */
+  changeRequest(id: string): Locator {
+    return this.changeRequests.locator(`[data-testid="change-request"][data-request-id="${id}"]`);
+  }
+
+  /** The editor's (or a delete button's) line following the change request `id`. */
+  requestStatus(id: string): Locator {
+    return this.page.locator(`[data-testid="change-request-status"][data-request-id="${id}"]`);
+  }
+
+  /** Types a split and a reason and asks for the change; returns the change request's id. */
+  async requestSplit(live: Record<string, number>, mirror: Record<string, number>, reason: string): Promise<string> {
+    await this.typeSplit(live, mirror);
+    await expect(this.trafficProblems).toHaveCount(0);
+    await this.changeReason.fill(reason);
+    await expect(this.applyButton).toBeEnabled();
+    const id = await requested(this.page, 'PUT', /\/traffic$/, () => this.applyButton.click());
+    await expect(this.requestStatus(id)).toHaveAttribute('data-state', 'pending');
+    await expect(this.requestStatus(id)).toContainText('change requested — waiting for approval');
+    return id;
+  }
+
+  /**
+   * Asks for a split, has it approved (`approve`), then waits until the change is applied and
+   * the bar shows it.
+   */
   async applySplit(
     live: Record<string, number>,
     mirror: Record<string, number>,
     expectedLegend: string,
-  ): Promise<void> {
-    await this.typeSplit(live, mirror);
-    await expect(this.trafficProblems).toHaveCount(0);
-    await expect(this.applyButton).toBeEnabled();
-    await succeeds(this.page, this.trafficEditor, 'PUT', /\/traffic$/, () => this.applyButton.click());
+    approve: Approve = approveByApi,
+  ): Promise<string> {
+    const id = await this.requestSplit(live, mirror, `e2e: ${expectedLegend}`);
+    await approve(id);
+    await expect(this.requestStatus(id)).toHaveAttribute('data-state', 'applied', { timeout: 60_000 });
     await expect(this.trafficLegend).toHaveText(expectedLegend);
+    return id;
   }
 
   /** Sends the test panel's request, by traffic (no target) or to one deployment. */
@@ -117,20 +163,36 @@ export class EndpointPage {
     await expect(this.deploymentInstances(name)).toHaveText(`${count} / ${count}`);
   }
 
-  /** Deletes through the type-the-name confirmation. */
-  async deleteDeployment(name: string): Promise<void> {
+  /**
+   * Asks for the deletion through the type-the-name confirmation (with a reason), has it
+   * approved, and waits until the deployment is gone.
+   */
+  async deleteDeployment(name: string, approve: Approve = approveByApi): Promise<void> {
     await this.page.getByTestId(`delete-deployment-${name}`).click();
     const row = this.deploymentRow(name);
     await expect(row.getByTestId('confirm-delete')).toBeDisabled();
     await row.getByTestId('confirm-name').fill(name);
-    await row.getByTestId('confirm-delete').click();
+    // The name alone is not enough: a deletion says why.
+    await expect(row.getByTestId('confirm-delete')).toBeDisabled();
+    await row.getByTestId('confirm-reason').fill(`e2e: retire ${name}`);
+    const id = await requested(this.page, 'DELETE', new RegExp(`/deployments/${name}$`), () =>
+      row.getByTestId('confirm-delete').click(),
+    );
+    await expect(row.getByTestId('change-request-status')).toContainText('deletion requested — waiting for approval');
+    await approve(id);
     await expect(row).toHaveCount(0, { timeout: 60_000 });
   }
 
-  async deleteEndpoint(name: string): Promise<void> {
+  /** Asks for the endpoint's deletion (with a reason); returns the change request's id. */
+  async deleteEndpoint(name: string): Promise<string> {
     await this.page.getByTestId(`delete-endpoint-${name}`).click();
     await expect(this.page.getByTestId('confirm-delete')).toBeDisabled();
     await this.page.getByTestId('confirm-name').fill(name);
-    await this.page.getByTestId('confirm-delete').click();
+    await this.page.getByTestId('confirm-reason').fill(`e2e: retire ${name}`);
+    const id = await requested(this.page, 'DELETE', new RegExp(`/endpoints/${name}$`), () =>
+      this.page.getByTestId('confirm-delete').click(),
+    );
+    await expect(this.requestStatus(id)).toContainText('deletion requested — waiting for approval');
+    return id;
   }
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN, OPERATOR, VIEWER } from './accounts';
+import { ADMIN, APPROVER, OPERATOR, VIEWER } from './accounts';
 import { serve } from './server';
 
 /**
@@ -21,7 +21,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   // When the tests run as root, Postgres runs as an unprivileged account that must enter it.
   chmodSync(stateDir, 0o755);
 
-  for (const account of [OPERATOR, VIEWER, ADMIN]) {
+  for (const account of [OPERATOR, VIEWER, ADMIN, APPROVER]) {
     const add = spawnSync(
       bin,
       ['user', 'add', account.name, '--role', account.role, '--password-stdin', '--state-dir', stateDir],
