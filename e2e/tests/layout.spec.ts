@@ -106,6 +106,9 @@ test('the traffic editor works from the keyboard alone', async ({ page }) => {
   await page.keyboard.press('Control+A');
   await page.keyboard.type('0');
   await expect(page.getByTestId('traffic-problem')).toHaveCount(0);
+  await page.keyboard.press('Tab'); // the reason a change request needs
+  await expect(page.getByTestId('traffic-reason')).toBeFocused();
+  await page.keyboard.type('canary at 20 %');
   await page.keyboard.press('Tab');
   await expect(page.getByTestId('traffic-apply')).toBeFocused();
   await expect(page.getByTestId('traffic-apply')).toBeEnabled();
@@ -118,6 +121,14 @@ test('deleting asks for the name with the focus in the box; Escape backs out', a
   await expect(page.getByTestId('confirm-name')).toBeFocused();
   await page.keyboard.type(name.slice(0, 4));
   await expect(page.getByTestId('confirm-delete')).toBeDisabled();
+  // The whole name is not enough either: a deletion is a change request and says why.
+  await page.keyboard.type(name.slice(4));
+  await expect(page.getByTestId('confirm-delete')).toBeDisabled();
+  await page.keyboard.press('Tab');
+  await expect(page.getByTestId('confirm-reason')).toBeFocused();
+  await page.keyboard.type('no longer needed');
+  await expect(page.getByTestId('confirm-delete')).toBeEnabled();
+  await page.getByTestId('confirm-name').focus();
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('confirm-name')).toHaveCount(0);
   // A deployment that takes traffic can't be deleted: the page says why instead of asking.

@@ -44,8 +44,14 @@ test('what one browser changes shows in another within 2 s, without a reload', a
   await expect(b.endpoint.deploymentState('green')).toHaveText('Succeeded', { timeout: 2_000 });
   await expect(b.page.getByTestId('traffic-live-green')).toHaveValue('0', { timeout: 2_000 });
 
-  // A shifts 10 % to green: B's bar and editor follow.
-  await a.endpoint.applySplit({ blue: 90, green: 10 }, {}, 'blue 90 % · green 10 %');
+  // A asks to shift 10 % to green: B sees the request at once; once approved, B's bar and
+  // editor follow.
+  const shift = await a.endpoint.requestSplit({ blue: 90, green: 10 }, {}, 'canary');
+  await expect(b.endpoint.changeRequest(shift)).toHaveAttribute('data-state', 'pending', { timeout: 2_000 });
+  await expect(b.endpoint.changeRequest(shift).getByTestId('cr-send-traffic')).toHaveText('{"blue":90,"green":10}');
+  await ApiClient.approve(shift);
+  await expect(b.endpoint.changeRequest(shift)).toHaveAttribute('data-state', 'applied', { timeout: 60_000 });
+  await expect(a.endpoint.trafficLegend).toHaveText('blue 90 % · green 10 %');
   await expect(b.endpoint.trafficLegend).toHaveText('blue 90 % · green 10 %', { timeout: 2_000 });
   await expect(b.page.getByTestId('traffic-live-green')).toHaveValue('10', { timeout: 2_000 });
 
@@ -58,8 +64,12 @@ test('what one browser changes shows in another within 2 s, without a reload', a
     'data-status',
     'succeeded',
   );
-  // A deletes the endpoint: B is told, A is back on the list.
-  await a.endpoint.deleteEndpoint(name);
+  // A asks to delete the endpoint; nothing happens until a second person approves. Then B is
+  // told, and A is back on the list.
+  const deletion = await a.endpoint.deleteEndpoint(name);
+  await expect(b.endpoint.changeRequest(deletion)).toHaveAttribute('data-state', 'pending', { timeout: 2_000 });
+  await expect(b.endpoint.changeRequest(deletion).getByTestId('cr-what')).toHaveText('Delete endpoint');
+  await ApiClient.approve(deletion);
   await expect(b.page.getByTestId('endpoint-lifecycle').or(b.page.getByTestId('endpoint-deleted')).first()).toBeVisible({
     timeout: 2_000,
   });

@@ -56,15 +56,30 @@ test('a split Azure would refuse is explained and cannot be applied; the API ref
     traffic: { blue: 60, green: 30 },
     mirror_traffic: { green: 60 },
     version: state.version,
+    reason: 'a split Azure refuses',
   });
   expect(refused.status).toBe(422);
   expect(refused.body.error.code).toBe('validation_failed');
   expect(refused.body.error.fields.map((f: { message: string }) => f.message)).toEqual(shown);
 
-  // Fixing the split enables the button again; nothing was changed meanwhile.
+  // Fixing the split leaves one thing to do: say why. Then the button is enabled again;
+  // nothing was changed meanwhile.
   await endpoint.typeSplit({ blue: 90, green: 10 }, { green: 0 });
   await expect(endpoint.trafficProblems).toHaveCount(0);
+  await expect(endpoint.applyButton).toBeDisabled();
+  await expect(endpoint.applyReason).toHaveText('give a reason for the change');
+  await endpoint.changeReason.fill('10 % to green');
   await expect(endpoint.applyButton).toBeEnabled();
+  await expect(endpoint.applyButton).toHaveText('Request change');
   await expect(endpoint.trafficLegend).toHaveText('blue 100 %');
+
+  // Without a reason the API refuses too, naming the field.
+  const unexplained = await api.send('PUT', `/api/v1/endpoints/${name}/traffic`, {
+    traffic: { blue: 90, green: 10 },
+    version: state.version,
+    reason: ' ',
+  });
+  expect(unexplained.status).toBe(422);
+  expect(unexplained.body.error.fields.map((f: { field: string }) => f.field)).toEqual(['reason']);
   expect(console.errors).toEqual([]);
 });
