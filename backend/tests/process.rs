@@ -245,7 +245,7 @@ fn first_run_serves_health_and_sigterm_stops_postgres_too() {
     let printed = server.printed();
     let password = admin_password(&printed);
     let browser = http();
-    assert_eq!(sign_in(&browser, &server.url, "admin", &password), 200);
+    first_admin_sign_in(&browser, &server.url, &password);
     assert!(
         !postgres_processes_in(state.path()).is_empty(),
         "the private cluster runs"
@@ -859,6 +859,7 @@ fn azure_mode_drives_a_workspace_over_arm_with_a_token_from_the_azure_cli() {
         .as_str()
         .expect("csrf token")
         .to_owned();
+    choose_own_password(&browser, &server.url, &csrf, &admin_password(&printed));
 
     let started = browser
         .post(format!("{}/api/v1/endpoints", server.url))
@@ -1009,6 +1010,31 @@ fn sign_in_for_writes(client: &reqwest::blocking::Client, url: &str, password: &
         .to_owned()
 }
 
+/// The admin's password once they replaced the first run's one-time password.
+const ADMIN_OWN_PASSWORD: &str = "admin-own-password-1";
+
+/// Signs in as the first-run admin with the printed one-time password and replaces it with
+/// [`ADMIN_OWN_PASSWORD`]; returns the session's CSRF token.
+fn first_admin_sign_in(client: &reqwest::blocking::Client, url: &str, one_time: &str) -> String {
+    let csrf = sign_in_for_writes(client, url, one_time);
+    choose_own_password(client, url, &csrf, one_time);
+    csrf
+}
+
+/// The first-run admin password is one-time: its owner picks their own before anything else.
+fn choose_own_password(client: &reqwest::blocking::Client, url: &str, csrf: &str, one_time: &str) {
+    let changed = client
+        .put(format!("{url}/api/v1/session/password"))
+        .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({
+            "current_password": one_time,
+            "new_password": ADMIN_OWN_PASSWORD,
+        }))
+        .send()
+        .expect("password change");
+    assert_eq!(changed.status().as_u16(), 204, "the admin chose a password");
+}
+
 /// Polls operation `id` until `done` says so, or panics after `limit`.
 fn wait_for_operation(
     client: &reqwest::blocking::Client,
@@ -1042,7 +1068,7 @@ fn after_kill_9_during_a_deployment_create_the_restarted_server_follows_it_to_it
     let server = serve(state.path(), &[], &examples_args);
     let password = admin_password(&server.printed());
     let client = http();
-    let csrf = sign_in_for_writes(&client, &server.url, &password);
+    let csrf = first_admin_sign_in(&client, &server.url, &password);
     let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
         let response = client
             .post(format!("{}{path}", server.url))
@@ -1090,7 +1116,7 @@ fn after_kill_9_during_a_deployment_create_the_restarted_server_follows_it_to_it
     // is started to make that happen.
     let restarted = serve(state.path(), &[], &examples_args);
     let client = http();
-    sign_in_for_writes(&client, &restarted.url, &password);
+    sign_in_for_writes(&client, &restarted.url, ADMIN_OWN_PASSWORD);
     let ended = wait_for_operation(
         &client,
         &restarted.url,

@@ -10,130 +10,18 @@ use super::AppState;
 use crate::auth::{Authenticated, Operator};
 use crate::change_requests::{live_split, request};
 use crate::operations::Job;
+use crate::workspace::new_deployment;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use shared::api::change_requests::ChangeRequestDetail;
 use shared::api::{
     check_instance_count, CreateDeploymentRequest, DeploymentList, DeploymentSummary, Operation,
-    OperationKind, ProbeRequest, ScaleRequest, SAMPLE_REQUEST_PROPERTY,
-};
-use shared::arm::{
-    CodeConfiguration, EndpointComputeType, OnlineDeployment, OnlineDeploymentProperties,
-    ProbeSettings, RequestSettings, ScaleSettings, ScaleType, Sku,
+    OperationKind, ScaleRequest,
 };
 use shared::limits::MAX_DEPLOYMENTS_PER_ENDPOINT;
 use shared::rollout::Change;
-use shared::{format_iso8601_duration, DeploymentName, ErrorEnvelope};
-use std::time::Duration;
-
-fn seconds(value: u64) -> String {
-    format_iso8601_duration(Duration::from_secs(value))
-}
-
-fn probe(request: &ProbeRequest) -> ProbeSettings {
-    ProbeSettings {
-        initial_delay: request.initial_delay_s.map(seconds),
-        period: request.period_s.map(seconds),
-        timeout: request.timeout_s.map(seconds),
-        failure_threshold: request.failure_threshold,
-        success_threshold: request.success_threshold,
-        ..ProbeSettings::default()
-    }
-}
-
-/// The code asset a deployment runs: the one asked for, else the model's namesake (the demo
-/// models register their code under the same name and version).
-fn code_of(request: &CreateDeploymentRequest) -> String {
-    request
-        .code
-        .clone()
-        .unwrap_or_else(|| match request.model.strip_prefix("azureml:") {
-            Some(short) => format!("azureml:{short}"),
-            None => request.model.replacen("/models/", "/codes/", 1),
-        })
-}
-
-/// The ARM body of a new managed deployment.
-fn arm_body(request: &CreateDeploymentRequest, location: String) -> OnlineDeployment {
-    let request_settings = request
-        .request_settings
-        .as_ref()
-        .map(|settings| RequestSettings {
-            request_timeout: settings
-                .request_timeout_ms
-                .map(|ms| format_iso8601_duration(Duration::from_millis(ms))),
-            max_concurrent_requests_per_instance: settings.max_concurrent_requests_per_instance,
-            ..RequestSettings::default()
-        });
-    OnlineDeployment {
-        location: Some(location),
-        sku: Some(Sku {
-            name: "Default".into(),
-            capacity: Some(request.instance_count),
-            ..Sku::default()
-        }),
-        properties: OnlineDeploymentProperties {
-            endpoint_compute_type: Some(EndpointComputeType::Managed),
-            model: Some(request.model.clone()),
-            code_configuration: Some(CodeConfiguration {
-                code_id: Some(code_of(request)),
-                scoring_script: Some(
-                    request
-                        .scoring_script
-                        .clone()
-                        .unwrap_or_else(|| "score.py".into()),
-                ),
-                ..CodeConfiguration::default()
-            }),
-            environment_id: request.environment.clone(),
-            environment_variables: (!request.environment_variables.is_empty())
-                .then(|| request.environment_variables.clone()),
-            instance_type: Some(request.instance_type.clone()),
-            scale_settings: Some(ScaleSettings {
-                scale_type: ScaleType::Default,
-                min_instances: None,
-                max_instances: None,
-                polling_interval: None,
-                target_utilization_percentage: None,
-                extra: Default::default(),
-            }),
-            request_settings,
-            liveness_probe: request.liveness_probe.as_ref().map(probe),
-            readiness_probe: request.readiness_probe.as_ref().map(probe),
-            ..OnlineDeploymentProperties::default()
-        },
-        ..OnlineDeployment::default()
-    }
-}
-
-/// The request as its operation and audit event record it: everything asked for, except that
-/// each environment variable's value is replaced by its [`fingerprint`]. Values are often
-/// secrets (API keys, passwords) and the audit log is readable by every viewer and never pruned.
-fn recorded(request: &CreateDeploymentRequest) -> Value {
-    let mut recorded = json!(request);
-    recorded["environment_variables"] = request
-        .environment_variables
-        .iter()
-        .map(|(name, value)| (name.clone(), json!(fingerprint(name, value))))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    recorded
-}
-
-/// `sha256:` and the first 16 hex digits of SHA-256 over a variable's name and value. Hashed
-/// rather than left out so that an auditor can tell whether a value changed between two
-/// deployments without seeing it. Not encryption: a value short enough to guess can still be
-/// confirmed by hashing the guess, so this shows no more than "changed / same".
-fn fingerprint(name: &str, value: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(name.as_bytes())
-        .chain_update([0])
-        .chain_update(value.as_bytes())
-        .finalize();
-    format!("sha256:{}", &hex::encode(digest)[..16])
-}
+use shared::{DeploymentName, ErrorEnvelope};
 
 /// The deployments of an endpoint, by name.
 #[utoipa::path(
@@ -239,7 +127,7 @@ pub async fn create(
             ),
         ));
     }
-    let body = arm_body(&request, client.workspace_location().await?);
+    let body = new_deployment::arm_body(&request, client.workspace_location().await?);
     start(
         &state,
         Job::new(
@@ -248,7 +136,7 @@ pub async fn create(
             &endpoint,
             Some(&name),
         )
-        .request(recorded(&request)),
+        .request(new_deployment::recorded(&request)),
         move || async move {
             let created = client.create_deployment(&endpoint, &name, &body).await?;
             Ok(json!(DeploymentSummary::of(created)))
@@ -371,50 +259,10 @@ pub async fn sample_request(
         deployment,
     }: DeploymentPath,
 ) -> Result<AppJson<Value>, ApiError> {
-    let client = state.workspace()?;
-    let found = client.get_deployment(&endpoint, &deployment).await?;
-    let model = found.properties.model.ok_or(ApiError::NotFound)?;
-    let version = client.get_asset_version("models", &model).await?;
-    let sample = version.properties["properties"][SAMPLE_REQUEST_PROPERTY]
-        .as_str()
-        .ok_or(ApiError::NotFound)?;
-    serde_json::from_str(sample)
+    state
+        .workspace()?
+        .sample_request(&endpoint, &deployment)
+        .await?
         .map(AppJson)
-        .map_err(|_| ApiError::NotFound)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recorded_requests_name_variables_and_hash_their_values() {
-        let request: CreateDeploymentRequest = serde_json::from_value(json!({
-            "name": "green",
-            "model": "azureml:regression-v2:1",
-            "instance_type": "Standard_DS3_v2",
-            "instance_count": 1,
-            "environment_variables": { "API_SECRET": "hunter2", "OTHER": "hunter2" },
-        }))
-        .expect("a request");
-        let recorded = recorded(&request);
-        let text = recorded.to_string();
-        assert!(!text.contains("hunter2"), "{text}");
-        let variables = &recorded["environment_variables"];
-        let secret = variables["API_SECRET"].as_str().expect("a fingerprint");
-        assert!(
-            secret.starts_with("sha256:") && secret.len() == 7 + 16,
-            "{secret}"
-        );
-        assert_ne!(
-            variables["API_SECRET"], variables["OTHER"],
-            "the name is hashed too"
-        );
-        assert_eq!(
-            recorded["model"], "azureml:regression-v2:1",
-            "the rest is kept"
-        );
-        assert_eq!(fingerprint("A", "b"), fingerprint("A", "b"));
-        assert_ne!(fingerprint("A", "b"), fingerprint("A", "c"));
-    }
+        .ok_or(ApiError::NotFound)
 }
