@@ -12,7 +12,7 @@ use crate::api;
 use crate::session::{use_session, SessionState};
 use leptos::prelude::*;
 use shared::api::change_requests::ChangeRequestSummary;
-use shared::api::Operation;
+use shared::api::{Operation, OperationStatus};
 use shared::rollout::ChangeRequestState;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -31,8 +31,6 @@ pub struct Feed {
     pub last: RwSignal<Option<Operation>>,
     /// The latest state of every change request seen since the page loaded, by id.
     requests: RwSignal<HashMap<Uuid, ChangeRequestSummary>>,
-    /// The change request update that arrived last: pages watch it to reload their lists.
-    pub last_request: RwSignal<Option<ChangeRequestSummary>>,
     /// True while the stream is open.
     pub connected: RwSignal<bool>,
 }
@@ -66,6 +64,21 @@ impl Feed {
         found
     }
 
+    /// What has moved on `endpoint`: each known operation's id, status and number of steps
+    /// (tracked). It changes with every event about the endpoint, so a page reloads on it
+    /// rather than on [`Feed::last`] alone — effects run after a burst of events, and the last
+    /// of a burst may be about another endpoint.
+    pub fn activity_of(&self, endpoint: &str) -> Vec<(Uuid, OperationStatus, usize)> {
+        let mut found: Vec<_> = self.operations.with(|ops| {
+            ops.values()
+                .filter(|op| op.endpoint == endpoint)
+                .map(|op| (op.id, op.status, op.progress.len()))
+                .collect()
+        });
+        found.sort_unstable_by_key(|(id, ..)| *id);
+        found
+    }
+
     /// Like [`Feed::of_endpoint`], for event handlers and loaders that must not subscribe.
     pub fn of_endpoint_untracked(&self, endpoint: &str) -> Vec<Operation> {
         self.operations.with_untracked(|ops| {
@@ -89,6 +102,23 @@ impl Feed {
         self.requests.with(|r| r.get(&id).cloned())
     }
 
+    /// Where each known change request that `keep` selects stands: id, state and approvals
+    /// (tracked). Changes with every event about one of them — lists reload on it, for the
+    /// reason given at [`Feed::activity_of`].
+    pub fn requests_where(
+        &self,
+        keep: impl Fn(&ChangeRequestSummary) -> bool,
+    ) -> Vec<(Uuid, ChangeRequestState, u32)> {
+        let mut found: Vec<_> = self.requests.with(|r| {
+            r.values()
+                .filter(|r| keep(r))
+                .map(|r| (r.id, r.state, r.approval_count))
+                .collect()
+        });
+        found.sort_unstable_by_key(|(id, ..)| *id);
+        found
+    }
+
     /// Adds a change request the API answered with, unless the stream already brought a newer
     /// state of it.
     pub fn record_request(&self, request: ChangeRequestSummary) {
@@ -101,11 +131,6 @@ impl Feed {
                 r.insert(request.id, request);
             });
         }
-    }
-
-    fn apply_request(&self, request: ChangeRequestSummary) {
-        self.record_request(request.clone());
-        self.last_request.set(Some(request));
     }
 
     fn apply(&self, op: Operation) {
@@ -137,7 +162,6 @@ pub fn provide() {
         operations: RwSignal::new(HashMap::new()),
         last: RwSignal::new(None),
         requests: RwSignal::new(HashMap::new()),
-        last_request: RwSignal::new(None),
         connected: RwSignal::new(false),
     };
     provide_context(feed);
@@ -180,7 +204,7 @@ fn connect(feed: Feed, session: RwSignal<SessionState>) {
     });
     let on_request = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         if let Some(request) = event_data::<ChangeRequestSummary>(&ev) {
-            feed.apply_request(request);
+            feed.record_request(request);
         }
     });
     let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| feed.connected.set(true));

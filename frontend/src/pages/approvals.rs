@@ -36,8 +36,10 @@ pub fn ApprovalsPage() -> impl IntoView {
 pub fn ApprovalsLink() -> impl IntoView {
     let feed = use_feed();
     let pending = Remote::<ChangeRequestList>::new();
+    let moved = Memo::new(move |_| feed.requests_where(|_| true));
     Effect::new(move |_| {
-        feed.last_request.track();
+        // Read, not just tracked: a memo never read never subscribes to its sources.
+        moved.with(|_| ());
         pending.load(api::change_requests(
             Some(ChangeRequestState::Pending),
             None,

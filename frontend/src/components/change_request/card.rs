@@ -38,12 +38,12 @@ pub fn ChangeRequestCard(summary: ChangeRequestSummary, show_endpoint: bool) -> 
     let id = summary.id;
     let detail = Remote::<ChangeRequestDetail>::new();
     detail.load(api::change_request(id));
-    // Every event about this request may change what it shows: reload then.
+    // Whenever the feed says the request moved on, its detail did too: reload then.
+    let moved = Memo::new(move |_| feed.request(id).map(|r| (r.state, r.approval_count)));
     Effect::new(move |first: Option<()>| {
-        let touched = feed
-            .last_request
-            .with(|r| r.as_ref().is_some_and(|r| r.id == id));
-        if first.is_some() && touched {
+        // Read, not just tracked: a memo never read never subscribes to its sources.
+        moved.with(|_| ());
+        if first.is_some() {
             detail.load(api::change_request(id));
         }
     });

@@ -29,13 +29,16 @@ pub fn ChangeRequests(
         });
     };
     load();
+    // Reload whenever a request of ours is made or moves on.
+    let moved = Memo::new(move |_| {
+        feed.requests_where(|r| {
+            filter.with_value(|e| e.as_ref().is_none_or(|e| e == r.endpoint.as_str()))
+        })
+    });
     Effect::new(move |first: Option<()>| {
-        let touched = feed.last_request.with(|r| {
-            r.as_ref().is_some_and(|r| {
-                filter.with_value(|e| e.as_ref().is_none_or(|e| e == r.endpoint.as_str()))
-            })
-        });
-        if first.is_some() && touched {
+        // Read, not just tracked: a memo never read never subscribes to its sources.
+        moved.with(|_| ());
+        if first.is_some() {
             load();
         }
     });

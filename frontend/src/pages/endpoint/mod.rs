@@ -125,11 +125,11 @@ fn EndpointView(name: String) -> impl IntoView {
         }
     });
     let for_feed = name.clone();
+    let moved = Memo::new(move |_| feed.activity_of(&for_feed));
     Effect::new(move |first: Option<()>| {
-        let touched = feed
-            .last
-            .with(|op| op.as_ref().is_some_and(|op| op.endpoint == for_feed));
-        if first.is_some() && touched {
+        // Read, not just tracked: a memo never read never subscribes to its sources.
+        moved.with(|_| ());
+        if first.is_some() {
             data.reload();
         }
     });
