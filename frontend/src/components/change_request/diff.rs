@@ -53,6 +53,7 @@ pub fn TrafficDiffView(diff: TrafficDiff) -> impl IntoView {
                     <tbody>{changes.into_iter().map(|c| view! { <ChangeRow change=c /> }).collect_view()}</tbody>
                 </table>
             </div>
+            <p class="muted cr-wire-title">"Sent to the workspace, exactly (before → after):"</p>
             <dl class="cr-wire">
                 <dt>"traffic"</dt>
                 <dd><code data-testid="cr-before-traffic">{wire(&before.traffic)}</code> " → "
