@@ -13,6 +13,7 @@ pub mod events;
 pub mod http;
 pub mod operations;
 pub mod postgres;
+pub mod rollouts;
 pub mod secret;
 pub mod server;
 pub mod store;

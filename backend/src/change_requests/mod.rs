@@ -89,6 +89,8 @@ pub async fn request(
         before,
         requester: requester.username.clone(),
         reason: reason.to_owned(),
+        rollout: None,
+        at_least: 0,
     };
     if !break_glass {
         return Ok(store::create(&ctx.pool, &new).await?);

@@ -15,6 +15,7 @@ mod helpers;
 mod hygiene;
 mod operation_end;
 mod rollout_flow;
+mod rollouts;
 mod session;
 mod text_rules;
 mod users;
