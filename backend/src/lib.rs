@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod events;
+pub mod failpoint;
 pub mod http;
 pub mod operations;
 pub mod postgres;

@@ -10,6 +10,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "process/rollout_crash.rs"]
+mod rollout_crash;
+
 const BIN: &str = env!("CARGO_BIN_EXE_greenlight");
 const READY: &str = "Greenlight is ready at ";
 

@@ -218,6 +218,10 @@ pub async fn approve_request(
             let detail = store::announce(&mut tx, id).await?;
             tx.commit().await?;
             job.start(&ctx.operations, operation.id);
+            crate::failpoint::hit_after(
+                "change-request-operation",
+                std::time::Duration::from_millis(700),
+            );
             return Ok(detail);
         }
     }

@@ -5,7 +5,7 @@
 
 use super::steps;
 use crate::change_requests::Context;
-use crate::store::leases::LEASE;
+use crate::store::leases::lease;
 use crate::store::rollouts as store;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -41,7 +41,7 @@ impl Executor {
 async fn run(ctx: Context, stop: CancellationToken) {
     let me = ctx.operations.instance();
     while !stop.is_cancelled() {
-        let claimed = match store::claim(&ctx.pool, me, LEASE).await {
+        let claimed = match store::claim(&ctx.pool, me, lease()).await {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::warn!(error = %err, "claiming due rollouts failed");

@@ -27,6 +27,9 @@ use uuid::Uuid;
 const NOW: Duration = Duration::ZERO;
 /// While something runs elsewhere (an operation, people deciding).
 const WAIT: Duration = Duration::from_millis(500);
+/// How long after starting a workspace write the `rollout-operation` crash point fires: the
+/// call is then under way.
+const OPERATION_UNDER_WAY: Duration = Duration::from_millis(700);
 /// Nothing to do until a person acts (their action makes it due again).
 const IDLE: Duration = Duration::from_secs(3600);
 
@@ -129,6 +132,7 @@ async fn succeed(
         store::move_rollout(&mut tx, r, r.state, RolloutEvent::StepSucceeded, None, None).await?;
     }
     tx.commit().await?;
+    crate::failpoint::hit("rollout-step-end");
     Ok(NOW)
 }
 
@@ -209,13 +213,20 @@ async fn deploy(
                 let created = client.create_deployment(&endpoint, &name, &body).await?;
                 Ok(json!(DeploymentSummary::of(created)))
             });
+            crate::failpoint::hit_after("rollout-operation", OPERATION_UNDER_WAY);
             Ok(WAIT)
         }
         Err(err) => Err(err.into()),
     }
 }
 
+/// How long a smoke test keeps asking while the new deployment's instances are not serving
+/// yet (just created, or restarted with the local workspace).
+const SMOKE_PATIENCE: Duration = Duration::from_secs(60);
+
 /// Smoke test: the new deployment, asked directly with its model's sample request, answers 200.
+/// A gateway answer (502–504) or no answer is retried for [`SMOKE_PATIENCE`]; the model's own
+/// answer, whatever it is, decides at once.
 async fn smoke_test(
     ctx: &Context,
     r: &RolloutRecord,
@@ -235,11 +246,14 @@ async fn smoke_test(
         .await;
     };
     let body = serde_json::to_vec(&sample).unwrap_or_default();
+    let patient = remaining(step.started_at.unwrap_or_else(Utc::now), SMOKE_PATIENCE).is_some();
     match client
         .invoke(&r.endpoint, Some(&r.new_deployment), body.into())
         .await
     {
         Ok(answer) if answer.status == 200 => succeed(ctx, r, step).await,
+        Ok(answer) if (502..=504).contains(&answer.status) && patient => Ok(WAIT),
+        Err(_) if patient => Ok(WAIT),
         Ok(answer) => {
             let why = format!(
                 "{} answered {} to its model's sample request",
@@ -497,6 +511,7 @@ async fn restore_split(
             .await?;
         Ok(json!(TrafficState::of(&updated)))
     });
+    crate::failpoint::hit_after("rollout-operation", OPERATION_UNDER_WAY);
     Ok(started.id)
 }
 
