@@ -18,6 +18,7 @@ test:
 ui:
 	scripts/build-ui.sh
 
-## bench: the scoring router's added latency and throughput on this machine (backend/benches/scoring.rs)
+## bench: the scoring router's added latency and throughput (backend/benches/scoring.rs), and approval -> new split
 bench:
 	cargo bench -p backend --bench scoring
+	cargo test -p backend --test api approval_to_serving -- --ignored --nocapture

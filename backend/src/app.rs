@@ -120,6 +120,11 @@ impl App {
         });
         let events = Arc::clone(&state.events);
         let operations = state.operations.clone();
+        // The rollout executor runs wherever a workspace is connected; any replica may.
+        let executor = state
+            .change_context()
+            .ok()
+            .map(crate::rollouts::Executor::start);
         let service = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
@@ -129,6 +134,9 @@ impl App {
             .await
             .context("serving HTTP");
         tracing::info!("shutting down");
+        if let Some(executor) = executor {
+            executor.stop().await;
+        }
         if !operations.drain(DRAIN_LIMIT).await {
             tracing::warn!(
                 "operations still running after {} s were left to the workspace",

@@ -32,9 +32,11 @@ use uuid::Uuid;
 /// How often a running operation touches its row.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
-/// How often a runner renews its lease and looks for operations of processes that are gone;
-/// well inside `leases::LEASE`.
-const LEASE_RENEWAL: Duration = Duration::from_secs(5);
+/// How often a runner renews its lease and looks for operations of processes that are gone:
+/// four times per `leases::lease()`.
+fn lease_renewal() -> Duration {
+    leases::lease() / 4
+}
 
 /// How long writing an end is retried while the database is unreachable (a restart, a
 /// fail-over) before it is given up.
@@ -185,7 +187,7 @@ impl OperationRunner {
         loop {
             tokio::select! {
                 () = self.stop.cancelled() => return,
-                () = tokio::time::sleep(LEASE_RENEWAL) => {}
+                () = tokio::time::sleep(lease_renewal()) => {}
             }
             if let Err(err) = leases::heartbeat(&self.pool, self.instance).await {
                 tracing::warn!(error = %err, "could not renew this process's lease on its operations");

@@ -10,6 +10,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "process/replicas.rs"]
+mod replicas;
+#[path = "process/rollout_crash.rs"]
+mod rollout_crash;
+
 const BIN: &str = env!("CARGO_BIN_EXE_greenlight");
 const READY: &str = "Greenlight is ready at ";
 

@@ -68,10 +68,30 @@ pub enum AuditAction {
     /// An admin changed how many approvals an endpoint's changes need.
     #[serde(rename = "endpoint.policy_change")]
     PolicyChange,
+    /// A pause or an abort withdrew a rollout's open request.
+    #[serde(rename = "change_request.cancel")]
+    ChangeRequestCancel,
+    #[serde(rename = "rollout.start")]
+    RolloutStart,
+    #[serde(rename = "rollout.pause")]
+    RolloutPause,
+    #[serde(rename = "rollout.resume")]
+    RolloutResume,
+    #[serde(rename = "rollout.abort")]
+    RolloutAbort,
+    #[serde(rename = "rollout.rollback")]
+    RolloutRollback,
+    /// A rollout reached its end: succeeded, failed, aborted or rolled back.
+    #[serde(rename = "rollout.end")]
+    RolloutEnd,
+    #[serde(rename = "rollout.step_start")]
+    RolloutStepStart,
+    #[serde(rename = "rollout.step_end")]
+    RolloutStepEnd,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -99,6 +119,15 @@ impl AuditAction {
         AuditAction::ChangeRequestApplied,
         AuditAction::ChangeRequestFailed,
         AuditAction::PolicyChange,
+        AuditAction::ChangeRequestCancel,
+        AuditAction::RolloutStart,
+        AuditAction::RolloutPause,
+        AuditAction::RolloutResume,
+        AuditAction::RolloutAbort,
+        AuditAction::RolloutRollback,
+        AuditAction::RolloutEnd,
+        AuditAction::RolloutStepStart,
+        AuditAction::RolloutStepEnd,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -144,6 +173,15 @@ impl AuditAction {
             AuditAction::ChangeRequestApplied => "change_request.applied",
             AuditAction::ChangeRequestFailed => "change_request.failed",
             AuditAction::PolicyChange => "endpoint.policy_change",
+            AuditAction::ChangeRequestCancel => "change_request.cancel",
+            AuditAction::RolloutStart => "rollout.start",
+            AuditAction::RolloutPause => "rollout.pause",
+            AuditAction::RolloutResume => "rollout.resume",
+            AuditAction::RolloutAbort => "rollout.abort",
+            AuditAction::RolloutRollback => "rollout.rollback",
+            AuditAction::RolloutEnd => "rollout.end",
+            AuditAction::RolloutStepStart => "rollout.step_start",
+            AuditAction::RolloutStepEnd => "rollout.step_end",
         }
     }
 }

@@ -89,6 +89,8 @@ pub async fn request(
         before,
         requester: requester.username.clone(),
         reason: reason.to_owned(),
+        rollout: None,
+        at_least: 0,
     };
     if !break_glass {
         return Ok(store::create(&ctx.pool, &new).await?);
@@ -216,6 +218,10 @@ pub async fn approve_request(
             let detail = store::announce(&mut tx, id).await?;
             tx.commit().await?;
             job.start(&ctx.operations, operation.id);
+            crate::failpoint::hit_after(
+                "change-request-operation",
+                std::time::Duration::from_millis(700),
+            );
             return Ok(detail);
         }
     }

@@ -20,6 +20,7 @@ mod passwords;
 mod paths;
 mod policy;
 mod query;
+mod rollouts;
 mod scoring;
 mod session;
 mod static_files;
@@ -95,6 +96,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_requests::approve))
         .routes(routes!(change_requests::reject))
         .routes(routes!(policy::get, policy::set))
+        .routes(routes!(rollouts::start, rollouts::list))
+        .routes(routes!(rollouts::get))
+        .routes(routes!(rollouts::pause))
+        .routes(routes!(rollouts::resume))
+        .routes(routes!(rollouts::abort))
+        .routes(routes!(rollouts::rollback))
         .routes(routes!(events::stream))
         .routes(routes!(
             session::current,

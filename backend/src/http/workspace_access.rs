@@ -62,10 +62,7 @@ pub fn accepted(operation: Operation) -> Response {
 
 /// True when the workspace says there is no such resource.
 pub fn is_not_found(err: &crate::workspace::WorkspaceError) -> bool {
-    matches!(
-        err,
-        crate::workspace::WorkspaceError::Arm { status: 404, .. }
-    )
+    err.is_not_found()
 }
 
 /// The query of a delete, which asks for approval like any change.

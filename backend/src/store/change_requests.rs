@@ -29,6 +29,10 @@ pub struct NewChangeRequest {
     pub before: TrafficSplit,
     pub requester: Username,
     pub reason: String,
+    /// The rollout step that asks, if any.
+    pub rollout: Option<(Uuid, u32)>,
+    /// Approvals the change needs when more than the endpoint's policy (a plan step's count).
+    pub at_least: u32,
 }
 
 struct Row {
@@ -292,12 +296,20 @@ pub async fn set_policy(
 /// Stores a new pending request with its endpoint's required approvals, audited.
 pub async fn create(pool: &PgPool, new: &NewChangeRequest) -> sqlx::Result<ChangeRequestDetail> {
     let mut tx = pool.begin().await?;
-    let id = insert(&mut tx, new).await?;
-    let created = find(&mut tx, id, false)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
+    let created = create_in(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create`] in the caller's transaction (a rollout step records the request's id with it).
+pub async fn create_in(
+    tx: &mut PgConnection,
+    new: &NewChangeRequest,
+) -> sqlx::Result<ChangeRequestDetail> {
+    let id = insert(tx, new).await?;
+    let created = find(tx, id, false).await?.ok_or(sqlx::Error::RowNotFound)?;
     record(
-        &mut tx,
+        tx,
         new.requester.as_str(),
         AuditAction::ChangeRequestCreate,
         new.endpoint.as_str(),
@@ -308,25 +320,51 @@ pub async fn create(pool: &PgPool, new: &NewChangeRequest) -> sqlx::Result<Chang
             "before": new.before,
             "reason": new.reason,
             "required_approvals": created.summary.required_approvals,
+            "rollout_id": new.rollout.map(|r| r.0),
         }),
     )
     .await?;
-    publish(&mut tx, TOPIC, &created.summary).await?;
-    tx.commit().await?;
+    publish(tx, TOPIC, &created.summary).await?;
     Ok(created)
+}
+
+/// Withdraws a still-pending request (a rollout paused or ended), audited.
+pub async fn cancel(tx: &mut PgConnection, id: Uuid, actor: &str, why: &str) -> sqlx::Result<()> {
+    let found = sqlx::query!(
+        "update change_requests set state = 'cancelled', decided_at = now()
+          where id = $1 and state = 'pending' returning endpoint",
+        id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(found) = found {
+        record(
+            tx,
+            actor,
+            AuditAction::ChangeRequestCancel,
+            &found.endpoint,
+            json!({ "change_request_id": id, "reason": why }),
+        )
+        .await?;
+        announce(tx, id).await?;
+    }
+    Ok(())
 }
 
 /// Inserts a pending request in the caller's transaction; returns its id.
 pub async fn insert(tx: &mut PgConnection, new: &NewChangeRequest) -> sqlx::Result<Uuid> {
     let required = policy(tx, &new.workspace, &new.endpoint)
         .await?
-        .required_approvals;
+        .required_approvals
+        .max(new.at_least);
+    let (rollout_id, rollout_step) = new.rollout.unzip();
     let id = Uuid::new_v4();
     let now = Utc::now();
     sqlx::query!(
         "insert into change_requests (id, workspace, endpoint, change, before, state, requester,
-                                      reason, required_approvals, created_at, expires_at)
-         values ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10)",
+                                      reason, required_approvals, created_at, expires_at,
+                                      rollout_id, rollout_step)
+         values ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12)",
         id,
         new.workspace.as_str(),
         new.endpoint.as_str(),
@@ -337,6 +375,8 @@ pub async fn insert(tx: &mut PgConnection, new: &NewChangeRequest) -> sqlx::Resu
         i32::try_from(required).unwrap_or(1),
         now,
         shared::rollout::expires_at(now),
+        rollout_id,
+        rollout_step.map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
     )
     .execute(&mut *tx)
     .await?;

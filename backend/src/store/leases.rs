@@ -12,8 +12,22 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// A process that has not renewed its heartbeat for this long is gone; its running operations
-/// are taken up by another.
-pub const LEASE: Duration = Duration::from_secs(20);
+/// and rollouts are taken up by another.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(20);
+
+/// The lease: [`DEFAULT_LEASE`], or `GREENLIGHT_LEASE_SECS` (at least 2) where a team wants a
+/// dead replica's work taken over sooner (and the crash tests, which restart many times).
+/// Read once: every process of one installation must use the same value.
+pub fn lease() -> Duration {
+    static LEASE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *LEASE.get_or_init(|| {
+        std::env::var("GREENLIGHT_LEASE_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| Duration::from_secs(secs.max(2)))
+            .unwrap_or(DEFAULT_LEASE)
+    })
+}
 
 /// Registers a new app instance and returns its id.
 pub async fn register(pool: &PgPool) -> sqlx::Result<Uuid> {
@@ -87,7 +101,7 @@ pub async fn claim_orphans(pool: &PgPool, instance: Uuid) -> sqlx::Result<Vec<Or
          returning o.id, o.kind, o.endpoint, o.deployment, o.requested_by, o.arm_operation_id,
                    o.arm_poll_url, o.arm_poll_kind, o.audit_before, o.audit_request",
         instance,
-        LEASE.as_secs_f64(),
+        lease().as_secs_f64(),
     )
     .fetch_all(pool)
     .await?;

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod change_requests;
 pub mod leases;
 pub mod operations;
+pub mod rollouts;
 pub mod users;
 
 use sqlx::error::DatabaseError;

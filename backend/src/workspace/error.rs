@@ -38,6 +38,13 @@ pub enum WorkspaceError {
 }
 
 impl WorkspaceError {
+    /// True when the workspace says there is no such resource.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Arm { status: 404, .. })
+    }
+}
+
+impl WorkspaceError {
     /// Turns an error answer into an `Arm` error carrying Azure's code, message and target
     /// unchanged; a body that is not ARM's error shape gets a code made from the status.
     pub(super) async fn from_response(response: reqwest::Response) -> Self {

@@ -53,6 +53,13 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("reject_change_request", Some(Viewer)),
         ("get_policy", Some(Viewer)),
         ("set_policy", Some(Admin)),
+        ("start_rollout", Some(Operator)),
+        ("list_rollouts", Some(Viewer)),
+        ("get_rollout", Some(Viewer)),
+        ("pause_rollout", Some(Operator)),
+        ("resume_rollout", Some(Operator)),
+        ("abort_rollout", Some(Operator)),
+        ("rollback_rollout", Some(Operator)),
         ("stream_events", Some(Viewer)),
     ])
 }

@@ -78,6 +78,13 @@ async fn the_openapi_document_describes_every_api_operation() {
         ("post", "/api/v1/change-requests/{id}/reject"),
         ("get", "/api/v1/endpoints/{endpoint}/policy"),
         ("put", "/api/v1/endpoints/{endpoint}/policy"),
+        ("get", "/api/v1/endpoints/{endpoint}/rollouts"),
+        ("post", "/api/v1/endpoints/{endpoint}/rollouts"),
+        ("get", "/api/v1/rollouts/{id}"),
+        ("post", "/api/v1/rollouts/{id}/pause"),
+        ("post", "/api/v1/rollouts/{id}/resume"),
+        ("post", "/api/v1/rollouts/{id}/abort"),
+        ("post", "/api/v1/rollouts/{id}/rollback"),
         ("get", "/api/v1/events"),
         (
             "get",

@@ -1,6 +1,7 @@
 //! API tests: the real router on a real socket (port 0) over a fresh Postgres database each.
 
 mod accounts;
+mod approval_latency;
 mod audit;
 mod authorization;
 mod change_requests;
@@ -15,6 +16,7 @@ mod helpers;
 mod hygiene;
 mod operation_end;
 mod rollout_flow;
+mod rollouts;
 mod session;
 mod text_rules;
 mod users;

@@ -22,8 +22,20 @@ impl LocalWorkspace {
             .endpoints
             .values()
             .filter(|e| e.workspace_id.eq_ignore_ascii_case(workspace_id))
-            .map(|e| e.resource.clone())
+            .map(|e| self.served(e))
             .collect()
+    }
+
+    /// The endpoint as this run serves it: its scoring URIs name the data plane's address now,
+    /// which changes from run to run when it listens on port 0 (the stored ones may be stale).
+    fn served(&self, stored: &StoredEndpoint) -> OnlineEndpoint {
+        let mut resource = stored.resource.clone();
+        if let Some(name) = resource.name.clone() {
+            let endpoint = key(&name);
+            resource.properties.scoring_uri = Some(self.scoring_uri(&endpoint, "score"));
+            resource.properties.swagger_uri = Some(self.scoring_uri(&endpoint, "swagger.json"));
+        }
+        resource
     }
 
     pub async fn get_endpoint(
@@ -32,7 +44,7 @@ impl LocalWorkspace {
         name: &str,
     ) -> Result<OnlineEndpoint, ArmFailure> {
         let state = self.state.lock().await;
-        find_endpoint(&state, workspace_id, name).map(|e| e.resource.clone())
+        find_endpoint(&state, workspace_id, name).map(|e| self.served(e))
     }
 
     /// PUT: creates the endpoint (201, then Succeeded once its route is up) or replaces its

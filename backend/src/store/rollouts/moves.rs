@@ -1,0 +1,219 @@
+//! Moving a rollout or one of its steps through the shared state machines: each move appends
+//! to the timeline, records its audit event where it is a start, an end or a person's action,
+//! and publishes the rollout on the live feed, in the caller's transaction.
+
+use super::views::summary_of;
+use super::{db_index, load, RolloutRecord, TOPIC};
+use crate::audit::{self, AuditEvent};
+use crate::store::operations::publish;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use shared::api::rollouts::Transition;
+use shared::audit::AuditAction;
+use shared::rollout::{RolloutEvent, RolloutState, StepEvent, StepState};
+use shared::EndpointName;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Moves the rollout from `from` by `event` (the shared state machine decides the target):
+/// timeline, audit event and live feed in the caller's transaction. `Ok(false)` when it was no
+/// longer in `from` (someone else moved it first).
+pub async fn move_rollout(
+    tx: &mut PgConnection,
+    r: &RolloutRecord,
+    from: RolloutState,
+    event: RolloutEvent,
+    actor: Option<&str>,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
+    let to = from
+        .next(event)
+        .map_err(|refused| StoreError::conflict("state", refused.to_string()))?;
+    let done = sqlx::query!(
+        "update rollouts set state = $3, due_at = now(),
+                finished_at = case when $4 then now() else finished_at end
+          where id = $1 and state = $2",
+        r.id,
+        from.as_str(),
+        to.as_str(),
+        to.is_terminal(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    timeline(
+        tx,
+        r.id,
+        actor,
+        &Transition::Rollout { event, from, to },
+        reason,
+        None,
+    )
+    .await?;
+    let action = match event {
+        RolloutEvent::Pause => Some(AuditAction::RolloutPause),
+        RolloutEvent::Resume => Some(AuditAction::RolloutResume),
+        RolloutEvent::Abort => Some(AuditAction::RolloutAbort),
+        RolloutEvent::Rollback => Some(AuditAction::RolloutRollback),
+        _ if to.is_terminal() => Some(AuditAction::RolloutEnd),
+        _ => None,
+    };
+    if let Some(action) = action {
+        record(
+            tx,
+            actor.unwrap_or(crate::bootstrap::SYSTEM_ACTOR),
+            action,
+            &r.endpoint,
+            json!({ "rollout_id": r.id, "from": from, "to": to, "reason": reason }),
+        )
+        .await?;
+    }
+    if to.is_terminal() {
+        sqlx::query!(
+            "update rollout_steps set state = 'skipped'
+              where rollout_id = $1 and state in ('pending', 'running', 'waiting_for_approval')",
+            r.id,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    announce(tx, r.id).await?;
+    Ok(true)
+}
+
+/// What else a step's move stores.
+#[derive(Debug, Default)]
+pub struct StepChange<'a> {
+    pub change_request_id: Option<Option<Uuid>>,
+    pub operation_id: Option<Uuid>,
+    pub applied_at: Option<DateTime<Utc>>,
+    pub error: Option<&'a str>,
+}
+
+/// Moves step `index` of rollout `r` from `from` by `event`, storing `change`; audits starts
+/// and ends. `Ok(false)` when the step was no longer in `from`.
+pub async fn move_step(
+    tx: &mut PgConnection,
+    r: &RolloutRecord,
+    index: u32,
+    from: StepState,
+    event: StepEvent,
+    change: StepChange<'_>,
+) -> Result<bool, StoreError> {
+    let to = from
+        .next(event)
+        .map_err(|refused| StoreError::conflict("state", refused.to_string()))?;
+    let (set_request, request) = match change.change_request_id {
+        Some(request) => (true, request),
+        None => (false, None),
+    };
+    let done = sqlx::query!(
+        "update rollout_steps
+            set state = $4,
+                started_at = case when $4 = 'running' then coalesce(started_at, now()) else started_at end,
+                finished_at = case when $4 in ('succeeded', 'failed', 'skipped') then now() else finished_at end,
+                change_request_id = case when $5 then $6 else change_request_id end,
+                operation_id = coalesce($7, operation_id),
+                applied_at = coalesce($8, applied_at),
+                error = coalesce($9, error)
+          where rollout_id = $1 and index = $2 and state = $3",
+        r.id,
+        db_index(index),
+        from.as_str(),
+        to.as_str(),
+        set_request,
+        request,
+        change.operation_id,
+        change.applied_at,
+        change.error,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    timeline(
+        tx,
+        r.id,
+        None,
+        &Transition::Step {
+            index,
+            event,
+            from,
+            to,
+        },
+        change.error,
+        request,
+    )
+    .await?;
+    let action = match (event, to.is_terminal()) {
+        (StepEvent::Start, _) => Some(AuditAction::RolloutStepStart),
+        (_, true) => Some(AuditAction::RolloutStepEnd),
+        _ => None,
+    };
+    if let Some(action) = action {
+        let kind = r.plan.steps.get(index as usize).map(|s| s.kind());
+        record(
+            tx,
+            crate::bootstrap::SYSTEM_ACTOR,
+            action,
+            &r.endpoint,
+            json!({ "rollout_id": r.id, "step": index, "kind": kind, "state": to, "error": change.error }),
+        )
+        .await?;
+    }
+    announce(tx, r.id).await?;
+    Ok(true)
+}
+
+async fn timeline(
+    tx: &mut PgConnection,
+    id: Uuid,
+    actor: Option<&str>,
+    transition: &Transition,
+    reason: Option<&str>,
+    change_request_id: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into rollout_timeline (rollout_id, actor, transition, reason, change_request_id)
+         values ($1, $2, $3, $4, $5)",
+        id,
+        actor,
+        json!(transition),
+        reason,
+        change_request_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Publishes the rollout's summary on the live feed.
+pub async fn announce(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    let r = load(tx, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let summary = summary_of(tx, &r).await?;
+    publish(tx, TOPIC, &summary).await
+}
+
+pub(super) async fn record(
+    tx: &mut PgConnection,
+    actor: &str,
+    action: AuditAction,
+    endpoint: &EndpointName,
+    details: Value,
+) -> sqlx::Result<()> {
+    audit::record(
+        tx,
+        &AuditEvent {
+            actor: actor.to_owned(),
+            action,
+            target: endpoint.to_string(),
+            details,
+        },
+    )
+    .await?;
+    Ok(())
+}

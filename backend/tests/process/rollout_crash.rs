@@ -1,0 +1,243 @@
+//! A rollout survives `kill -9` at every step boundary and during each of its workspace writes:
+//! the real binary, restarted after each crash (crash points pick the moment), carries it on to
+//! success with exactly one workspace write per step, and the audit log still verifies.
+
+use super::{audit_verify, common, http, serve, state_dir, user_add, Server};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ENDPOINT: &str = "crash-roll";
+const CRASH_POINTS: &str = "rollout-step-end,rollout-operation,change-request-operation";
+
+/// A signed-in user of one server life; every call tolerates the server dying under it.
+struct Api {
+    client: reqwest::blocking::Client,
+    url: String,
+    csrf: String,
+}
+
+impl Api {
+    fn sign_in(url: &str, name: &str) -> Option<Self> {
+        let client = http();
+        let body: Value = client
+            .post(format!("{url}/api/v1/session"))
+            .header("x-csrf-token", "sign-in")
+            .json(&json!({ "username": name, "password": password(name) }))
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        Some(Self {
+            client,
+            url: url.to_owned(),
+            csrf: body["csrf_token"].as_str()?.to_owned(),
+        })
+    }
+
+    fn get(&self, path: &str) -> Option<Value> {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .ok()?
+            .json()
+            .ok()
+    }
+
+    fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Option<(u16, Value)> {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().unwrap_or(Value::Null)))
+    }
+
+    /// Waits for operation `id` to end; `None` if the server went away.
+    fn finish(&self, id: &str) -> Option<Value> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let op = self.get(&format!("/api/v1/operations/{id}"))?;
+            if op["status"] != "running" {
+                return Some(op);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("operation {id} did not end");
+    }
+}
+
+/// The last lines of a server's log, for a failure message.
+fn tail(logs: &str) -> String {
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| !l.contains("request finished"))
+        .collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+fn password(name: &str) -> String {
+    format!("{name}-crash-password-1")
+}
+
+fn start(state: &std::path::Path, url: &str, crash: bool) -> Server {
+    let examples = common::examples_dir();
+    let mut env = vec![("DATABASE_URL", url), ("GREENLIGHT_LEASE_SECS", "2")];
+    if crash {
+        env.push(("GREENLIGHT_FAILPOINT", CRASH_POINTS));
+    }
+    serve(
+        state,
+        &env,
+        &["--examples-dir", examples.to_str().expect("utf-8 path")],
+    )
+}
+
+/// Asks for a change as alice and has bob approve it; waits for it to be applied.
+fn approved(alice: &Api, bob: &Api, method: reqwest::Method, path: &str, body: Value) {
+    let (status, request) = alice.send(method, path, body).expect("request");
+    assert_eq!(status, 202, "{request}");
+    let approve = format!(
+        "/api/v1/change-requests/{}/approve",
+        request["id"].as_str().expect("id")
+    );
+    let (status, decided) = bob
+        .send(reqwest::Method::POST, &approve, json!({}))
+        .expect("approve");
+    assert_eq!(status, 200, "{decided}");
+    let ended = alice
+        .finish(decided["operation_id"].as_str().expect("operation"))
+        .expect("ended");
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_once() {
+    let db = common::fresh_database().await;
+    let url = db.url();
+    let state = state_dir();
+    let path = state.path().to_path_buf();
+    let env = [("DATABASE_URL", url.as_str())];
+    for (name, role) in [("alice", "operator"), ("bob", "approver")] {
+        let added = user_add(
+            &[
+                name,
+                "--role",
+                role,
+                "--state-dir",
+                path.to_str().expect("utf-8"),
+            ],
+            &env,
+            &password(name),
+        );
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+    }
+    let (rollout, lives) = tokio::task::spawn_blocking(move || {
+        // Set up blue at 100 % and start the rollout on a server without crash points.
+        let calm = start(&path, &url, false);
+        let alice = Api::sign_in(&calm.url, "alice").expect("alice");
+        let bob = Api::sign_in(&calm.url, "bob").expect("bob");
+        let (status, op) = alice.send(reqwest::Method::POST, "/api/v1/endpoints", json!({ "name": ENDPOINT })).expect("create");
+        assert_eq!(status, 202, "{op}");
+        alice.finish(op["id"].as_str().expect("id")).expect("endpoint");
+        let blue = json!({ "name": "blue", "model": "azureml:regression-v1:1", "instance_type": "Standard_DS3_v2", "instance_count": 1 });
+        let (status, op) = alice.send(reqwest::Method::POST, &format!("/api/v1/endpoints/{ENDPOINT}/deployments"), blue).expect("blue");
+        assert_eq!(status, 202, "{op}");
+        alice.finish(op["id"].as_str().expect("id")).expect("blue");
+        let version = alice.get(&format!("/api/v1/endpoints/{ENDPOINT}/traffic")).expect("traffic")["version"].clone();
+        approved(&alice, &bob, reqwest::Method::PUT, &format!("/api/v1/endpoints/{ENDPOINT}/traffic"),
+            json!({ "traffic": { "blue": 100 }, "version": version, "reason": "blue serves" }));
+        let plan = json!({ "steps": [
+            { "kind": "deploy" }, { "kind": "smoke_test" },
+            { "kind": "mirror", "percent": 10, "duration": "PT1S" },
+            { "kind": "shift", "percent": 10 }, { "kind": "bake", "duration": "PT1S" },
+            { "kind": "shift", "percent": 100 }, { "kind": "delete_old" },
+        ]});
+        let green = json!({ "name": "green", "model": "azureml:regression-v2:1", "instance_type": "Standard_DS3_v2", "instance_count": 1 });
+        let (status, rollout) = alice
+            .send(reqwest::Method::POST, &format!("/api/v1/endpoints/{ENDPOINT}/rollouts"), json!({ "deployment": green, "plan": plan }))
+            .expect("start");
+        assert_eq!(status, 201, "{rollout}");
+        let id = rollout["id"].as_str().expect("id").to_owned();
+        let mut calm = calm;
+        calm.signal(super::libc_signal::TERM);
+        calm.wait();
+
+        // Now every life of the server ends at the next crash point; bob approves whatever
+        // waits. Each restart carries the rollout on from where it was.
+        let mut lives = 0;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            assert!(Instant::now() < deadline, "the rollout did not end across {lives} lives");
+            lives += 1;
+            let mut server = start(&path, &url, true);
+            let (Some(alice), Some(bob)) = (Api::sign_in(&server.url, "alice"), Api::sign_in(&server.url, "bob")) else {
+                server.wait();
+                continue;
+            };
+            while server.child.try_wait().ok().flatten().is_none() {
+                let Some(now) = alice.get(&format!("/api/v1/rollouts/{id}")) else { break };
+                match now["state"].as_str() {
+                    Some("succeeded") => return (now, lives),
+                    Some("failed" | "paused" | "aborted" | "rolled_back") => panic!("the rollout ended badly: {now}\n{}", tail(&server.logs())),
+                    _ => {}
+                }
+                if let Some(request) = now["pending_request"]["id"].as_str() {
+                    let _ = bob.send(reqwest::Method::POST, &format!("/api/v1/change-requests/{request}/approve"), json!({}));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            server.wait();
+        }
+    })
+    .await
+    .expect("driver");
+    assert!(
+        lives >= 8,
+        "a crash at each step end and write: {lives} lives"
+    );
+    assert!(
+        rollout["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["state"] == "succeeded"),
+        "{rollout}"
+    );
+
+    // Exactly one workspace write per step: the operations of the endpoint since the rollout.
+    let writes: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select kind, status, deployment from operations
+          where endpoint = $1 and created_at >= (select created_at from rollouts limit 1)
+          order by created_at",
+    )
+    .bind(ENDPOINT)
+    .fetch_all(&db.pool)
+    .await
+    .expect("operations");
+    let kinds: Vec<&str> = writes.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "deployment.create",
+            "traffic.change",
+            "traffic.change",
+            "traffic.change",
+            "traffic.change",
+            "deployment.delete"
+        ],
+        "deploy, mirror on, mirror off, 10 %, 100 %, delete blue: {writes:?}"
+    );
+    assert!(
+        writes.iter().all(|(_, status, _)| status == "succeeded"),
+        "{writes:?}"
+    );
+    let (verified, said) = audit_verify(&db, state.path());
+    assert!(verified, "{said}");
+}
