@@ -9,6 +9,7 @@ use super::merge_patch::apply_patch;
 use super::{key, parse_name, system_data, Accepted, BusyGuard, LocalWorkspace};
 use super::{DEPLOYMENT_TYPE, LOCATION};
 use crate::emulator::arm::error::ArmFailure;
+use crate::emulator::environments::Requirements;
 use crate::emulator::instances::{DeploymentPool, InstanceSpec, PoolStatus};
 use crate::emulator::routing::EndpointRoute;
 use axum::http::StatusCode;
@@ -86,6 +87,11 @@ impl LocalWorkspace {
         let count = instance_count(&resource);
         fill_scale_defaults(&mut resource, count);
         let spec = self.instance_spec(&state, &resource)?;
+        let requirements = self.requirements_of(&state, &resource)?;
+        // Instances start once their environment is built (in the operation, below).
+        let environment_ready = requirements
+            .as_ref()
+            .is_none_or(|r| self.runtime.environments.is_ready(r));
         let route = self
             .routes
             .get(&key(endpoint))
@@ -97,7 +103,8 @@ impl LocalWorkspace {
                 (StatusCode::OK, ProvisioningState::Scaling)
             }
             (_, old_pool) => {
-                self.start_pool(&route, name.as_str(), spec, count);
+                let starting = if environment_ready { count } else { 0 };
+                self.start_pool(&route, name.as_str(), spec, starting);
                 if let Some(old_pool) = old_pool {
                     tokio::spawn(async move { old_pool.shutdown().await });
                 }
@@ -113,7 +120,8 @@ impl LocalWorkspace {
         }
         self.save(&state).await?;
         drop(state);
-        let operation = self.follow_deployment(guard, endpoint, name.as_str(), &resource);
+        let operation =
+            self.follow_deployment(guard, endpoint, name.as_str(), &resource, requirements);
         Ok(Accepted {
             status,
             resource: Some(resource),
@@ -134,15 +142,18 @@ impl LocalWorkspace {
         route.add_pool(&key(name), pool);
     }
 
-    /// Waits in the background until the deployment's instances settle, then records the
-    /// outcome in the resource and the operation.
+    /// Waits in the background until the deployment's environment is built (when it names
+    /// packages) and its instances settle, then records the outcome in the resource and the
+    /// operation.
     pub(super) fn follow_deployment(
         self: &Arc<Self>,
         guard: BusyGuard,
         endpoint: &str,
         deployment: &str,
         resource: &OnlineDeployment,
+        requirements: Option<Requirements>,
     ) -> String {
+        let count = instance_count(resource);
         let workspace = Arc::clone(self);
         let endpoint = key(endpoint);
         let deployment = key(deployment);
@@ -151,9 +162,25 @@ impl LocalWorkspace {
             let pool = workspace
                 .pool(&endpoint, &deployment)
                 .ok_or_else(|| ArmFailure::resource_not_found("deployment", &deployment))?;
+            let built = match &requirements {
+                Some(requirements) => workspace
+                    .runtime
+                    .environments
+                    .ensure(requirements, pool.logs())
+                    .await
+                    .map(|()| pool.scale(count)),
+                None => Ok(()),
+            };
             // Start-up budget, plus time to drain instances being removed.
             let limit = readiness.budget() + Duration::from_secs(60);
-            let (provisioning, outcome) = match pool.wait_settled(limit).await {
+            let settled = match built {
+                Ok(()) => pool.wait_settled(limit).await,
+                Err(why) => PoolStatus::Failed(format!(
+                    "the Python packages of its environment (properties.environmentId, from \
+                     the environment's condaFile) could not be installed: {why}"
+                )),
+            };
+            let (provisioning, outcome) = match settled {
                 PoolStatus::Settled { .. } => (ProvisioningState::Succeeded, Ok(())),
                 PoolStatus::Failed(reason) => {
                     pool.shutdown().await;
@@ -296,6 +323,7 @@ fn fill_scale_defaults(resource: &mut OnlineDeployment, count: usize) {
 fn same_code(old: &OnlineDeployment, new: &OnlineDeployment) -> bool {
     let (a, b) = (&old.properties, &new.properties);
     a.model == b.model
+        && a.environment_id == b.environment_id
         && a.code_configuration == b.code_configuration
         && a.environment_variables == b.environment_variables
         && a.request_settings == b.request_settings

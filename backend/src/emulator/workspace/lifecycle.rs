@@ -62,7 +62,11 @@ impl LocalWorkspace {
                     .get(&endpoint)
                     .and_then(|e| e.deployments.get(&deployment)),
             ) {
-                workspace.follow_deployment(guard, &endpoint, &deployment, resource);
+                let requirements = workspace
+                    .requirements_of(&snapshot, resource)
+                    .ok()
+                    .flatten();
+                workspace.follow_deployment(guard, &endpoint, &deployment, resource, requirements);
             }
         }
         Ok(workspace)
