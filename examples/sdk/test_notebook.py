@@ -228,6 +228,7 @@ class NotebookAgainstTheLocalWorkspace(unittest.TestCase):
         with self.assertRaises(Exception) as failure:
             self.ml_client.begin_create_or_update(notebook.deployment("blue", name, folder)).result()
         message = str(failure.exception)
+        print(f"\n    the SDK raised: {message.splitlines()[0][:400]}", file=sys.stderr)
         self.assertIn("greenlight-no-such-package-xyz", message)
         self.assertIn("environmentId", message)
         self.ml_client.online_endpoints.begin_delete(name=name).result()

@@ -223,7 +223,7 @@ impl Environments {
             .map_err(|e| format!("creating {}: {e}", self.cache.display()))?;
         let mut venv = std::process::Command::new(&self.base_python);
         venv.args(["-I", "-m", "venv"]).arg(folder);
-        run(venv, "python -m venv", logs).await?;
+        run(venv, &[], "python -m venv", logs).await?;
         let mut pip = std::process::Command::new(folder.join("bin").join("python"));
         pip.args([
             "-I",
@@ -234,13 +234,46 @@ impl Environments {
             "--no-input",
             "--only-binary=:all:",
         ])
-        .args(&requirements.0)
-        .env("PIP_CACHE_DIR", self.cache.join("pip-cache"));
-        run(pip, "pip install", logs).await?;
+        .args(&requirements.0);
+        let pip_cache = self.cache.join("pip-cache");
+        run(pip, &[("PIP_CACHE_DIR", &pip_cache)], "pip install", logs).await?;
+        // Instances run as another account: every file must be theirs to read, whatever
+        // Greenlight's umask was while pip wrote them.
+        let readable = folder.to_path_buf();
+        tokio::task::spawn_blocking(move || open_to_others(&readable))
+            .await
+            .map_err(|e| format!("opening the environment to instances: {e}"))?
+            .map_err(|e| format!("opening the environment to instances: {e}"))?;
         tokio::fs::write(folder.join(READY), requirements.0.join("\n"))
             .await
             .map_err(|e| format!("marking the environment ready: {e}"))
     }
+}
+
+/// Adds read (and, for folders and programs, execute) permission for others under `dir`;
+/// links are left as they are.
+fn open_to_others(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            continue;
+        }
+        let mode = entry.metadata()?.permissions().mode();
+        let wanted = if kind.is_dir() || mode & 0o100 != 0 {
+            mode | 0o055
+        } else {
+            mode | 0o044
+        };
+        if wanted != mode {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(wanted))?;
+        }
+        if kind.is_dir() {
+            open_to_others(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// The file a finished environment holds.
@@ -262,23 +295,18 @@ fn resolve(python: &Path) -> PathBuf {
 /// step and shows its last lines.
 async fn run(
     mut command: std::process::Command,
+    variables: &[(&str, &Path)],
     step: &str,
     logs: &LogBuffer,
 ) -> Result<(), String> {
-    let pip_cache = command
-        .get_envs()
-        .find(|(k, _)| *k == "PIP_CACHE_DIR")
-        .and_then(|(_, v)| v.map(ToOwned::to_owned));
     command
         .env_clear()
+        .envs(variables.iter().copied())
         .env("PATH", BUILD_PATH)
         .env("HOME", std::env::temp_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(cache) = pip_cache {
-        command.env("PIP_CACHE_DIR", cache);
-    }
     let mut command = tokio::process::Command::from(command);
     command.kill_on_drop(true);
     let mut child = command

@@ -9,6 +9,7 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// What Get Blob Properties answers besides the content.
@@ -282,6 +283,10 @@ async fn write_atomically(path: &Path, content: &[u8]) -> Result<(), StorageErro
         rand::random::<u64>()
     ));
     tokio::fs::write(&staging, content)
+        .await
+        .map_err(internal)?;
+    // Whatever Greenlight's umask: the instance folder gets a copy only of what others may read.
+    tokio::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o644))
         .await
         .map_err(internal)?;
     tokio::fs::rename(&staging, path).await.map_err(internal)

@@ -10,7 +10,7 @@ use super::{key, parse_name, system_data, Accepted, BusyGuard, LocalWorkspace};
 use super::{DEPLOYMENT_TYPE, LOCATION};
 use crate::emulator::arm::error::ArmFailure;
 use crate::emulator::environments::Requirements;
-use crate::emulator::instances::{DeploymentPool, InstanceSpec, PoolStatus};
+use crate::emulator::instances::{DeploymentPool, InstanceSpec, PoolStatus, Probe};
 use crate::emulator::routing::EndpointRoute;
 use axum::http::StatusCode;
 use shared::arm::{self, EndpointComputeType, OnlineDeployment, ProvisioningState};
@@ -171,32 +171,18 @@ impl LocalWorkspace {
                     .map(|()| pool.scale(count)),
                 None => Ok(()),
             };
-            // Start-up budget, plus time to drain instances being removed.
-            let limit = readiness.budget() + Duration::from_secs(60);
-            let settled = match built {
-                Ok(()) => pool.wait_settled(limit).await,
-                Err(why) => PoolStatus::Failed(format!(
-                    "the Python packages of its environment (properties.environmentId, from \
-                     the environment's condaFile) could not be installed: {why}"
-                )),
-            };
-            let (provisioning, outcome) = match settled {
-                PoolStatus::Settled { .. } => (ProvisioningState::Succeeded, Ok(())),
-                PoolStatus::Failed(reason) => {
+            let (provisioning, outcome) = match built {
+                Ok(()) => settle(&pool, &readiness).await,
+                Err(why) => {
                     pool.shutdown().await;
                     (
                         ProvisioningState::Failed,
-                        Err(ArmFailure::deployment_failed(format!(
-                            "the deployment's instances failed to start: {reason}"
+                        Err(ArmFailure::environment_failed(format!(
+                            "the Python packages of its environment's condaFile \
+                             (properties.environmentId) could not be installed: {why}"
                         ))),
                     )
                 }
-                PoolStatus::Converging { ready, wanted } => (
-                    ProvisioningState::Failed,
-                    Err(ArmFailure::deployment_failed(format!(
-                        "only {ready} of {wanted} instances became ready in time"
-                    ))),
-                ),
             };
             let mut state = workspace.state.lock().await;
             if let Some(stored) = state
@@ -272,6 +258,33 @@ impl LocalWorkspace {
             workspace.save(&state).await
         });
         Ok(Accepted::running(operation))
+    }
+}
+
+/// Waits until the pool's instances settle: the provisioning state and the operation's outcome.
+async fn settle(
+    pool: &DeploymentPool,
+    readiness: &Probe,
+) -> (ProvisioningState, Result<(), ArmFailure>) {
+    // Start-up budget, plus time to drain instances being removed.
+    let limit = readiness.budget() + Duration::from_secs(60);
+    match pool.wait_settled(limit).await {
+        PoolStatus::Settled { .. } => (ProvisioningState::Succeeded, Ok(())),
+        PoolStatus::Failed(reason) => {
+            pool.shutdown().await;
+            (
+                ProvisioningState::Failed,
+                Err(ArmFailure::deployment_failed(format!(
+                    "the deployment's instances failed to start: {reason}"
+                ))),
+            )
+        }
+        PoolStatus::Converging { ready, wanted } => (
+            ProvisioningState::Failed,
+            Err(ArmFailure::deployment_failed(format!(
+                "only {ready} of {wanted} instances became ready in time"
+            ))),
+        ),
     }
 }
 
