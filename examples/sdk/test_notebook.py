@@ -11,6 +11,7 @@ answer is checked against what the pickled model itself predicts. A second run m
 """
 
 import base64
+from datetime import datetime, timedelta, timezone
 import json
 import os
 import pickle
@@ -26,7 +27,7 @@ import numpy as np
 import requests
 import sklearn
 from azure.core.exceptions import HttpResponseError
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, ContainerSasPermissions, generate_container_sas
 from sklearn.linear_model import LinearRegression
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -242,6 +243,27 @@ class NotebookAgainstTheLocalWorkspace(unittest.TestCase):
             blob.upload_blob(b"x")
         self.assertEqual(refused.exception.status_code, 403)
         self.assertEqual(refused.exception.error_code, "AuthenticationFailed")
+
+    def test_6_a_sas_signed_by_the_official_client_works_until_it_expires(self):
+        datastore = self.ml_client.datastores.get("workspaceblobstore")
+        key = self.ml_client.datastores._list_secrets("workspaceblobstore").key
+        account = f"{datastore.account_name}.blob.local"
+        account_name = account.split("/", 1)[1]  # the path-style account, as the client signs it
+
+        def upload_with_sas(expiry):
+            sas = generate_container_sas(
+                account_name, datastore.container_name, account_key=key,
+                permission=ContainerSasPermissions(read=True, write=True, create=True), expiry=expiry,
+            )
+            blob = BlobClient(f"https://{account}", datastore.container_name, "sas/x.txt", credential=sas)
+            return blob.upload_blob(b"x", overwrite=True)
+
+        upload_with_sas(datetime.now(timezone.utc) + timedelta(hours=1))
+        with self.assertRaises(HttpResponseError) as refused:
+            upload_with_sas(datetime.now(timezone.utc) - timedelta(minutes=5))
+        self.assertEqual(refused.exception.status_code, 403)
+        self.assertEqual(refused.exception.error_code, "AuthenticationFailed")
+        self.assertIn("time frame", refused.exception.message)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,8 @@ impl BlobService {
             .decode_utf8()
             .ok()?;
         if path.is_empty() {
-            return Some(self.store.container_dir(&container));
+            let checked = BlobName::parse(&container, "-").ok()?;
+            return Some(self.store.container_dir(&checked.container));
         }
         let name = BlobName::parse(&container, &path).ok()?;
         Some(self.store.container_dir(&name.container).join(name.blob))
