@@ -178,18 +178,14 @@ pub(super) fn asset_path(
     Ok(uploaded)
 }
 
-/// The conda file of the environment version `reference` names (`None` without one).
-pub(super) fn environment_conda(
-    state: &Snapshot,
-    reference: &str,
-) -> Result<Option<String>, ArmFailure> {
-    let field = "properties.environmentId";
-    let wanted = AssetRef::parse(reference, AssetKind::Environments)
-        .map_err(|e| ArmFailure::invalid_field(field, e.to_string()))?;
-    let asset = find_asset(state, &wanted).ok_or_else(|| {
-        ArmFailure::invalid_field(field, format!("{reference} is not registered"))
-    })?;
-    Ok(asset["properties"]["condaFile"].as_str().map(str::to_owned))
+/// The conda file of the environment version `reference` names, when it is registered here
+/// and has one. Others (a curated environment, a registry's) run with Greenlight's own
+/// interpreter, as every environment did before conda files were built.
+pub(super) fn environment_conda(state: &Snapshot, reference: &str) -> Option<String> {
+    let wanted = AssetRef::parse(reference, AssetKind::Environments).ok()?;
+    find_asset(state, &wanted)?["properties"]["condaFile"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// The registered version `wanted` names, under whichever workspace path it was registered.

@@ -142,6 +142,32 @@ impl LocalWorkspace {
         route.add_pool(&key(name), pool);
     }
 
+    /// Builds the environment in the background, then starts the deployment's instances (a
+    /// failure is in the deployment's logs).
+    pub(super) fn build_then_scale(
+        &self,
+        route: &EndpointRoute,
+        name: &str,
+        requirements: Requirements,
+        count: usize,
+    ) {
+        let (Some(pool), environments) = (
+            route.pool(&key(name)),
+            Arc::clone(&self.runtime.environments),
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
+            if environments
+                .ensure(&requirements, pool.logs())
+                .await
+                .is_ok()
+            {
+                pool.scale(count);
+            }
+        });
+    }
+
     /// Waits in the background until the deployment's environment is built (when it names
     /// packages) and its instances settle, then records the outcome in the resource and the
     /// operation.

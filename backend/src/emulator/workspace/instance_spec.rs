@@ -102,7 +102,7 @@ impl LocalWorkspace {
         let Some(reference) = deployment.properties.environment_id.as_deref() else {
             return Ok(None);
         };
-        let Some(conda) = environment_conda(state, reference)? else {
+        let Some(conda) = environment_conda(state, reference) else {
             return Ok(None);
         };
         let requirements = parse_conda(&conda).map_err(|e| {
