@@ -232,6 +232,8 @@ class NotebookAgainstTheLocalWorkspace(unittest.TestCase):
         print(f"\n    the SDK raised: {message.splitlines()[0][:400]}", file=sys.stderr)
         self.assertIn("greenlight-no-such-package-xyz", message)
         self.assertIn("environmentId", message)
+        logs = self.ml_client.online_deployments.get_logs(name="blue", endpoint_name=name, lines=100)
+        self.assertIn("No matching distribution found for greenlight-no-such-package-xyz", logs)
         self.ml_client.online_endpoints.begin_delete(name=name).result()
 
     def test_5_a_blob_upload_with_a_wrong_key_is_refused_403(self):

@@ -35,6 +35,27 @@ pub const DATASTORE_CONTAINER: &str = "azureml-blobstore";
 /// How long a pending upload's SAS is valid.
 const UPLOAD_SAS_HOURS: i64 = 24;
 
+/// The account segment of the URLs the workspace hands out: `greenlight` (pending uploads) or
+/// `greenlight.blob.{suffix}` (the datastore's URL as the SDK builds it).
+pub fn is_ours(account: &str) -> bool {
+    account == ACCOUNT
+        || account
+            .strip_prefix(ACCOUNT)
+            .is_some_and(|rest| rest.starts_with(".blob."))
+}
+
+/// The path (without its leading `/`) of an http(s) URL on this machine's loopback, any port.
+fn loopback_path(uri: &str) -> Option<&str> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))?;
+    let (authority, path) = rest.split_once('/')?;
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]").then_some(path)
+}
+
 /// The blob service of the local workspace.
 #[derive(Debug)]
 pub struct BlobService {
@@ -104,13 +125,16 @@ impl BlobService {
     }
 
     /// The folder a code or model URI the workspace handed out names, when it names one of
-    /// its blobs: `https://127.0.0.1:{port}/{account}/{container}/{path}` (a pending upload)
-    /// or `azureml://.../datastores/workspaceblobstore/paths/{path}`.
+    /// its blobs: `https://127.0.0.1:{port}/{account}/{container}/{path}` (a pending upload;
+    /// any port, since a version registered in an earlier run keeps that run's address) or
+    /// `azureml://.../datastores/workspaceblobstore/paths/{path}`.
     pub fn local_path(&self, uri: &str) -> Option<PathBuf> {
-        let (container, path) = if let Some(rest) = uri.strip_prefix(&format!("{}/", self.base_url))
-        {
+        let (container, path) = if let Some(rest) = loopback_path(uri) {
             let mut parts = rest.splitn(3, '/');
-            let (_account, container) = (parts.next()?, parts.next()?);
+            let (account, container) = (parts.next()?, parts.next()?);
+            if !is_ours(account) {
+                return None;
+            }
             (container.to_owned(), parts.next().unwrap_or_default())
         } else if uri.starts_with("azureml://") {
             let (_, rest) = uri.split_once("/datastores/")?;
@@ -141,5 +165,33 @@ impl BlobService {
     /// The blob routes, to merge into the control plane's router.
     pub fn router(self: &Arc<Self>) -> axum::Router {
         routes::router(Arc::clone(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploaded_content_is_found_whatever_port_the_workspace_listened_on_then() {
+        let state = tempfile::tempdir().expect("state");
+        let service = BlobService::open(state.path(), "https://127.0.0.1:4000", Secret::new("t"))
+            .expect("open");
+        let data = service.data_root();
+        for (uri, expected) in [
+            ("https://127.0.0.1:4000/greenlight/upload-1/code", Some(data.join("upload-1/code"))),
+            ("https://127.0.0.1:5999/greenlight/upload-1/code", Some(data.join("upload-1/code"))),
+            (
+                "azureml://subscriptions/s/resourcegroups/g/workspaces/w/datastores/workspaceblobstore/paths/LocalUpload/h/m.pkl",
+                Some(data.join("azureml-blobstore/LocalUpload/h/m.pkl")),
+            ),
+            ("https://example.com/greenlight/upload-1/code", None),
+            ("https://127.0.0.1:4000/other/upload-1/code", None),
+            ("https://127.0.0.1:4000/greenlight/upload-1/../../x", None),
+            ("https://127.0.0.1:4000/greenlight/../x", None),
+            ("azureml://datastores/other/paths/x", None),
+        ] {
+            assert_eq!(service.local_path(uri), expected, "{uri}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 use super::auth::{self, Access, Presented};
 use super::error::StorageError;
 use super::store::BlobProperties;
-use super::{BlobName, BlobService, ACCOUNT};
+use super::{is_ours, BlobName, BlobService};
 use crate::emulator::arm::error::ArmFailure;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -149,16 +149,6 @@ async fn blob(
     .await;
     let response = outcome.unwrap_or_else(IntoResponse::into_response);
     with_version(response, &headers)
-}
-
-/// The account segment of the URLs the workspace hands out: `greenlight` (pending uploads) or
-/// `greenlight.blob.{suffix}` (the datastore's URL as the SDK builds it). Any other path on the
-/// control plane is not a blob: it gets ARM's answer for an unknown path.
-fn is_ours(account: &str) -> bool {
-    account == ACCOUNT
-        || account
-            .strip_prefix(ACCOUNT)
-            .is_some_and(|rest| rest.starts_with(".blob."))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
