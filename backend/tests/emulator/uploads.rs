@@ -228,6 +228,20 @@ async fn blobs_behave_as_azure_storage_under_a_pending_uploads_sas() {
     assert_eq!(status, StatusCode::CREATED);
     let (_, _, text) = blob(&local, Method::GET, &big, &[], b"").await;
     assert_eq!(text, "hello world");
+    let (status, code, _) = blob(
+        &local,
+        Method::PUT,
+        &format!("{big}&comp=blocklist"),
+        &[("if-none-match", "*")],
+        list.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "no overwrite when asked not to"
+    );
+    assert_eq!(code.as_deref(), Some("BlobAlreadyExists"));
 
     // The SAS is for its own container only, and only until it expires.
     let (other_blob_uri, _) = pending_upload(&local).await;

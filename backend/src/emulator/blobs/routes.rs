@@ -130,6 +130,9 @@ async fn blob(
                 Ok(StatusCode::CREATED.into_response())
             }
             (&Method::PUT, Some("blocklist")) => {
+                if header(&headers, "if-none-match") == Some("*") && store.exists(&name).await {
+                    return Err(StorageError::blob_exists());
+                }
                 let ids = block_ids(&body)?;
                 let properties = store
                     .commit_blocks(&name, &ids, content_type(&headers), metadata(&headers))
