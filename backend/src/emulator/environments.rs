@@ -35,8 +35,8 @@ pub struct Requirements(pub Vec<String>);
 
 /// Reads a conda file (YAML) into pip requirements; the error says what is wrong with it.
 pub fn parse_conda(text: &str) -> Result<Requirements, String> {
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| format!("the conda file is not YAML: {e}"))?;
+    let yaml: serde_norway::Value =
+        serde_norway::from_str(text).map_err(|e| format!("the conda file is not YAML: {e}"))?;
     if !yaml.is_mapping() {
         return Err("the conda file must be a YAML mapping (name, channels, dependencies)".into());
     }
