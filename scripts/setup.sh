@@ -11,6 +11,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/n
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v gzip >/dev/null || missing+=(gzip)
 command -v python3 >/dev/null || missing+=(python3)   # the local workspace's model instances
+# Environments with conda packages run in virtual environments (python3 -m venv needs ensurepip).
+PATH=/usr/local/bin:/usr/bin:/bin python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
@@ -48,4 +50,19 @@ npm_ci() {
 npm_ci tools   # wasm-opt from binaryen (Debian's binaryen 108 emits wasm Chromium rejects)
 if [ "$mode" = test ]; then
   npm_ci e2e   # Playwright's test runner; the browser is Debian's /usr/bin/chromium
+fi
+
+# The azure-ai-ml SDK for examples/sdk (the article's notebook against the local workspace), in a
+# venv kept outside the clone and made again only when examples/sdk/requirements.txt changes.
+if [ "$mode" = test ]; then
+  py_cache=${GREENLIGHT_PY_CACHE:-/var/tmp/greenlight-py}
+  stamp=$(sha256sum examples/sdk/requirements.txt | cut -c1-16)
+  if [ "$(cat "$py_cache/sdk/.requirements" 2>/dev/null)" != "$stamp" ]; then
+    echo "==> SDK venv in $py_cache/sdk (azure-ai-ml; about a minute, once)"
+    rm -rf "$py_cache/sdk"
+    mkdir -p "$py_cache"
+    python3 -m venv "$py_cache/sdk"
+    "$py_cache/sdk/bin/pip" install --quiet --disable-pip-version-check -r examples/sdk/requirements.txt
+    echo "$stamp" > "$py_cache/sdk/.requirements"
+  fi
 fi

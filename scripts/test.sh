@@ -15,11 +15,13 @@ python3 -m unittest discover -s examples/tests
 echo "==> cargo test (unit + integration against a private Postgres)"
 # The frontend has no host-side tests; Playwright tests it in Chromium below.
 cargo test --workspace --exclude frontend
+# `cargo test` above built the binary the SDK and browser tests drive (integration tests need it).
+case $target_dir in /*) ;; *) target_dir=$PWD/$target_dir ;; esac
+export GREENLIGHT_BIN="$target_dir/debug/greenlight"
+echo "==> Python: the article's notebook (azure-ai-ml, local paths) against greenlight emulator --tls"
+"${GREENLIGHT_PY_CACHE:-/var/tmp/greenlight-py}/sdk/bin/python" -m unittest discover -s examples/sdk
 echo "==> UI release build"
 scripts/build-ui.sh
 echo "==> Playwright (Chromium from /usr/bin/chromium)"
-# `cargo test` above built the binary the browser tests drive (integration tests need it).
-case $target_dir in /*) ;; *) target_dir=$PWD/$target_dir ;; esac
-export GREENLIGHT_BIN="$target_dir/debug/greenlight"
 export GREENLIGHT_UI_DIR="$PWD/frontend/dist"
 (cd e2e && npx playwright test)

@@ -6,6 +6,8 @@
 //! operations) and the data plane (each endpoint's scoring URI, routing to instance processes).
 
 pub mod arm;
+pub mod blobs;
+pub mod environments;
 pub mod harness;
 pub mod instances;
 mod locks;
@@ -92,6 +94,8 @@ impl Emulator {
             http,
             state_dir: config.state_dir.clone(),
             sandbox: instances::SandboxSettings::for_state_dir(&config.state_dir)?,
+            blobs: blobs::BlobService::open(&config.state_dir, &control_url, config.token.clone())?,
+            environments: Arc::new(environments::Environments::from_env(&config.python)),
         };
         let workspace = LocalWorkspace::open(StateFile::new(&config.state_dir), runtime)?;
         if let Some(dir) = &config.examples_dir {
@@ -102,7 +106,8 @@ impl Emulator {
             workspace: Arc::clone(&workspace),
             token: config.token.clone(),
             base_url: control_url.clone(),
-        });
+        })
+        .merge(workspace.blobs().router());
         let scoring_app = scoring::router(Arc::clone(&workspace.routes), config.token.clone());
         let servers = match &tls {
             Some(tls) => vec![

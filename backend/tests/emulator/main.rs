@@ -13,3 +13,4 @@ mod rules;
 mod sandbox;
 mod scoring;
 mod seed_flow;
+mod uploads;

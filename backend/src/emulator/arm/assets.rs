@@ -2,7 +2,8 @@
 
 use super::error::{ArmFailure, ArmJson};
 use super::{ControlState, WorkspacePath};
-use axum::extract::{Path, State};
+use crate::emulator::environments::parse_conda;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -52,12 +53,31 @@ pub async fn list_containers(
     Ok(page(containers))
 }
 
-/// `GET .../{kind}/{name}/versions`.
+/// `?hash=&hashVersion=` of a version listing: the SDK asks whether content with this hash
+/// was uploaded before, under any name (it asks under a fresh random one).
+#[derive(Debug, Deserialize)]
+pub struct HashQuery {
+    hash: Option<String>,
+    #[serde(rename = "hashVersion")]
+    hash_version: Option<String>,
+}
+
+/// `GET .../{kind}/{name}/versions`, or with `hash` the versions of any name with that
+/// content hash (how the SDK reuses an upload).
 pub async fn list_versions(
     State(state): State<ControlState>,
     Path(path): Path<ContainerPath>,
+    Query(query): Query<HashQuery>,
 ) -> Result<Json<serde_json::Value>, ArmFailure> {
     let kind = known_kind(&path.kind)?;
+    if let Some(hash) = &query.hash {
+        return Ok(page(
+            state
+                .workspace
+                .versions_with_hash(kind, hash, query.hash_version.as_deref())
+                .await,
+        ));
+    }
     Ok(page(
         state.workspace.asset_versions(kind, &path.name).await?,
     ))
@@ -89,9 +109,29 @@ pub async fn get(
 pub async fn put(
     State(state): State<ControlState>,
     Path(path): Path<AssetPath>,
-    ArmJson(body): ArmJson<serde_json::Value>,
+    ArmJson(mut body): ArmJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ArmFailure> {
     let asset = path.asset()?;
+    match asset.kind {
+        // The conda file must be one the local workspace can build: refused here, naming the
+        // field, rather than when a deployment first uses it.
+        AssetKind::Environments => {
+            if let Some(conda) = body["properties"].get("condaFile") {
+                let text = conda.as_str().ok_or_else(|| {
+                    ArmFailure::invalid_field("properties.condaFile", "condaFile must be a string")
+                })?;
+                parse_conda(text)
+                    .map_err(|e| ArmFailure::invalid_field("properties.condaFile", e))?;
+            }
+        }
+        // Azure answers every model version with its flavors; the SDK reads them.
+        AssetKind::Models => {
+            if body["properties"].is_object() && body["properties"]["flavors"].is_null() {
+                body["properties"]["flavors"] = serde_json::json!({});
+            }
+        }
+        AssetKind::Codes => {}
+    }
     let stored = state
         .workspace
         .put_asset(&path.workspace.id(), &asset, body)

@@ -127,6 +127,14 @@ impl ArmFailure {
         Self::new(StatusCode::BAD_REQUEST, "DeploymentFailed", message)
     }
 
+    /// A deployment whose environment could not be built; the target is the field that chose it.
+    pub fn environment_failed(message: impl Into<String>) -> Self {
+        Self::from_error(
+            StatusCode::BAD_REQUEST,
+            ArmError::new("DeploymentFailed", message).with_target("properties.environmentId"),
+        )
+    }
+
     /// The result of a failed or canceled operation: its recorded error, or a generic one.
     pub fn operation_failed(recorded: Option<ArmError>) -> Self {
         let error =
@@ -267,6 +275,7 @@ mod tests {
             (ArmFailure::keys_need_key_auth(), 400, "BadRequest"),
             (ArmFailure::tokens_need_aml_token_auth(), 400, "BadRequest"),
             (ArmFailure::deployment_failed("m"), 400, "DeploymentFailed"),
+            (ArmFailure::environment_failed("m"), 400, "DeploymentFailed"),
             (ArmFailure::operation_failed(None), 400, "OperationFailed"),
             (
                 ArmFailure::missing_api_version(),

@@ -6,6 +6,7 @@ mod deployments;
 mod endpoints;
 pub mod error;
 mod operations;
+mod storage;
 
 use super::workspace::{Accepted, LocalWorkspace, LOCATION};
 use crate::secret::{constant_time_eq, Secret};
@@ -82,6 +83,19 @@ pub fn router(state: ControlState) -> Router {
         )
         .route(&format!("{deployment}/getLogs"), post(deployments::logs))
         .route(&format!("{deployment}/skus"), get(deployments::skus))
+        .route(&format!("{WORKSPACE}/datastores"), get(storage::list))
+        .route(
+            &format!("{WORKSPACE}/datastores/{{name}}"),
+            get(storage::get),
+        )
+        .route(
+            &format!("{WORKSPACE}/datastores/{{name}}/listSecrets"),
+            post(storage::list_secrets),
+        )
+        .route(
+            &format!("{WORKSPACE}/codes/{{name}}/versions/{{version}}/startPendingUpload"),
+            post(storage::start_pending_upload),
+        )
         .route(
             &format!("{WORKSPACE}/{{kind}}"),
             get(assets::list_containers),

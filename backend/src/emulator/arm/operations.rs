@@ -14,17 +14,25 @@ pub struct OperationPath {
     id: String,
 }
 
-/// The `Azure-AsyncOperation` URL: the operation's status document.
+/// The `Azure-AsyncOperation` URL: the operation's status document, with `Retry-After: 1`
+/// while it runs (without it, Azure's client libraries wait their default 30 s between polls).
 pub async fn status(
     State(state): State<ControlState>,
     Path(path): Path<OperationPath>,
-) -> Result<Json<shared::arm::OperationStatus>, ArmFailure> {
-    state
+) -> Result<Response, ArmFailure> {
+    let status = state
         .workspace
         .operations
         .get(&path.id)
-        .map(Json)
-        .ok_or_else(|| ArmFailure::resource_not_found("operation", &path.id))
+        .ok_or_else(|| ArmFailure::resource_not_found("operation", &path.id))?;
+    let running = !status.status.is_terminal();
+    let mut response = Json(status).into_response();
+    if running {
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
+    }
+    Ok(response)
 }
 
 /// The `Location` URL: 202 while the operation runs, then 200 (or the failure as an ARM error).

@@ -4,6 +4,7 @@
 
 use super::LocalWorkspace;
 use crate::emulator::arm::error::ArmFailure;
+use crate::emulator::blobs::BlobService;
 use crate::emulator::state::Snapshot;
 use serde_json::Value;
 use shared::{AssetKind, AssetRef};
@@ -91,6 +92,32 @@ impl LocalWorkspace {
     }
 }
 
+impl LocalWorkspace {
+    /// The versions of `kind`, under any name, whose `properties.properties.hash_sha256` is
+    /// `hash` (and `hash_version`, when given).
+    pub async fn versions_with_hash(
+        &self,
+        kind: AssetKind,
+        hash: &str,
+        hash_version: Option<&str>,
+    ) -> Vec<Value> {
+        let state = self.state.lock().await;
+        versions_of(&state, kind)
+            .into_values()
+            .filter(|v| {
+                let tags = &v["properties"]["properties"];
+                // The SDK sends the hash version as a number in the body, as text in the query.
+                let text = |value: &Value| match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                tags["hash_sha256"].as_str() == Some(hash)
+                    && hash_version.is_none_or(|h| text(&tags["hash_version"]) == h)
+            })
+            .collect()
+    }
+}
+
 /// Every registered version of `kind`, keyed by `(name, version)`; one registered under
 /// several workspace paths counts once.
 fn versions_of(state: &Snapshot, kind: AssetKind) -> BTreeMap<(String, String), Value> {
@@ -107,9 +134,12 @@ fn versions_of(state: &Snapshot, kind: AssetKind) -> BTreeMap<(String, String), 
 }
 
 /// Resolves `reference` (in the request's `field`) to a registered version of `kind` and that
-/// version's local folder, read from its `uri_field` (e.g. `modelUri`), which must be `file://`.
+/// version's local folder, read from its `uri_field` (e.g. `modelUri`): a `file://` folder, or
+/// content uploaded to the workspace's own storage (a single uploaded file stands for the folder
+/// it was uploaded into, as Azure mounts it).
 pub(super) fn asset_path(
     state: &Snapshot,
+    blobs: &BlobService,
     kind: AssetKind,
     reference: &str,
     uri_field: &str,
@@ -121,13 +151,41 @@ pub(super) fn asset_path(
         ArmFailure::invalid_field(field, format!("{reference} is not registered"))
     })?;
     let uri = asset["properties"][uri_field].as_str().unwrap_or_default();
-    let path = uri.strip_prefix("file://").ok_or_else(|| {
+    if let Some(path) = uri.strip_prefix("file://") {
+        return Ok(PathBuf::from(path));
+    }
+    let uploaded = blobs.local_path(uri).ok_or_else(|| {
         ArmFailure::invalid_field(
             field,
-            format!("{reference} must point at a local folder (file://), not {uri:?}"),
+            format!(
+                "{reference} must point at a local folder (file://) or at content uploaded to \
+                 this workspace, not {uri:?}"
+            ),
         )
     })?;
-    Ok(PathBuf::from(path))
+    if uploaded.is_file() {
+        return uploaded
+            .parent()
+            .map(PathBuf::from)
+            .ok_or_else(|| ArmFailure::invalid_field(field, format!("{reference} has no folder")));
+    }
+    if !uploaded.is_dir() {
+        return Err(ArmFailure::invalid_field(
+            field,
+            format!("{reference}: nothing was uploaded to {uri}"),
+        ));
+    }
+    Ok(uploaded)
+}
+
+/// The conda file of the environment version `reference` names, when it is registered here
+/// and has one. Others (a curated environment, a registry's) run with Greenlight's own
+/// interpreter, as every environment did before conda files were built.
+pub(super) fn environment_conda(state: &Snapshot, reference: &str) -> Option<String> {
+    let wanted = AssetRef::parse(reference, AssetKind::Environments).ok()?;
+    find_asset(state, &wanted)?["properties"]["condaFile"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// The registered version `wanted` names, under whichever workspace path it was registered.

@@ -9,7 +9,8 @@ use super::merge_patch::apply_patch;
 use super::{key, parse_name, system_data, Accepted, BusyGuard, LocalWorkspace};
 use super::{DEPLOYMENT_TYPE, LOCATION};
 use crate::emulator::arm::error::ArmFailure;
-use crate::emulator::instances::{DeploymentPool, InstanceSpec, PoolStatus};
+use crate::emulator::environments::Requirements;
+use crate::emulator::instances::{DeploymentPool, InstanceSpec, PoolStatus, Probe};
 use crate::emulator::routing::EndpointRoute;
 use axum::http::StatusCode;
 use shared::arm::{self, EndpointComputeType, OnlineDeployment, ProvisioningState};
@@ -86,6 +87,11 @@ impl LocalWorkspace {
         let count = instance_count(&resource);
         fill_scale_defaults(&mut resource, count);
         let spec = self.instance_spec(&state, &resource)?;
+        let requirements = self.requirements_of(&state, &resource)?;
+        // Instances start once their environment is built (in the operation, below).
+        let environment_ready = requirements
+            .as_ref()
+            .is_none_or(|r| self.runtime.environments.is_ready(r));
         let route = self
             .routes
             .get(&key(endpoint))
@@ -97,7 +103,8 @@ impl LocalWorkspace {
                 (StatusCode::OK, ProvisioningState::Scaling)
             }
             (_, old_pool) => {
-                self.start_pool(&route, name.as_str(), spec, count);
+                let starting = if environment_ready { count } else { 0 };
+                self.start_pool(&route, name.as_str(), spec, starting);
                 if let Some(old_pool) = old_pool {
                     tokio::spawn(async move { old_pool.shutdown().await });
                 }
@@ -113,7 +120,8 @@ impl LocalWorkspace {
         }
         self.save(&state).await?;
         drop(state);
-        let operation = self.follow_deployment(guard, endpoint, name.as_str(), &resource);
+        let operation =
+            self.follow_deployment(guard, endpoint, name.as_str(), &resource, requirements);
         Ok(Accepted {
             status,
             resource: Some(resource),
@@ -134,15 +142,44 @@ impl LocalWorkspace {
         route.add_pool(&key(name), pool);
     }
 
-    /// Waits in the background until the deployment's instances settle, then records the
-    /// outcome in the resource and the operation.
+    /// Builds the environment in the background, then starts the deployment's instances (a
+    /// failure is in the deployment's logs).
+    pub(super) fn build_then_scale(
+        &self,
+        route: &EndpointRoute,
+        name: &str,
+        requirements: Requirements,
+        count: usize,
+    ) {
+        let (Some(pool), environments) = (
+            route.pool(&key(name)),
+            Arc::clone(&self.runtime.environments),
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
+            if environments
+                .ensure(&requirements, pool.logs())
+                .await
+                .is_ok()
+            {
+                pool.scale(count);
+            }
+        });
+    }
+
+    /// Waits in the background until the deployment's environment is built (when it names
+    /// packages) and its instances settle, then records the outcome in the resource and the
+    /// operation.
     pub(super) fn follow_deployment(
         self: &Arc<Self>,
         guard: BusyGuard,
         endpoint: &str,
         deployment: &str,
         resource: &OnlineDeployment,
+        requirements: Option<Requirements>,
     ) -> String {
+        let count = instance_count(resource);
         let workspace = Arc::clone(self);
         let endpoint = key(endpoint);
         let deployment = key(deployment);
@@ -151,25 +188,27 @@ impl LocalWorkspace {
             let pool = workspace
                 .pool(&endpoint, &deployment)
                 .ok_or_else(|| ArmFailure::resource_not_found("deployment", &deployment))?;
-            // Start-up budget, plus time to drain instances being removed.
-            let limit = readiness.budget() + Duration::from_secs(60);
-            let (provisioning, outcome) = match pool.wait_settled(limit).await {
-                PoolStatus::Settled { .. } => (ProvisioningState::Succeeded, Ok(())),
-                PoolStatus::Failed(reason) => {
+            let built = match &requirements {
+                Some(requirements) => workspace
+                    .runtime
+                    .environments
+                    .ensure(requirements, pool.logs())
+                    .await
+                    .map(|()| pool.scale(count)),
+                None => Ok(()),
+            };
+            let (provisioning, outcome) = match built {
+                Ok(()) => settle(&pool, &readiness).await,
+                Err(why) => {
                     pool.shutdown().await;
                     (
                         ProvisioningState::Failed,
-                        Err(ArmFailure::deployment_failed(format!(
-                            "the deployment's instances failed to start: {reason}"
+                        Err(ArmFailure::environment_failed(format!(
+                            "the Python packages of its environment's condaFile \
+                             (properties.environmentId) could not be installed: {why}"
                         ))),
                     )
                 }
-                PoolStatus::Converging { ready, wanted } => (
-                    ProvisioningState::Failed,
-                    Err(ArmFailure::deployment_failed(format!(
-                        "only {ready} of {wanted} instances became ready in time"
-                    ))),
-                ),
             };
             let mut state = workspace.state.lock().await;
             if let Some(stored) = state
@@ -248,6 +287,33 @@ impl LocalWorkspace {
     }
 }
 
+/// Waits until the pool's instances settle: the provisioning state and the operation's outcome.
+async fn settle(
+    pool: &DeploymentPool,
+    readiness: &Probe,
+) -> (ProvisioningState, Result<(), ArmFailure>) {
+    // Start-up budget, plus time to drain instances being removed.
+    let limit = readiness.budget() + Duration::from_secs(60);
+    match pool.wait_settled(limit).await {
+        PoolStatus::Settled { .. } => (ProvisioningState::Succeeded, Ok(())),
+        PoolStatus::Failed(reason) => {
+            pool.shutdown().await;
+            (
+                ProvisioningState::Failed,
+                Err(ArmFailure::deployment_failed(format!(
+                    "the deployment's instances failed to start: {reason}"
+                ))),
+            )
+        }
+        PoolStatus::Converging { ready, wanted } => (
+            ProvisioningState::Failed,
+            Err(ArmFailure::deployment_failed(format!(
+                "only {ready} of {wanted} instances became ready in time"
+            ))),
+        ),
+    }
+}
+
 /// Azure's rules for a deployment's settings (the first one broken is the answer, naming its
 /// field), after the local workspace's own: it runs managed deployments only.
 fn validate_deployment(deployment: &OnlineDeployment) -> Result<(), ArmFailure> {
@@ -296,6 +362,7 @@ fn fill_scale_defaults(resource: &mut OnlineDeployment, count: usize) {
 fn same_code(old: &OnlineDeployment, new: &OnlineDeployment) -> bool {
     let (a, b) = (&old.properties, &new.properties);
     a.model == b.model
+        && a.environment_id == b.environment_id
         && a.code_configuration == b.code_configuration
         && a.environment_variables == b.environment_variables
         && a.request_settings == b.request_settings

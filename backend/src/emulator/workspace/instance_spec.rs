@@ -2,9 +2,10 @@
 //! asset references resolve to, its environment variables, probes, request timeout, concurrency
 //! and instance count, with Azure's defaults where the body says nothing.
 
-use super::assets::asset_path;
+use super::assets::{asset_path, environment_conda};
 use super::LocalWorkspace;
 use crate::emulator::arm::error::ArmFailure;
+use crate::emulator::environments::{parse_conda, Requirements};
 use crate::emulator::instances::{InstanceSpec, Probe};
 use crate::emulator::state::Snapshot;
 use shared::arm::{OnlineDeployment, ProbeSettings};
@@ -29,6 +30,7 @@ impl LocalWorkspace {
         })?;
         let model_dir = asset_path(
             state,
+            &self.runtime.blobs,
             AssetKind::Models,
             model,
             "modelUri",
@@ -48,6 +50,7 @@ impl LocalWorkspace {
         })?;
         let code_dir = asset_path(
             state,
+            &self.runtime.blobs,
             AssetKind::Codes,
             code_id,
             "codeUri",
@@ -62,8 +65,12 @@ impl LocalWorkspace {
         check_script_inside(&code_dir, &scoring_script)?;
         self.outside_state_dir(&code_dir, "properties.codeConfiguration.codeId")?;
         self.outside_state_dir(&model_dir, "properties.model")?;
+        let python = match self.requirements_of(state, deployment)? {
+            Some(requirements) => self.runtime.environments.python_for(&requirements),
+            None => self.runtime.python.clone(),
+        };
         Ok(InstanceSpec {
-            python: self.runtime.python.clone(),
+            python,
             harness: self.runtime.harness.clone(),
             code_dir,
             scoring_script,
@@ -85,11 +92,38 @@ impl LocalWorkspace {
         })
     }
 
+    /// The Python packages the deployment's environment names, when it names any: its
+    /// instances run in a virtual environment with them (`emulator::environments`).
+    pub(super) fn requirements_of(
+        &self,
+        state: &Snapshot,
+        deployment: &OnlineDeployment,
+    ) -> Result<Option<Requirements>, ArmFailure> {
+        let Some(reference) = deployment.properties.environment_id.as_deref() else {
+            return Ok(None);
+        };
+        let Some(conda) = environment_conda(state, reference) else {
+            return Ok(None);
+        };
+        let requirements = parse_conda(&conda).map_err(|e| {
+            ArmFailure::invalid_field(
+                "properties.environmentId",
+                format!("the condaFile of {reference}: {e}"),
+            )
+        })?;
+        Ok((!requirements.0.is_empty()).then_some(requirements))
+    }
+
     /// Refuses an asset folder that is, holds or lies in the state folder: its copy would hand
-    /// the instance the endpoint keys.
+    /// the instance the endpoint keys. Uploaded content is the exception: the blob folder holds
+    /// nothing but what clients uploaded.
     fn outside_state_dir(&self, asset: &Path, field: &str) -> Result<(), ArmFailure> {
         let state = canonical(&self.runtime.state_dir);
         let asset = canonical(asset);
+        let uploads = canonical(&self.runtime.blobs.data_root());
+        if asset.starts_with(&uploads) && asset != uploads {
+            return Ok(());
+        }
         if asset.starts_with(&state) || state.starts_with(&asset) {
             return Err(ArmFailure::invalid_field(
                 field,

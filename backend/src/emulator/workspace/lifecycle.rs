@@ -49,7 +49,21 @@ impl LocalWorkspace {
                 }
                 if let Ok(spec) = workspace.instance_spec(&snapshot, deployment) {
                     let name = deployment.name.clone().unwrap_or_default();
-                    workspace.start_pool(&route, &name, spec, instance_count(deployment));
+                    let count = instance_count(deployment);
+                    // An environment gone from the cache is built again before instances start.
+                    match workspace
+                        .requirements_of(&snapshot, deployment)
+                        .ok()
+                        .flatten()
+                    {
+                        Some(requirements)
+                            if !workspace.runtime.environments.is_ready(&requirements) =>
+                        {
+                            workspace.start_pool(&route, &name, spec, 0);
+                            workspace.build_then_scale(&route, &name, requirements, count);
+                        }
+                        _ => workspace.start_pool(&route, &name, spec, count),
+                    }
                 }
             }
         }
@@ -62,7 +76,11 @@ impl LocalWorkspace {
                     .get(&endpoint)
                     .and_then(|e| e.deployments.get(&deployment)),
             ) {
-                workspace.follow_deployment(guard, &endpoint, &deployment, resource);
+                let requirements = workspace
+                    .requirements_of(&snapshot, resource)
+                    .ok()
+                    .flatten();
+                workspace.follow_deployment(guard, &endpoint, &deployment, resource, requirements);
             }
         }
         Ok(workspace)

@@ -47,6 +47,10 @@ pub struct Runtime {
     pub state_dir: PathBuf,
     /// Where instance folders go and whom instances run as.
     pub sandbox: crate::emulator::instances::SandboxSettings,
+    /// The storage account uploads go to (code, models).
+    pub blobs: Arc<crate::emulator::blobs::BlobService>,
+    /// The Python environments deployments run in.
+    pub environments: Arc<crate::emulator::environments::Environments>,
 }
 
 /// The local workspace.
@@ -58,6 +62,13 @@ pub struct LocalWorkspace {
     pub routes: Arc<RoutingTable>,
     pub operations: Operations,
     runtime: Runtime,
+}
+
+impl LocalWorkspace {
+    /// The workspace's storage account.
+    pub fn blobs(&self) -> &Arc<crate::emulator::blobs::BlobService> {
+        &self.runtime.blobs
+    }
 }
 
 /// What a write answered: the status, the resource, and the operation to poll when the work
