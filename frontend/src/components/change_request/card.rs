@@ -73,7 +73,13 @@ pub fn ChangeRequestCard(summary: ChangeRequestSummary, show_endpoint: bool) -> 
             .ok()
             .is_some_and(|d| d.summary.state == ChangeRequestState::Pending)
     });
-    let on_decided = Callback::new(move |answer: ChangeRequestDetail| detail.show(answer));
+    // The answer shows at once; then the request is read again, because the feed may have
+    // brought a later state (applied) before this answer arrived, and showing the answer
+    // replaced what that brought.
+    let on_decided = Callback::new(move |answer: ChangeRequestDetail| {
+        detail.show(answer);
+        detail.load(api::change_request(id));
+    });
 
     let endpoint = summary.endpoint.to_string();
     let link = show_endpoint.then(|| {
