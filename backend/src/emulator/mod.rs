@@ -104,6 +104,7 @@ impl Emulator {
         let (stop, stopped) = watch::channel(false);
         let control_app = arm::router(arm::ControlState {
             workspace: Arc::clone(&workspace),
+            journal_dir: config.state_dir.clone(),
             token: config.token.clone(),
             base_url: control_url.clone(),
         })

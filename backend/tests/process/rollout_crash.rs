@@ -1,6 +1,7 @@
 //! A rollout survives `kill -9` at every step boundary and during each of its workspace writes:
 //! the real binary, restarted after each crash (crash points pick the moment), carries it on to
-//! success with exactly one workspace write per step, and the audit log still verifies.
+//! success with exactly one workspace write per step — by Greenlight's operations and by the
+//! local workspace's own journal — and the audit log still verifies.
 
 use super::{audit_verify, common, http, serve, state_dir, user_add, Server};
 use serde_json::{json, Value};
@@ -238,6 +239,44 @@ async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_
         writes.iter().all(|(_, status, _)| status == "succeeded"),
         "{writes:?}"
     );
+    // The local workspace's own record agrees: one write per step, none repeated by a restart.
+    let started: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select created_at from rollouts limit 1")
+            .fetch_one(&db.pool)
+            .await
+            .expect("rollout start");
+    let journal = std::fs::read_to_string(state.path().join("workspace/writes.jsonl"))
+        .expect("the local workspace's journal");
+    let endpoint_path = format!("/onlineEndpoints/{ENDPOINT}");
+    let writes: Vec<(String, String)> = journal
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|w| {
+            w["at"]
+                .as_str()
+                .and_then(|at| at.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                .is_some_and(|at| at >= started)
+        })
+        .filter_map(|w| {
+            let path = w["path"].as_str()?;
+            let tail = path.split_once(&endpoint_path)?.1.to_owned();
+            Some((w["method"].as_str()?.to_owned(), tail))
+        })
+        .collect();
+    let count = |method: &str, tail: &str| {
+        writes
+            .iter()
+            .filter(|(m, t)| m == method && t == tail)
+            .count()
+    };
+    assert_eq!(count("PUT", "/deployments/green"), 1, "{writes:?}");
+    assert_eq!(count("DELETE", "/deployments/blue"), 1, "{writes:?}");
+    let traffic_writes = writes.iter().filter(|(_, t)| t.is_empty()).count();
+    assert_eq!(
+        traffic_writes, 4,
+        "mirror on, mirror off, 10 %, 100 %: {writes:?}"
+    );
+    assert_eq!(writes.len(), 6, "nothing else was written: {writes:?}");
     let (verified, said) = audit_verify(&db, state.path());
     assert!(verified, "{said}");
 }

@@ -5,6 +5,7 @@ mod assets;
 mod deployments;
 mod endpoints;
 pub mod error;
+mod journal;
 mod operations;
 mod storage;
 
@@ -28,6 +29,8 @@ pub const WORKSPACE: &str = "/subscriptions/{subscription}/resourceGroups/{group
 #[derive(Debug, Clone)]
 pub struct ControlState {
     pub workspace: Arc<LocalWorkspace>,
+    /// Where accepted writes are recorded (`writes.jsonl` in the state folder).
+    pub journal_dir: std::path::PathBuf,
     pub token: Secret,
     /// `http://127.0.0.1:<port>` of this control plane, for operation URLs.
     pub base_url: String,
@@ -117,6 +120,10 @@ pub fn router(state: ControlState) -> Router {
             get(operations::result),
         )
         .fallback(|| async { ArmFailure::no_such_path() })
+        .layer(axum::middleware::from_fn_with_state(
+            journal::Journal::in_dir(&state.journal_dir),
+            journal::record_writes,
+        ))
         .layer(axum::middleware::from_fn(require_api_version))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
