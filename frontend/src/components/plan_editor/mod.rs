@@ -16,7 +16,7 @@ fn explain(kind: Kind) -> &'static str {
         Kind::SmokeTest => {
             "Send the model's sample request to the new deployment directly; it must answer 200."
         }
-        Kind::Mirror => "Copy a share of live requests to the new deployment; clients see only the old one's answers.",
+        Kind::Mirror => "Copy a share of live requests to the new deployment; clients see only the old one's answers. It sends live data to new code, so it needs at least the endpoint's policy of approvals.",
         Kind::Shift => "Send a share of live traffic to the new deployment, the rest to the old one.",
         Kind::Bake => "Wait with the split as it is, watching the new deployment.",
         Kind::DeleteOld => "Delete the old deployment, once the new one takes all traffic. Can't be undone.",
