@@ -125,3 +125,25 @@ export class RolloutPage {
     expect((await sent).status()).toBe(200);
   }
 }
+
+/** Controls on the page a screen reader can't name, or a test can't find: each as its HTML. */
+export async function unlabelledOrUnhooked(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('input, select, textarea, button'))
+      .filter((el) => {
+        const labels = (el as HTMLInputElement).labels;
+        const named = (labels && labels.length > 0) || el.getAttribute('aria-label') || el.textContent?.trim();
+        return !named || !el.getAttribute('data-testid');
+      })
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+}
+
+/** True when nothing on the page is wider than `width` at that window width. */
+export async function fits(page: Page, width: number): Promise<boolean> {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width, height: 844 });
+  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (before) await page.setViewportSize(before);
+  return scrollWidth <= width;
+}

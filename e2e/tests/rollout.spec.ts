@@ -4,7 +4,7 @@ import { ApiClient, uniqueName } from '../api-client';
 import { ApprovalsPage } from '../approvals-page';
 import { ConsolePage } from '../console-page';
 import { EndpointPage } from '../endpoint-page';
-import { RolloutPage, RolloutsPanel } from '../rollout-page';
+import { fits, RolloutPage, RolloutsPanel, unlabelledOrUnhooked } from '../rollout-page';
 
 // The seed plan's steps, by index: deploy, smoke test, mirror, shift 10 %, bake, shift 100 %,
 // delete blue.
@@ -68,7 +68,7 @@ test('a rollout v1 → v2 runs by itself, a second person approves each gated st
     reason: 'v2 is better on the holdout set',
   });
   const start = panel.dialog.getByTestId('rollout-start');
-  await expect(panel.problem(`steps[${BAKE}].duration`)).toContainText('ISO 8601');
+  await expect(panel.problem(`steps[${BAKE}].duration`)).toContainText('not an ISO-8601 duration');
   await expect(start).toBeDisabled();
   await panel.step(BAKE).getByTestId('plan-duration').fill('PT1S');
   await panel.step(SHIFT_10).getByTestId('plan-percent').fill('0');
@@ -76,6 +76,8 @@ test('a rollout v1 → v2 runs by itself, a second person approves each gated st
   await expect(start).toBeDisabled();
   await panel.step(SHIFT_10).getByTestId('plan-percent').fill('10');
   await expect(panel.dialog.getByTestId('plan-problem')).toHaveCount(0);
+  expect(await unlabelledOrUnhooked(carol.page)).toEqual([]);
+  expect(await fits(carol.page, 390)).toBe(true);
   const id = await panel.start();
 
   const carolView = new RolloutPage(carol.page);
@@ -89,6 +91,8 @@ test('a rollout v1 → v2 runs by itself, a second person approves each gated st
   await expect(carolView.card.getByTestId('cr-decide-reason')).toHaveText(
     'you made this request; another person must decide on it',
   );
+  expect(await unlabelledOrUnhooked(carol.page)).toEqual([]);
+  expect(await fits(carol.page, 390)).toBe(true);
 
   // Bea approves it from her Approvals inbox, in her own browser.
   const inbox = new ApprovalsPage(bea.page);

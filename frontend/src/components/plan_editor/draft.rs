@@ -136,10 +136,7 @@ impl DraftStep {
             Ok(d) => StepDuration(d),
             Err(err) => {
                 if self.kind.has_duration() {
-                    problem(
-                        Field::Duration,
-                        format!("an ISO 8601 duration such as PT5M or PT30S ({err})"),
-                    );
+                    problem(Field::Duration, err.to_string());
                 }
                 StepDuration::from_secs(0)
             }

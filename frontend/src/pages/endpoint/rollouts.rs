@@ -90,11 +90,9 @@ pub fn RolloutsPanel() -> impl IntoView {
     let items = Memo::new(move |_| list.ok().map(|l| l.items).unwrap_or_default());
     let active =
         Memo::new(move |_| items.with(|i| i.iter().find(|r| r.state.is_active()).cloned()));
-    // Why no rollout can start here now, for operators; `None` when one can.
+    // Why no rollout can start here now, for operators; `None` when one can. (An active
+    // rollout has its banner instead.)
     let unavailable = move || -> Option<String> {
-        if active.with(Option::is_some) {
-            return Some("A rollout is under way on this endpoint.".into());
-        }
         let split = TrafficSplit::from(data.traffic()?);
         let names: Vec<String> = data.deployment_list().into_iter().map(|d| d.name).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -114,7 +112,7 @@ pub fn RolloutsPanel() -> impl IntoView {
                     <a href=href(&r) data-testid="active-rollout-link">"Open the rollout"</a>
                 </p>
             })}
-            {move || (is_operator() && !open.get() && data.endpoint.ok().is_some()).then(|| match unavailable() {
+            {move || (is_operator() && !open.get() && active.with(Option::is_none) && data.endpoint.ok().is_some()).then(|| match unavailable() {
                 None => view! {
                     <div class="actions">
                         <button type="button" data-testid="start-rollout" on:click=move |_| open.set(true)>"Start rollout…"</button>

@@ -4,6 +4,7 @@
 //! Abort / Roll back. It reloads on every `rollout` event about it and every change to its
 //! requests, and the split on every operation on its endpoint — live in every open browser.
 
+mod compare;
 mod controls;
 mod steps;
 
@@ -83,6 +84,17 @@ fn RolloutView(id: Uuid) -> impl IntoView {
     // The endpoint never changes: the split below is built once, when it is known.
     let endpoint =
         Memo::new(move |_| summary.with(|s| s.as_ref().map(|(s, ..)| s.endpoint.to_string())));
+    let pair = Memo::new(move |_| {
+        summary.with(|s| {
+            s.as_ref().map(|(s, ..)| {
+                (
+                    s.endpoint.to_string(),
+                    s.old_deployment.to_string(),
+                    s.new_deployment.to_string(),
+                )
+            })
+        })
+    });
 
     view! {
         <main class="page wide" data-testid="rollout-page" data-rollout-id=id.to_string()
@@ -112,9 +124,11 @@ fn RolloutView(id: Uuid) -> impl IntoView {
                     </div>
                 </section>
             })}
-            {move || endpoint.get().map(|endpoint| view! {
-                <section class="card" aria-label="Live split">
-                    <LiveSplit endpoint=endpoint moved=Signal::derive(move || moved.get()) />
+            {move || pair.get().map(|(endpoint, old, new)| view! {
+                <section class="card" aria-label="Live split, new vs old">
+                    <LiveSplit endpoint=endpoint.clone() moved=Signal::derive(move || moved.get()) />
+                    <h2>{format!("{new} vs {old} so far")}</h2>
+                    <compare::Compare endpoint=endpoint old=old new=new moved=Signal::derive(move || moved.get()) />
                 </section>
             })}
             // Outside the blocks above, so a reload never rebuilds the controls (and a typed reason).
