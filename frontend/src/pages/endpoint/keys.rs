@@ -37,18 +37,24 @@ pub fn Keys() -> impl IntoView {
         keys.load(async move { api::keys(&name).await });
     };
     load();
-    // A regenerated key changes what is shown; a created endpoint has keys from then on.
-    Effect::new(move |first: Option<()>| {
-        let changed = feed.last.with(|op| {
-            op.as_ref().is_some_and(|op| {
+    // A regenerated key changes what is shown; a created endpoint has keys from then on. Read
+    // from what the feed knows of this endpoint, not from the last event alone, which a burst
+    // of events about other endpoints may hide.
+    let ended = Memo::new(move |_| {
+        feed.of_endpoint(&data.name())
+            .into_iter()
+            .filter(|op| {
                 matches!(
                     op.kind,
                     OperationKind::KeysRegenerate | OperationKind::EndpointCreate
-                ) && op.endpoint == data.name()
-                    && op.status != OperationStatus::Running
+                ) && op.status != OperationStatus::Running
             })
-        });
-        if first.is_some() && changed {
+            .map(|op| op.id)
+            .collect::<Vec<_>>()
+    });
+    Effect::new(move |first: Option<()>| {
+        ended.with(|_| ());
+        if first.is_some() {
             load();
         }
     });
