@@ -53,7 +53,9 @@ pub fn Controls(
     let reason = RwSignal::new(String::new());
     // Why `event` can't be sent now; `None` when it can.
     let refused = move |event: RolloutEvent| -> Option<String> {
-        let state = state.get()?;
+        let Some(state) = state.get() else {
+            return Some("loading…".into());
+        };
         state.next(event).err().map(|e| e.to_string())
     };
     // A rollout that ended closes the box: nothing to abort any more.
