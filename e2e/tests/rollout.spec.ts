@@ -207,8 +207,17 @@ test('roll back at 10 %: blue takes all traffic again, mirror off, in both brows
   await beaEndpoint.open(name);
   await expect(beaEndpoint.trafficLegend).toHaveText('blue 90 % · green 10 %');
 
-  // Resume is not possible while it runs; the state machine says so.
+  // Pause and Resume are enabled by the state machine the server applies, in both browsers.
   await expect(carol.page.getByTestId('rollout-resume')).toBeDisabled();
+  await expect(carol.page.getByTestId('rollout-resume')).toHaveAttribute('title', "can't resume while running");
+  await carol.page.getByTestId('rollout-pause').click();
+  for (const view of [carolView, beaView]) {
+    await expect(view.state).toHaveAttribute('data-state', 'paused', { timeout: 2_000 });
+    await expect(view.page.getByTestId('rollout-pause')).toBeDisabled();
+    await expect(view.page.getByTestId('rollout-resume')).toBeEnabled();
+  }
+  await bea.page.getByTestId('rollout-resume').click();
+  await expect(carolView.state).toHaveAttribute('data-state', 'running', { timeout: 2_000 });
   await expect(carol.page.getByTestId('rollout-rollback')).toBeEnabled();
   await carolView.steerWithReason('rollback', 'green p95 latency doubled');
   for (const view of [carolView, beaView]) {
