@@ -1,5 +1,5 @@
 import { expect, test, type Browser } from '@playwright/test';
-import { APPROVER, OPERATOR } from '../accounts';
+import { APPROVER, OPERATOR, VIEWER } from '../accounts';
 import { ApiClient, uniqueName } from '../api-client';
 import { ApprovalsPage } from '../approvals-page';
 import { ConsolePage } from '../console-page';
@@ -243,5 +243,82 @@ test('roll back at 10 %: blue takes all traffic again, mirror off, in both brows
   expect(bea.console.errors).toEqual([]);
   await carol.context.close();
   await bea.context.close();
+  await api.deleteEndpoint(name);
+});
+
+test('the plan editor adds and removes shift steps, each rule checked next to its field as one types; a viewer only reads', async ({
+  browser,
+}) => {
+  test.setTimeout(120_000);
+  const name = await blueEndpoint();
+  const carol = await signedIn(browser, OPERATOR);
+  const endpoint = new EndpointPage(carol.page);
+  await endpoint.open(name);
+  const panel = new RolloutsPanel(carol.page);
+  await panel.open({ deployment: 'blue', model: 'regression-v2' });
+  // The name is taken: the endpoint's own rule, next to the name.
+  await expect(panel.dialog.locator('[data-testid="rollout-problem"][data-field="deployment.name"]')).toHaveText(
+    'the endpoint already has a deployment named "blue"',
+  );
+  await panel.dialog.getByTestId('rollout-name').fill('green');
+  await expect(panel.dialog.getByTestId('rollout-problem')).toHaveCount(0);
+
+  // 10 → 55 → 100: a shift added before the last one, half-way.
+  await panel.dialog.getByTestId('plan-add-shift').click();
+  await expect(panel.step(SHIFT_100)).toHaveAttribute('data-kind', 'shift');
+  await expect(panel.step(SHIFT_100).getByTestId('plan-percent')).toHaveValue('55');
+  await expect(panel.step(SHIFT_100 + 1).getByTestId('plan-percent')).toHaveValue('100');
+  await panel.step(SHIFT_100).getByTestId('plan-percent').fill('5');
+  await expect(panel.problem(`steps[${SHIFT_100}].percent`)).toHaveText(
+    'each shift must be more than the one before (10 in steps[3], got 5)',
+  );
+  await expect(panel.dialog.getByTestId('rollout-start')).toBeDisabled();
+  await expect(panel.dialog.getByTestId('rollout-start-blocked')).toHaveText('1 problem to fix first');
+  await panel.step(SHIFT_100).getByTestId('plan-remove').click();
+  await expect(panel.dialog.getByTestId('plan-problem')).toHaveCount(0);
+  // Without the shift to 100 % the plan does not move the endpoint.
+  await panel.step(SHIFT_100).getByTestId('plan-remove').click();
+  await expect(panel.step(SHIFT_100)).toHaveAttribute('data-kind', 'delete_old');
+  await expect(panel.problem(`steps[${SHIFT_10}].percent`)).toHaveText('the last shift must be to 100 (got 10)');
+  await expect(panel.dialog.getByTestId('rollout-start')).toBeDisabled();
+  await panel.dialog.getByTestId('plan-reset').click();
+  await expect(panel.dialog.locator('[data-testid="plan-step"]')).toHaveCount(7);
+  await expect(panel.dialog.getByTestId('plan-problem')).toHaveCount(0);
+  await expect(panel.dialog.getByTestId('rollout-start')).toBeEnabled();
+  await panel.dialog.getByTestId('rollout-cancel').click();
+  await expect(panel.dialog).toHaveCount(0);
+
+  // A rollout started through the API, waiting at its mirror: a viewer sees it, changes nothing.
+  const started = await api.send('POST', `/api/v1/endpoints/${name}/rollouts`, {
+    deployment: {
+      name: 'green',
+      model: 'azureml:regression-v2:1',
+      environment: 'azureml:python-stdlib:1',
+      instance_type: 'Standard_DS3_v2',
+      instance_count: 1,
+    },
+    reason: 'viewer check',
+  });
+  expect(started.status, JSON.stringify(started.body)).toBe(201);
+  const id: string = started.body.id;
+  await expect(panel.banner).toHaveAttribute('data-state', /pending|running|waiting_for_approval/, { timeout: 2_000 });
+  await expect(panel.startButton).toHaveCount(0);
+  const victor = await signedIn(browser, VIEWER);
+  const viewerView = new RolloutPage(victor.page);
+  await viewerView.open(id);
+  await viewerView.waitingAt(MIRROR);
+  await expect(victor.page.getByTestId('rollout-reason-text')).toHaveText('viewer check');
+  await expect(victor.page.getByTestId('rollout-controls')).toHaveCount(0);
+  await expect(viewerView.card.getByTestId('cr-approve')).toHaveCount(0);
+  await expect(victor.page.getByTestId('rollout-metrics-new')).toBeVisible();
+  // Abort: the banner goes, the history says how it ended.
+  expect((await api.send('POST', `/api/v1/rollouts/${id}/abort`, { reason: 'test done' })).status).toBe(200);
+  await expect(viewerView.state).toHaveAttribute('data-state', 'aborted', { timeout: 10_000 });
+  await expect(panel.banner).toHaveCount(0, { timeout: 10_000 });
+  await expect(panel.historyRow(id).getByTestId('rollout-outcome')).toHaveText('aborted');
+  expect(carol.console.errors).toEqual([]);
+  expect(victor.console.errors).toEqual([]);
+  await carol.context.close();
+  await victor.context.close();
   await api.deleteEndpoint(name);
 });
