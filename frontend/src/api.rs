@@ -24,6 +24,9 @@ use shared::{ErrorEnvelope, FieldError};
 use std::cell::RefCell;
 use std::fmt;
 
+mod rollouts;
+pub use rollouts::*;
+
 /// What went wrong talking to the backend, as the user should read it. (The texts only some
 /// errors have are boxed `str`s: every `Result` here carries an `ApiError`, so it stays small.)
 #[derive(Debug, Clone, PartialEq, Eq)]

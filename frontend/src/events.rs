@@ -8,10 +8,13 @@
 //! `?after=<last id>`, so nothing in between is missed — or, when the session has ended, send
 //! the user to sign in again.
 
+mod rollouts;
+
 use crate::api;
 use crate::session::{use_session, SessionState};
 use leptos::prelude::*;
 use shared::api::change_requests::ChangeRequestSummary;
+use shared::api::rollouts::RolloutSummary;
 use shared::api::{Operation, OperationStatus};
 use shared::rollout::ChangeRequestState;
 use std::cell::{Cell, RefCell};
@@ -31,6 +34,8 @@ pub struct Feed {
     pub last: RwSignal<Option<Operation>>,
     /// The latest state of every change request seen since the page loaded, by id.
     requests: RwSignal<HashMap<Uuid, ChangeRequestSummary>>,
+    /// Every rollout the stream reported since the page loaded, by id (see `events/rollouts.rs`).
+    rollouts: RwSignal<HashMap<Uuid, rollouts::SeenRollout>>,
     /// True while the stream is open.
     pub connected: RwSignal<bool>,
 }
@@ -146,6 +151,7 @@ struct Connection {
     source: EventSource,
     _on_operation: Closure<dyn FnMut(MessageEvent)>,
     _on_request: Closure<dyn FnMut(MessageEvent)>,
+    _on_rollout: Closure<dyn FnMut(MessageEvent)>,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_error: Closure<dyn FnMut(Event)>,
 }
@@ -162,6 +168,7 @@ pub fn provide() {
         operations: RwSignal::new(HashMap::new()),
         last: RwSignal::new(None),
         requests: RwSignal::new(HashMap::new()),
+        rollouts: RwSignal::new(HashMap::new()),
         connected: RwSignal::new(false),
     };
     provide_context(feed);
@@ -207,6 +214,11 @@ fn connect(feed: Feed, session: RwSignal<SessionState>) {
             feed.record_request(request);
         }
     });
+    let on_rollout = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        if let Some(rollout) = event_data::<RolloutSummary>(&ev) {
+            feed.apply_rollout(rollout);
+        }
+    });
     let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| feed.connected.set(true));
     let on_error = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
         feed.connected.set(false);
@@ -241,6 +253,7 @@ fn connect(feed: Feed, session: RwSignal<SessionState>) {
         source.add_event_listener_with_callback("operation", on_operation.as_ref().unchecked_ref());
     let _ = source
         .add_event_listener_with_callback("change_request", on_request.as_ref().unchecked_ref());
+    let _ = source.add_event_listener_with_callback("rollout", on_rollout.as_ref().unchecked_ref());
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     CONNECTION.with(|c| {
@@ -248,6 +261,7 @@ fn connect(feed: Feed, session: RwSignal<SessionState>) {
             source,
             _on_operation: on_operation,
             _on_request: on_request,
+            _on_rollout: on_rollout,
             _on_open: on_open,
             _on_error: on_error,
         })

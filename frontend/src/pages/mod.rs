@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod endpoint;
 pub mod endpoints;
 pub mod password;
+pub mod rollout;
 pub mod users;
 
 use crate::api;

@@ -10,6 +10,7 @@ mod diff;
 mod list;
 mod status;
 
+pub use card::ChangeRequestCard;
 pub use list::ChangeRequests;
 pub use status::RequestStatus;
 

@@ -9,6 +9,8 @@ mod keys;
 mod logs;
 mod metrics;
 mod new_deployment;
+mod rollouts;
+mod start_rollout;
 mod test_panel;
 
 use crate::api;
@@ -171,6 +173,7 @@ fn EndpointView(name: String) -> impl IntoView {
             }}
             {move || data.endpoint.error().map(|error| view! { <ErrorNote error=error /> })}
             <header::Overview />
+            <rollouts::RolloutsPanel />
             <change_requests::ChangeRequestsPanel />
             <deployments::Deployments />
             // Two columns on a wide screen (see style.css), one on a phone.

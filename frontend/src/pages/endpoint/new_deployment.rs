@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 /// A `<select>` of one kind of asset. `optional` adds a first choice that sends nothing.
 #[component]
-fn AssetSelect(
+pub(super) fn AssetSelect(
     label: &'static str,
     testid: &'static str,
     assets: Remote<AssetList>,
