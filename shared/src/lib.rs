@@ -19,6 +19,7 @@ pub mod audit;
 pub mod deployment;
 pub mod environment;
 pub mod error;
+pub mod gates;
 pub mod limits;
 pub mod names;
 pub mod role;
