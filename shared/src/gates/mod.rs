@@ -1,7 +1,14 @@
 //! Gates: judging a new deployment against the old one on the same window of traffic (issue
-//! 12). [`mann_whitney`] is the statistical test the judge runs per metric, computed as SciPy
+//! 12). [`judge`] turns each metric's samples into a verdict and the set into a score and an
+//! outcome; [`mann_whitney`] is the statistical test it runs per metric, computed as SciPy
 //! does so its answers can be checked against SciPy's.
 
+pub mod judge;
 pub mod mann_whitney;
+
+pub use judge::{
+    judge, judge_metric, Direction, Judgement, MetricJudgement, MetricRule, Outcome, Samples,
+    Thresholds, Tolerance, Verdict,
+};
 
 pub use mann_whitney::{mann_whitney_u, Alternative, MannWhitney, Method};
