@@ -1,10 +1,12 @@
 //! Gates: judging a new deployment against the old one on the same window of traffic (issue
 //! 12). [`judge`] turns each metric's samples into a verdict and the set into a score and an
 //! outcome; [`mann_whitney`] is the statistical test it runs per metric, computed as SciPy
-//! does so its answers can be checked against SciPy's.
+//! does so its answers can be checked against SciPy's; [`predictions`] compares green's answers
+//! to mirrored requests with blue's answers to the same requests.
 
 pub mod judge;
 pub mod mann_whitney;
+pub mod predictions;
 
 pub use judge::{
     judge, judge_metric, Direction, Judgement, MetricJudgement, MetricRule, Outcome, Samples,
