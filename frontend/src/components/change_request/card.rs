@@ -40,9 +40,12 @@ pub fn ChangeRequestCard(summary: ChangeRequestSummary, show_endpoint: bool) -> 
     detail.load(api::change_request(id));
     // Whenever the feed says the request moved on, its detail did too: reload then.
     let moved = Memo::new(move |_| feed.request(id).map(|r| (r.state, r.approval_count)));
+    // The stream brings only what happens after it opens: load again on every opening.
+    let connected = Memo::new(move |_| feed.connected.get());
     Effect::new(move |first: Option<()>| {
         // Read, not just tracked: a memo never read never subscribes to its sources.
         moved.with(|_| ());
+        connected.with(|_| ());
         if first.is_some() {
             detail.load(api::change_request(id));
         }

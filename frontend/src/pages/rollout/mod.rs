@@ -64,10 +64,14 @@ fn RolloutView(id: Uuid) -> impl IntoView {
     detail.load(api::rollout(id));
     let moved = Memo::new(move |_| feed.rollout_events(id));
     let requests = Memo::new(move |_| feed.requests_where(|r| r.rollout_id == Some(id)));
+    // The stream brings only what happens after it opens: a move between this page's first
+    // load and the stream's (re)opening would otherwise never show. Load again on every opening.
+    let connected = Memo::new(move |_| feed.connected.get());
     Effect::new(move |first: Option<()>| {
         // Read, not just tracked: a memo never read never subscribes to its sources.
         moved.with(|_| ());
         requests.with(|_| ());
+        connected.with(|_| ());
         if first.is_some() {
             detail.load(api::rollout(id));
         }
