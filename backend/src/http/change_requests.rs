@@ -2,20 +2,19 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
-use super::paths::checked_name;
+use super::paths::{checked_name, IdPath};
 use super::query::AppQuery;
 use super::AppState;
 use crate::auth::{Authenticated, CurrentSession};
 use crate::change_requests::{approve_request, reject_request};
 use crate::store::change_requests::{self as store, ListFilter};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use shared::api::change_requests::{
     ApproveRequest, ChangeRequestDetail, ChangeRequestList, RejectRequest,
 };
 use shared::rollout::{Actor, ChangeRequestState};
 use shared::ErrorEnvelope;
-use uuid::Uuid;
 
 /// Who decides, as the approval rules take it.
 pub fn actor(session: &CurrentSession) -> Actor {
@@ -23,10 +22,6 @@ pub fn actor(session: &CurrentSession) -> Actor {
         username: session.user.username.clone(),
         role: session.user.role,
     }
-}
-
-fn request_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -112,9 +107,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<AppJson<ChangeRequestDetail>, ApiError> {
-    let id = request_id(&id)?;
     store::expire_due(&state.pool).await?;
     store::get(&state.pool, id)
         .await?
@@ -143,10 +137,9 @@ pub async fn get(
 pub async fn approve(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     AppJson(body): AppJson<ApproveRequest>,
 ) -> Result<AppJson<ChangeRequestDetail>, ApiError> {
-    let id = request_id(&id)?;
     body.check().map_err(ApiError::rejected)?;
     let ctx = state.change_context()?;
     let detail = approve_request(&ctx, &actor(&auth.session), id, body.comment.as_deref()).await?;
@@ -173,10 +166,9 @@ pub async fn approve(
 pub async fn reject(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     AppJson(body): AppJson<RejectRequest>,
 ) -> Result<AppJson<ChangeRequestDetail>, ApiError> {
-    let id = request_id(&id)?;
     body.check().map_err(ApiError::rejected)?;
     let comment = body.comment.unwrap_or_default();
     let ctx = state.change_context()?;

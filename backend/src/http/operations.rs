@@ -2,15 +2,15 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
+use super::paths::IdPath;
 use super::query::AppQuery;
 use super::AppState;
 use crate::auth::Authenticated;
 use crate::store::operations as store;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use shared::api::{Operation, OperationList};
 use shared::ErrorEnvelope;
-use uuid::Uuid;
 
 /// One operation: its status, the steps so far, and how it ended.
 #[utoipa::path(
@@ -28,9 +28,8 @@ use uuid::Uuid;
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<AppJson<Operation>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     store::get(&state.pool, id)
         .await?
         .map(AppJson)

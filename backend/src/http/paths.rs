@@ -100,3 +100,21 @@ impl<S: Send + Sync> FromRequestParts<S> for UserPath {
         Ok(Self { username })
     }
 }
+
+/// `/…/{id}` of one of Greenlight's own objects (an operation, a change request, a rollout).
+/// Their ids are UUIDs: any other text names nothing, so it is a `404`, not a broken rule.
+#[derive(Debug, Clone, Copy)]
+pub struct IdPath(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::Internal(anyhow::anyhow!("path: {rejection}")))?;
+        uuid::Uuid::parse_str(&raw)
+            .map(Self)
+            .map_err(|_| ApiError::NotFound)
+    }
+}

@@ -4,12 +4,12 @@
 use super::change_requests::actor;
 use super::error::ApiError;
 use super::json::AppJson;
-use super::paths::EndpointPath;
+use super::paths::{EndpointPath, IdPath};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
 use crate::rollouts::{self, RolloutError};
 use crate::store::rollouts as store;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::api::rollouts::{
@@ -115,21 +115,19 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<AppJson<RolloutDetail>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     Ok(AppJson(detail(&state, id).await?))
 }
 
-/// Applies a person's `event` to rollout `raw_id`.
+/// Applies a person's `event` to rollout `id`.
 async fn steer(
     state: AppState,
     auth: Authenticated<Operator>,
-    raw_id: &str,
+    id: Uuid,
     event: RolloutEvent,
     body: RolloutActionRequest,
 ) -> Result<AppJson<RolloutDetail>, ApiError> {
-    let id = Uuid::parse_str(raw_id).map_err(|_| ApiError::NotFound)?;
     body.check(event).map_err(ApiError::rejected)?;
     let ctx = state.change_context()?;
     rollouts::act(
@@ -165,10 +163,10 @@ macro_rules! steering_route {
         pub async fn $name(
             State(state): State<AppState>,
             auth: Authenticated<Operator>,
-            Path(id): Path<String>,
+            IdPath(id): IdPath,
             AppJson(body): AppJson<RolloutActionRequest>,
         ) -> Result<AppJson<RolloutDetail>, ApiError> {
-            steer(state, auth, &id, $event, body).await
+            steer(state, auth, id, $event, body).await
         }
     };
 }
