@@ -112,31 +112,66 @@ pub async fn request(
         }),
     )
     .await?;
+    let breaker = (&requester.username, reason);
+    let applying = Applying {
+        id,
+        change: &new.change,
+        endpoint,
+        before: &new.before,
+        requester: &requester.username,
+        approvers: &[],
+    };
+    apply_in(ctx, tx, applying, Some(breaker)).await
+}
+
+/// An approved request about to be applied.
+struct Applying<'a> {
+    id: Uuid,
+    change: &'a Change,
+    endpoint: &'a EndpointName,
+    before: &'a TrafficSplit,
+    requester: &'a shared::Username,
+    approvers: &'a [shared::Username],
+}
+
+/// Moves the pending request to `approved` together with the operation that applies it (and
+/// the break-glass admin and reason, if any), publishes it, commits `tx`, and only then starts
+/// the operation: it exists exactly when the approval does.
+async fn apply_in(
+    ctx: &Context,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    applying: Applying<'_>,
+    break_glass: Option<(&shared::Username, &str)>,
+) -> Result<ChangeRequestDetail, ChangeError> {
     let job = apply::job(
         ctx,
-        id,
-        &new.change,
-        endpoint,
-        &new.before,
-        &requester.username,
-        &[],
+        applying.id,
+        applying.change,
+        applying.endpoint,
+        applying.before,
+        applying.requester,
+        applying.approvers,
     );
     let operation = ctx.operations.insert(&mut tx, &job.job).await?;
     store::transition(
         &mut tx,
-        id,
+        applying.id,
         ChangeRequestState::Pending,
         ChangeRequestState::Approved,
         Transition {
             operation_id: Some(operation.id),
-            break_glass: Some((&requester.username, reason)),
+            break_glass,
             ..Transition::default()
         },
     )
     .await?;
-    let detail = store::announce(&mut tx, id).await?;
+    let detail = store::announce(&mut tx, applying.id).await?;
     tx.commit().await?;
     job.start(&ctx.operations, operation.id);
+    crate::failpoint::hit_after(
+        "change-request-operation",
+        std::time::Duration::from_millis(700),
+    );
     Ok(detail)
 }
 
@@ -194,35 +229,15 @@ pub async fn approve_request(
         } else {
             let mut approvers: Vec<_> = request.approvals.iter().map(|a| a.by.clone()).collect();
             approvers.push(actor.username.clone());
-            let job = apply::job(
-                ctx,
+            let applying = Applying {
                 id,
-                &summary.change,
-                &summary.endpoint,
-                &summary.before,
-                &summary.requester,
-                &approvers,
-            );
-            let operation = ctx.operations.insert(&mut tx, &job.job).await?;
-            store::transition(
-                &mut tx,
-                id,
-                ChangeRequestState::Pending,
-                ChangeRequestState::Approved,
-                Transition {
-                    operation_id: Some(operation.id),
-                    ..Transition::default()
-                },
-            )
-            .await?;
-            let detail = store::announce(&mut tx, id).await?;
-            tx.commit().await?;
-            job.start(&ctx.operations, operation.id);
-            crate::failpoint::hit_after(
-                "change-request-operation",
-                std::time::Duration::from_millis(700),
-            );
-            return Ok(detail);
+                change: &summary.change,
+                endpoint: &summary.endpoint,
+                before: &summary.before,
+                requester: &summary.requester,
+                approvers: &approvers,
+            };
+            return apply_in(ctx, tx, applying, None).await;
         }
     }
     let detail = store::announce(&mut tx, id).await?;
