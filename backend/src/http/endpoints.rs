@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::json::AppJson;
 use super::paths::{checked_name, EndpointPath};
 use super::query::AppQuery;
-use super::workspace_access::{is_not_found, requested, start, DeleteQuery};
+use super::workspace_access::{requested, start, DeleteQuery};
 use super::AppState;
 use crate::auth::{Authenticated, Operator};
 use crate::change_requests::{live_split, request};
@@ -102,7 +102,7 @@ pub async fn create(
                 format!("an endpoint named {name} already exists"),
             ))
         }
-        Err(err) if is_not_found(&err) => {}
+        Err(err) if err.is_not_found() => {}
         Err(other) => return Err(other.into()),
     }
     let location = client.workspace_location().await?;

@@ -60,11 +60,6 @@ pub fn accepted(operation: Operation) -> Response {
         .into_response()
 }
 
-/// True when the workspace says there is no such resource.
-pub fn is_not_found(err: &crate::workspace::WorkspaceError) -> bool {
-    err.is_not_found()
-}
-
 /// The query of a delete, which asks for approval like any change.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
