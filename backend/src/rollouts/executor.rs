@@ -48,12 +48,13 @@ async fn run(ctx: Context, stop: CancellationToken) {
                 None
             }
         };
-        let Some(id) = claimed else {
+        let Some(claim) = claimed else {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(POLL) => continue,
             }
         };
+        let id = claim.id;
         let next = match steps::tick(&ctx, id).await {
             Ok(next) => next,
             Err(err) => {
@@ -61,7 +62,7 @@ async fn run(ctx: Context, stop: CancellationToken) {
                 RETRY
             }
         };
-        if let Err(err) = store::due_in(&ctx.pool, id, next).await {
+        if let Err(err) = store::due_in(&ctx.pool, claim, next).await {
             tracing::warn!(rollout = %id, error = %err, "could not schedule a rollout's next tick");
         }
     }

@@ -240,10 +240,19 @@ pub async fn load(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Roll
     }))
 }
 
+/// A rollout taken by one executor: `due_at` as the claim set it. A person's move (pause,
+/// abort, rollback, …) sets `due_at` again while the tick runs; the token tells the tick's own
+/// rescheduling not to overwrite that wake-up.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    pub id: Uuid,
+    token: DateTime<Utc>,
+}
+
 /// Takes one due rollout for the app instance `me`: one nobody executes, one `me` already
 /// executes, or one whose executor's heartbeat is older than `lease`. Skips rows another
 /// claimer has locked, so replicas never take the same rollout at once.
-pub async fn claim(pool: &PgPool, me: Uuid, lease: Duration) -> sqlx::Result<Option<Uuid>> {
+pub async fn claim(pool: &PgPool, me: Uuid, lease: Duration) -> sqlx::Result<Option<Claim>> {
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     let mut tx = pool.begin().await?;
     let found = sqlx::query_scalar!(
@@ -260,28 +269,33 @@ pub async fn claim(pool: &PgPool, me: Uuid, lease: Duration) -> sqlx::Result<Opt
     )
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some(id) = found {
-        // Looked at again in a while unless the tick says sooner: a tick that dies midway is
-        // retried, not lost.
-        sqlx::query!(
-            "update rollouts set owner = $2, due_at = now() + interval '5 seconds' where id = $1",
-            id,
-            me,
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
+    let Some(id) = found else {
+        return Ok(None);
+    };
+    // Looked at again in a while unless the tick says sooner: a tick that dies midway is
+    // retried, not lost.
+    let token = sqlx::query_scalar!(
+        "update rollouts set owner = $2, due_at = now() + interval '5 seconds' where id = $1
+         returning due_at",
+        id,
+        me,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(found)
+    Ok(Some(Claim { id, token }))
 }
 
-/// When the executor looks at rollout `id` again.
-pub async fn due_in(pool: &PgPool, id: Uuid, delay: Duration) -> sqlx::Result<()> {
+/// When the executor looks at the claimed rollout again — unless something moved it while the
+/// tick ran (its `due_at` is no longer the claim's): then the sooner wake-up that move asked
+/// for stands, and the next tick sees the move.
+pub async fn due_in(pool: &PgPool, claim: Claim, delay: Duration) -> sqlx::Result<()> {
     let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
     sqlx::query!(
-        "update rollouts set due_at = $2 where id = $1",
-        id,
-        Utc::now() + delay
+        "update rollouts set due_at = $2 where id = $1 and due_at = $3",
+        claim.id,
+        Utc::now() + delay,
+        claim.token,
     )
     .execute(pool)
     .await
