@@ -82,7 +82,7 @@ async fn step(ctx: &Context, r: &RolloutRecord) -> Result<Duration, RolloutError
     match plan_step {
         Step::Deploy => deploy(ctx, r, step).await,
         Step::SmokeTest => smoke_test(ctx, r, step).await,
-        Step::Bake { duration } => {
+        Step::Bake { duration, .. } => {
             let since = step.started_at.unwrap_or_else(Utc::now);
             match remaining(since, duration.0) {
                 Some(left) => Ok(left),

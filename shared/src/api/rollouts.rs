@@ -9,6 +9,7 @@
 use super::change_requests::ChangeRequestSummary;
 use super::deployments::CreateDeploymentRequest;
 use crate::error::FieldError;
+use crate::gates::GateReport;
 use crate::names::{DeploymentName, EndpointName};
 use crate::rollout::{
     check_plan, check_reason, Plan, RolloutEvent, RolloutState, Step, StepEvent, StepState,
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// `POST /api/v1/endpoints/{endpoint}/rollouts`: start a rollout to a new deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartRolloutRequest {
@@ -102,7 +103,7 @@ pub struct RolloutList {
 }
 
 /// One step of a rollout, as its timeline shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutStepView {
     pub index: u32,
@@ -121,6 +122,20 @@ pub struct RolloutStepView {
     pub finished_at: Option<DateTime<Utc>>,
     /// Why it failed, in words for people.
     pub error: Option<String>,
+    /// A gated step's latest judgement.
+    #[serde(default)]
+    pub gate: Option<GateCheck>,
+}
+
+/// A gate's latest judgement of its step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateCheck {
+    pub judged_at: DateTime<Utc>,
+    /// The judgement the step acted on (passed on, rolled back, asked an approver); false while
+    /// the gate still watches.
+    pub decided: bool,
+    pub report: GateReport,
 }
 
 /// What moved in one timeline entry.
@@ -156,7 +171,7 @@ pub struct TimelineEntry {
 }
 
 /// `GET /api/v1/rollouts/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutDetail {
     #[serde(flatten)]

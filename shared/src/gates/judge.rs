@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which change of a metric is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Higher is worse (latency, error rate).
@@ -23,19 +24,58 @@ pub enum Direction {
     Either,
 }
 
-/// How much worse green may be before it counts: beyond `relative` × blue's mean *and*
+/// How much worse green may be before it counts: beyond `relative` × blue's value *and*
 /// beyond `absolute`, whichever is larger.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tolerance {
     pub relative: f64,
     pub absolute: f64,
 }
 
+/// What a side's samples are summed up as, to size the effect: the test says whether green
+/// differs at all; the statistic says by how much, in the metric's own terms ("p95 10 % worse").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Statistic {
+    #[default]
+    Mean,
+    /// The `q`-quantile (0–1), interpolated linearly between order statistics.
+    Quantile(f64),
+}
+
+impl Statistic {
+    pub fn of(self, values: &[f64]) -> Option<f64> {
+        match self {
+            Self::Mean => mean(values),
+            Self::Quantile(q) => quantile(values, q),
+        }
+    }
+}
+
+/// The `q`-quantile of `values` (linear interpolation, as NumPy's default); `None` when empty.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    let fraction = position - low as f64;
+    Some(sorted[low] + (sorted[high] - sorted[low]) * fraction)
+}
+
 /// One metric's rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricRule {
     pub name: String,
     pub direction: Direction,
+    /// How each side is summed up to size the effect.
+    #[serde(default)]
+    pub statistic: Statistic,
     pub tolerance: Tolerance,
     /// Fewer samples than this on either side: inconclusive.
     pub min_samples: usize,
@@ -57,6 +97,7 @@ pub struct Samples {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -72,11 +113,13 @@ pub enum Verdict {
 
 /// One metric's judgement, with what a person needs to see why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricJudgement {
     pub name: String,
     pub verdict: Verdict,
-    pub control_mean: Option<f64>,
-    pub experiment_mean: Option<f64>,
+    /// Blue's and green's [`Statistic`] (an error rate, a p95 in ms, …).
+    pub control_value: Option<f64>,
+    pub experiment_value: Option<f64>,
     /// The one-sided (or, for `Either`, two-sided) p-value of the Mann–Whitney test.
     pub p_value: Option<f64>,
     pub control_samples: usize,
@@ -86,6 +129,7 @@ pub struct MetricJudgement {
 
 /// Score thresholds: at least `pass` passes, at least `marginal` asks a person.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Thresholds {
     pub pass: f64,
     pub marginal: f64,
@@ -102,6 +146,7 @@ impl Default for Thresholds {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Pass,
@@ -114,6 +159,7 @@ pub enum Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Judgement {
     pub outcome: Outcome,
     /// 0–100; none while inconclusive.
@@ -128,14 +174,26 @@ fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
-/// One metric's verdict.
+/// 1 for each value above `bound`, else 0. A tail metric is tested on these: a rank test of
+/// the whole distribution hardly notices green's slowest tenth getting three times slower (the
+/// ranks barely move), while the share of green's requests beyond blue's p95 jumps from 5 % to
+/// 10 % — the question a p95 rule asks.
+fn beyond(values: &[f64], bound: f64) -> Vec<f64> {
+    values
+        .iter()
+        .map(|v| if *v > bound { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// One metric's verdict. A mean-sized metric is tested on its samples; a quantile-sized one on
+/// the share of each side beyond blue's quantile (see [`beyond`]).
 pub fn judge_metric(rule: &MetricRule, samples: &Samples) -> MetricJudgement {
     let (control, experiment) = (&samples.control, &samples.experiment);
     let mut judged = MetricJudgement {
         name: rule.name.clone(),
         verdict: Verdict::Pass,
-        control_mean: mean(control),
-        experiment_mean: mean(experiment),
+        control_value: rule.statistic.of(control),
+        experiment_value: rule.statistic.of(experiment),
         p_value: None,
         control_samples: control.len(),
         experiment_samples: experiment.len(),
@@ -154,12 +212,19 @@ pub fn judge_metric(rule: &MetricRule, samples: &Samples) -> MetricJudgement {
         Direction::Decrease => Alternative::Less,
         Direction::Either => Alternative::TwoSided,
     };
-    let Some(test) = mann_whitney_u(experiment, control, alternative) else {
+    let test = match (rule.statistic, judged.control_value) {
+        (Statistic::Quantile(_), Some(bound)) => {
+            let (control, experiment) = (beyond(control, bound), beyond(experiment, bound));
+            mann_whitney_u(&experiment, &control, alternative)
+        }
+        _ => mann_whitney_u(experiment, control, alternative),
+    };
+    let Some(test) = test else {
         judged.verdict = Verdict::NoData;
         return judged;
     };
     judged.p_value = Some(test.p_value);
-    let (Some(c), Some(e)) = (judged.control_mean, judged.experiment_mean) else {
+    let (Some(c), Some(e)) = (judged.control_value, judged.experiment_value) else {
         return judged;
     };
     let allowed = (rule.tolerance.relative * c.abs()).max(rule.tolerance.absolute);
@@ -240,6 +305,7 @@ mod tests {
         MetricRule {
             name: name.into(),
             direction,
+            statistic: Statistic::Mean,
             tolerance: Tolerance {
                 relative: 0.10,
                 absolute: 0.0,
@@ -270,6 +336,58 @@ mod tests {
             critical: true,
             ..rule("error_rate", Direction::Increase, 1.0)
         }
+    }
+
+    #[test]
+    fn quantiles_interpolate_between_order_statistics_as_numpy_does() {
+        let values = [5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(quantile(&values, 0.5), Some(3.0));
+        assert_eq!(quantile(&values, 0.95), Some(4.8));
+        assert_eq!(quantile(&values, 0.0), Some(1.0));
+        assert_eq!(quantile(&[7.0], 0.99), Some(7.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn the_effect_of_a_tail_metric_is_sized_on_its_quantile_not_the_mean() {
+        // Same median, but green's slowest tenth is three times slower: the mean moves ~65 %,
+        // the p95 ~200 %. With a 100 % tolerance the mean-sized rule passes and the
+        // p95-sized rule fails.
+        let blue: Vec<f64> = (0..200)
+            .map(|i| {
+                if i % 10 == 0 {
+                    100.0
+                } else {
+                    20.0 + (i % 7) as f64
+                }
+            })
+            .collect();
+        let green: Vec<f64> = (0..200)
+            .map(|i| {
+                if i % 10 == 0 {
+                    300.0
+                } else {
+                    20.0 + (i % 7) as f64
+                }
+            })
+            .collect();
+        let samples = Samples {
+            control: blue,
+            experiment: green,
+        };
+        let tolerant = |statistic| MetricRule {
+            statistic,
+            tolerance: Tolerance {
+                relative: 1.0,
+                absolute: 0.0,
+            },
+            ..rule("latency", Direction::Increase, 1.0)
+        };
+        let by_mean = judge_metric(&tolerant(Statistic::Mean), &samples);
+        let by_p95 = judge_metric(&tolerant(Statistic::Quantile(0.95)), &samples);
+        assert_eq!(by_mean.verdict, Verdict::Pass, "{by_mean:?}");
+        assert_eq!(by_p95.verdict, Verdict::High, "{by_p95:?}");
+        assert_eq!(by_p95.experiment_value, Some(300.0));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::Value;
 /// Two numbers agree when they differ by at most `absolute`, or by at most `relative` of the
 /// larger magnitude.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumberTolerance {
     pub relative: f64,
     pub absolute: f64,
@@ -96,6 +97,7 @@ fn walk(a: &Value, b: &Value, tolerance: NumberTolerance, path: String, found: &
 
 /// A pair of answers that differ, cut for display.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DifferingSample {
     pub live: String,
     pub mirrored: String,
@@ -104,6 +106,7 @@ pub struct DifferingSample {
 
 /// How far green's answers agree with blue's over a window of mirrored requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agreement {
     pub requests: usize,
     pub agreeing: usize,

@@ -5,6 +5,7 @@
 //! The rules a plan must keep are in [`super::plan_check`].
 
 use super::split::TrafficSplit;
+use crate::gates::Gate;
 use crate::limits::{format_iso8601_duration, parse_iso8601_duration};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
@@ -45,7 +46,7 @@ impl<'de> Deserialize<'de> for StepDuration {
 
 /// One step. Percentages are `i64` like the traffic maps they become, so an out-of-range share
 /// is reported by [`super::check_plan`] with its field instead of failing deserialization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
@@ -61,6 +62,10 @@ pub enum Step {
         duration: StepDuration,
         #[serde(default)]
         approvals: u32,
+        /// Green's mirrored answers judged against blue's live ones over the step; a failure
+        /// rolls back. None: the step only mirrors.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gate: Option<Gate>,
     },
     /// Send `percent` of live traffic to green, the rest to blue. Needs approvals.
     Shift {
@@ -68,8 +73,13 @@ pub enum Step {
         #[serde(default = "one")]
         approvals: u32,
     },
-    /// Wait for `duration` with the split as it is, watching green.
-    Bake { duration: StepDuration },
+    /// Wait for `duration` with the split as it is, watching green: with a gate, green's live
+    /// share is judged against blue's and a failure rolls back.
+    Bake {
+        duration: StepDuration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gate: Option<Gate>,
+    },
     /// Delete blue, once green takes all traffic. Needs approvals; can't be undone.
     DeleteOld {
         #[serde(default = "one")]
@@ -115,7 +125,15 @@ impl Step {
 
     pub fn duration(&self) -> Option<Duration> {
         match self {
-            Self::Mirror { duration, .. } | Self::Bake { duration } => Some(duration.0),
+            Self::Mirror { duration, .. } | Self::Bake { duration, .. } => Some(duration.0),
+            _ => None,
+        }
+    }
+
+    /// The step's gate, if it has one.
+    pub fn gate(&self) -> Option<&Gate> {
+        match self {
+            Self::Mirror { gate, .. } | Self::Bake { gate, .. } => gate.as_ref(),
             _ => None,
         }
     }
@@ -136,7 +154,7 @@ impl Step {
 }
 
 /// A rollout's steps, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
@@ -146,7 +164,7 @@ pub struct Plan {
 impl Plan {
     /// The seed's flow (Azure ML's "safe rollout" guide): deploy green at 0 %, smoke-test it,
     /// mirror 10 % for 5 minutes, shift 10 % (approval), bake 10 minutes, shift 100 %
-    /// (approval), delete blue (approval).
+    /// (approval), delete blue (approval). The mirror and the bake carry the default gate.
     pub fn seed_default() -> Self {
         Self {
             steps: vec![
@@ -156,6 +174,7 @@ impl Plan {
                     percent: 10,
                     duration: StepDuration::from_secs(5 * 60),
                     approvals: 0,
+                    gate: Some(Gate::default()),
                 },
                 Step::Shift {
                     percent: 10,
@@ -163,6 +182,7 @@ impl Plan {
                 },
                 Step::Bake {
                     duration: StepDuration::from_secs(10 * 60),
+                    gate: Some(Gate::default()),
                 },
                 Step::Shift {
                     percent: 100,
@@ -201,6 +221,7 @@ mod tests {
             percent,
             duration: StepDuration::from_secs(60),
             approvals: 0,
+            gate: None,
         }
     }
 
@@ -227,10 +248,20 @@ mod tests {
     #[test]
     fn plans_serialize_with_a_kind_per_step_and_iso_durations() {
         let json = serde_json::to_value(Plan::seed_default()).expect("serialize");
+        let mut mirror = json["steps"][2].clone();
+        assert_eq!(mirror["gate"]["rules"][0]["metric"], "error_rate");
+        if let Some(fields) = mirror.as_object_mut() {
+            fields.remove("gate");
+        }
         assert_eq!(
-            json["steps"][2],
+            mirror,
             serde_json::json!({"kind": "mirror", "percent": 10, "duration": "PT5M", "approvals": 0})
         );
+        let gated: Step = serde_json::from_value(serde_json::json!(
+            {"kind": "bake", "duration": "PT1M", "gate": {}}
+        ))
+        .expect("an empty gate is the default gate");
+        assert_eq!(gated.gate(), Some(&Gate::default()));
         assert_eq!(json["steps"][0], serde_json::json!({"kind": "deploy"}));
         let back: Plan = serde_json::from_value(json).expect("parse");
         assert_eq!(back, Plan::seed_default());
@@ -260,7 +291,8 @@ mod tests {
         );
         assert_eq!(
             Step::Bake {
-                duration: StepDuration::from_secs(1)
+                duration: StepDuration::from_secs(1),
+                gate: None,
             }
             .required_approvals(2),
             0

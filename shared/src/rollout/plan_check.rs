@@ -42,6 +42,8 @@ pub enum PlanRule {
     Duration,
     /// Approvals per step: 1–5 for shift and delete_old, 0–5 for mirror.
     Approvals,
+    /// A gate's rules are in range ([`crate::gates::Gate::problems`]).
+    Gate,
 }
 
 /// One broken plan rule: the field path (`steps[3].percent`), the rule, and a sentence.
@@ -108,6 +110,11 @@ pub fn check_plan(plan: &Plan) -> Result<(), Vec<PlanViolation>> {
                     format_iso8601_duration(d)
                 ),
             );
+        }
+        if let Some(gate) = step.gate() {
+            for (field, message) in gate.problems() {
+                push(at(&format!("gate.{field}")), PlanRule::Gate, message);
+            }
         }
         let min_approvals = match step {
             Step::Mirror { .. } => 0,
@@ -281,6 +288,7 @@ mod tests {
             percent,
             duration: StepDuration::from_secs(60),
             approvals: 0,
+            gate: None,
         }
     }
 
@@ -306,6 +314,7 @@ mod tests {
             4..4,
             (0..14).map(|_| Step::Bake {
                 duration: StepDuration::from_secs(1),
+                gate: None,
             }),
         );
         assert_eq!(long.len(), 21);
@@ -411,6 +420,7 @@ mod tests {
         let mut steps = seed();
         steps[4] = Step::Bake {
             duration: StepDuration::from_secs(24 * 3600 + 1),
+            gate: None,
         };
         let v = check_plan(&Plan { steps }).expect_err("too long");
         assert_eq!(
@@ -421,6 +431,7 @@ mod tests {
         let mut zero = seed();
         zero[4] = Step::Bake {
             duration: StepDuration::from_secs(0),
+            gate: None,
         };
         assert_eq!(broken(zero), vec![]);
     }
@@ -437,6 +448,7 @@ mod tests {
             percent: 10,
             duration: StepDuration::from_secs(1),
             approvals: 6,
+            gate: None,
         };
         assert_eq!(
             broken(steps),

@@ -89,6 +89,7 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetai
             started_at: step.started_at,
             finished_at: step.finished_at,
             error: step.error.clone(),
+            gate: None,
         });
     }
     let timeline = sqlx::query!(

@@ -3,6 +3,7 @@
 //! with the very rules the server applies ([`shared::rollout::check_plan`], through
 //! `StartRolloutRequest::check`).
 
+use shared::gates::Gate;
 use shared::rollout::{Plan, Step, StepDuration};
 use shared::{format_iso8601_duration, parse_iso8601_duration, FieldError};
 
@@ -66,14 +67,16 @@ impl Field {
 }
 
 /// One step as typed. `key` stays with the step when others are added or removed, so its row
-/// (and the input that has the focus) is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (and the input that has the focus) is kept. `gate` is carried as it came (the editor has
+/// no form for it yet): a mirror or bake step keeps its gate, or gets the default one.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DraftStep {
     pub key: u32,
     pub kind: Kind,
     pub percent: String,
     pub duration: String,
     pub approvals: String,
+    pub gate: Option<Gate>,
 }
 
 impl DraftStep {
@@ -99,6 +102,7 @@ impl DraftStep {
                 .map(format_iso8601_duration)
                 .unwrap_or_default(),
             approvals: step.approvals().to_string(),
+            gate: step.gate().cloned(),
         }
     }
 
@@ -157,16 +161,20 @@ impl DraftStep {
                 percent,
                 duration,
                 approvals,
+                gate: self.gate.clone(),
             },
             Kind::Shift => Step::Shift { percent, approvals },
-            Kind::Bake => Step::Bake { duration },
+            Kind::Bake => Step::Bake {
+                duration,
+                gate: self.gate.clone(),
+            },
             Kind::DeleteOld => Step::DeleteOld { approvals },
         }
     }
 }
 
 /// The whole plan as typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
     pub steps: Vec<DraftStep>,
     next_key: u32,
@@ -263,6 +271,7 @@ impl Draft {
         let at = self.insertion_point();
         let step = Step::Bake {
             duration: StepDuration::from_secs(10 * 60),
+            gate: Some(Gate::default()),
         };
         self.insert(at, &step);
     }

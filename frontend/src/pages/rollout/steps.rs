@@ -28,7 +28,7 @@ pub fn describe(step: &Step, old: &str, new: &str) -> String {
             long(duration.0)
         ),
         Step::Shift { percent, .. } => format!("Shift {percent} % of live traffic to {new}"),
-        Step::Bake { duration } => format!("Bake for {}", long(duration.0)),
+        Step::Bake { duration, .. } => format!("Bake for {}", long(duration.0)),
         Step::DeleteOld { .. } => format!("Delete {old}"),
     }
 }
