@@ -2,9 +2,10 @@
 //! rather than two blobs of JSON.
 //!
 //! Events keep the state they changed in `details.before` and the new state in
-//! `details.after` (a workspace operation's result) or `details.change` (what a change request
-//! asks for). Objects are compared key by key down to their leaves, keys named by their path
-//! (`traffic.green`); anything else (a list, a number) is one value.
+//! `details.after` (a workspace operation's result) or `details.change.after` (the split a
+//! traffic change request asks for; a deletion has no after). Objects are compared key by key down to their leaves, keys named by their path
+//! (`traffic.green`); anything else (a list, a number) is one value. A top-level scalar is
+//! named `(value)`.
 
 use serde_json::{Map, Value};
 
@@ -20,9 +21,10 @@ pub struct KeyChange {
 /// event does not carry both.
 pub fn diff(details: &Value) -> Option<Vec<KeyChange>> {
     let before = details.get("before").filter(|v| !v.is_null())?;
-    let after = ["after", "change"]
-        .into_iter()
-        .find_map(|key| details.get(key).filter(|v| !v.is_null()))?;
+    let after = details
+        .get("after")
+        .or_else(|| details.get("change").and_then(|change| change.get("after")))
+        .filter(|v| !v.is_null())?;
     let (mut before_leaves, mut after_leaves) = (Map::new(), Map::new());
     flatten("", before, &mut before_leaves);
     flatten("", after, &mut after_leaves);
@@ -54,7 +56,8 @@ pub fn show(value: Option<&Value>) -> String {
 
 fn flatten(prefix: &str, value: &Value, into: &mut Map<String, Value>) {
     match value {
-        Value::Object(map) if !map.is_empty() => {
+        // An empty object has no keys to compare: `{}` → `{"green": 10}` is `green` added.
+        Value::Object(map) => {
             for (key, child) in map {
                 let path = if prefix.is_empty() {
                     key.clone()
@@ -93,17 +96,39 @@ mod tests {
     #[test]
     fn a_change_request_diffs_before_against_the_change_it_asks_for() {
         let details = json!({
-            "before": { "blue": 100, "green": 0 },
-            "change": { "blue": 50, "green": 50 },
+            "before": { "traffic": { "blue": 100, "green": 0 }, "mirror_traffic": {} },
+            "change": {
+                "kind": "traffic",
+                "after": { "traffic": { "blue": 50, "green": 50 }, "mirror_traffic": {} },
+            },
         });
-        let changes = diff(&details).expect("a diff");
-        assert_eq!(changes.len(), 2);
+        let keys: Vec<String> = diff(&details)
+            .expect("a diff")
+            .into_iter()
+            .map(|c| c.key)
+            .collect();
+        assert_eq!(keys, ["traffic.blue", "traffic.green"]);
+        let deletion = json!({
+            "before": { "traffic": { "blue": 100 } },
+            "change": { "kind": "delete_deployment", "deployment": "green" },
+        });
+        assert_eq!(diff(&deletion), None);
     }
 
     #[test]
     fn an_event_without_both_sides_has_no_diff() {
         assert_eq!(diff(&json!({ "client_addr": "127.0.0.1" })), None);
         assert_eq!(diff(&json!({ "before": null, "after": { "a": 1 } })), None);
+    }
+
+    #[test]
+    fn a_key_of_an_empty_object_is_added_not_changed() {
+        let details =
+            json!({ "before": { "traffic": {} }, "after": { "traffic": { "blue": 100 } } });
+        let changes = diff(&details).expect("a diff");
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].key, "traffic.blue");
+        assert_eq!(changes[0].before, None);
     }
 
     #[test]
