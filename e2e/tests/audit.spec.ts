@@ -88,3 +88,39 @@ test('a viewer reviews the audit log: chain state, a filter by action, a diff, a
 
   await api.deleteEndpoint(name);
 });
+
+test('the rollout page links to its audit trail, and its events link back to it', async ({ page }) => {
+  test.setTimeout(120_000);
+  const name = uniqueName('audit-ro');
+  await api.createEndpoint(name);
+  await api.createDeployment(name, 'blue', 'regression-v1');
+  await api.setTraffic(name, { blue: 100 });
+  const started = await api.send('POST', `/api/v1/endpoints/${name}/rollouts`, {
+    deployment: {
+      name: 'green',
+      model: 'azureml:regression-v2:1',
+      environment: 'azureml:python-stdlib:1',
+      instance_type: 'Standard_DS3_v2',
+      instance_count: 1,
+    },
+    reason: 'audit trail check',
+  });
+  expect(started.status, JSON.stringify(started.body)).toBe(201);
+  const id: string = started.body.id;
+
+  const console = new ConsolePage(page);
+  await console.signInAs(VIEWER);
+  await console.open(`/rollouts/${id}`);
+  await page.getByTestId('rollout-audit-link').click();
+  await expect(page).toHaveURL(new RegExp(`/audit\\?rollout=${id}`));
+  const audit = new AuditPage(page);
+  await expect(audit.event('rollout.start')).toHaveCount(1);
+  await expect(audit.chain).toHaveAttribute('data-state', 'verified');
+  await audit.event('rollout.start').getByTestId('audit-rollout-link').click();
+  await expect(page).toHaveURL(new RegExp(`/rollouts/${id}$`));
+  await expect(page.getByTestId('rollout-reason-text')).toHaveText('audit trail check');
+  expect(console.errors).toEqual([]);
+
+  expect((await api.send('POST', `/api/v1/rollouts/${id}/abort`, { reason: 'test done' })).status).toBe(200);
+  await api.deleteEndpoint(name);
+});
