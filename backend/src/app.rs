@@ -2,7 +2,7 @@
 //! call [`App::build`] and [`App::run`], so the tests exercise exactly what production starts —
 //! the live feed, the operation runner and its draining on stop included.
 
-use crate::audit::Checkpointer;
+use crate::audit::{ChainWatch, Checkpointer};
 use crate::auth::{RateLimits, SessionSettings};
 use crate::events::EventHub;
 use crate::http::{self, AppState, UiConfig};
@@ -66,7 +66,20 @@ impl App {
         let operations = OperationRunner::start(settings.pool.clone(), settings.workspace.clone())
             .await
             .context("starting the operation runner")?;
+        let checkpointer = match &settings.audit_anchor {
+            Some(dir) => Some(
+                Checkpointer::start(settings.pool.clone(), dir)
+                    .await
+                    .context("anchoring the audit log")?,
+            ),
+            None => None,
+        };
+        // The console's chain state resumes from what the checkpointer just verified.
+        let audit_chain = Arc::new(ChainWatch::starting_at(
+            checkpointer.as_ref().and_then(Checkpointer::head),
+        ));
         let state = AppState {
+            audit_chain,
             events: EventHub::new(settings.pool.clone()),
             operations,
             pool: settings.pool,
@@ -78,14 +91,6 @@ impl App {
                 .public_url
                 .as_deref()
                 .and_then(crate::http::middleware::origin_of),
-        };
-        let checkpointer = match &settings.audit_anchor {
-            Some(dir) => Some(
-                Checkpointer::start(state.pool.clone(), dir)
-                    .await
-                    .context("anchoring the audit log")?,
-            ),
-            None => None,
         };
         Ok(Self {
             listener,

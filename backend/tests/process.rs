@@ -363,7 +363,7 @@ async fn audit_verify_says_ok_then_names_the_row_a_superuser_tampered_with() {
         .fetch_one(&db.pool)
         .await
         .expect("first id");
-    as_superuser_without_the_trigger(
+    common::as_superuser_without_the_trigger(
         &db,
         &[&format!(
             "update audit_events set target = 'mallory' where id = {first}"
@@ -425,26 +425,6 @@ fn audit_verify(db: &common::TestDatabase, state: &Path) -> (bool, String) {
     )
 }
 
-/// Runs `statements` as the superuser with the no-update-or-delete trigger disabled.
-async fn as_superuser_without_the_trigger(db: &common::TestDatabase, statements: &[&str]) {
-    let mut tx = db.pool.begin().await.expect("begin");
-    sqlx::query("alter table audit_events disable trigger audit_events_no_update_or_delete")
-        .execute(&mut *tx)
-        .await
-        .expect("disable trigger");
-    for statement in statements {
-        sqlx::query(statement)
-            .execute(&mut *tx)
-            .await
-            .expect("tamper");
-    }
-    sqlx::query("alter table audit_events enable trigger audit_events_no_update_or_delete")
-        .execute(&mut *tx)
-        .await
-        .expect("enable trigger");
-    tx.commit().await.expect("commit");
-}
-
 #[tokio::test]
 async fn verify_detects_a_cut_audit_tail() {
     let db = common::fresh_database().await;
@@ -459,7 +439,7 @@ async fn verify_detects_a_cut_audit_tail() {
     );
 
     // The chain alone stays whole when its newest rows go.
-    as_superuser_without_the_trigger(
+    common::as_superuser_without_the_trigger(
         &db,
         &["delete from audit_events where id in \
            (select id from audit_events order by id desc limit 2)"],
@@ -472,7 +452,7 @@ async fn verify_detects_a_cut_audit_tail() {
     assert!(stdout.contains("audit-checkpoint.json"), "{stdout}");
 
     // So do they all.
-    as_superuser_without_the_trigger(&db, &["delete from audit_events"]).await;
+    common::as_superuser_without_the_trigger(&db, &["delete from audit_events"]).await;
     let (ok, stdout) = audit_verify(&db, state.path());
     assert!(
         !ok && stdout.contains("tail of the log was cut"),
@@ -529,7 +509,7 @@ async fn verify_detects_a_recomputed_chain() {
         prev = hash;
     }
     let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
-    as_superuser_without_the_trigger(&db, &statements).await;
+    common::as_superuser_without_the_trigger(&db, &statements).await;
 
     // Without its checkpoint the forged chain passes: the recomputation is faithful.
     let checkpoint = state.path().join("audit-checkpoint.json");

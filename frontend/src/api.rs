@@ -24,7 +24,9 @@ use shared::{ErrorEnvelope, FieldError};
 use std::cell::RefCell;
 use std::fmt;
 
+mod audit;
 mod rollouts;
+pub use audit::*;
 pub use rollouts::*;
 
 /// What went wrong talking to the backend, as the user should read it. (The texts only some

@@ -144,6 +144,11 @@ impl AuditAction {
         }
     }
 
+    /// The action stored as `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::SignIn => "session.sign_in",
@@ -195,6 +200,8 @@ mod tests {
         for action in AuditAction::ALL {
             let json = serde_json::to_string(&action).expect("serialize");
             assert_eq!(json, format!("\"{}\"", action.as_str()));
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
         }
+        assert_eq!(AuditAction::parse("traffic.teleport"), None);
     }
 }

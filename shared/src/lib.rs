@@ -9,6 +9,8 @@
 //! - [`environment`]: which environment variables and scoring script paths a deployment may use,
 //!   so its settings steer only its own model code.
 //! - [`text`]: what free text (descriptions, tags, environment values, reasons) may hold.
+//! - [`audit_filter`], [`audit_diff`]: which audit events a reader asked for, and what an
+//!   event changed.
 //! - [`arm`]: the Azure Resource Manager wire format both the ARM client and the local workspace
 //!   speak.
 
@@ -16,6 +18,8 @@ pub mod api;
 pub mod arm;
 pub mod asset;
 pub mod audit;
+pub mod audit_diff;
+pub mod audit_filter;
 pub mod deployment;
 pub mod environment;
 pub mod error;

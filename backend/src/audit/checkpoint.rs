@@ -180,6 +180,11 @@ impl Checkpointer {
         Ok(checkpointer)
     }
 
+    /// The head checked and written last, unless the chain stopped extending it.
+    pub fn head(&self) -> Option<Head> {
+        self.last.clone().filter(|_| !self.stopped)
+    }
+
     /// Checks the rows added since the last checkpoint and, if there are any, writes a new one.
     /// If the chain no longer extends the last checkpoint, logs it and leaves the file alone.
     pub async fn update(&mut self) -> anyhow::Result<()> {

@@ -9,7 +9,10 @@
 mod chain;
 pub mod checkpoint;
 mod verify;
+mod watch;
 
 pub use chain::{record, AuditEvent};
+pub use chain::{row_hash, RowContent, GENESIS};
 pub use checkpoint::{Anchor, Checkpointer};
 pub use verify::{verify, verify_anchored, Head, Verdict};
+pub use watch::ChainWatch;

@@ -1,5 +1,6 @@
-//! `GET /api/v1/audit`: the audit log, newest first, paged by keyset (never by offset: the log
-//! grows without bound).
+//! `GET /api/v1/audit`: the audit log, filtered, newest first, paged by keyset (never by
+//! offset: the log grows without bound); `GET /api/v1/audit/chain`: how far its hash chain is
+//! verified.
 
 use super::error::ApiError;
 use super::json::AppJson;
@@ -10,7 +11,8 @@ use crate::store;
 use axum::extract::State;
 use serde::Deserialize;
 use shared::api::audit::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
-use shared::api::AuditPage;
+use shared::api::{AuditChainState, AuditPage, AuditQuery};
+use shared::audit_filter::AuditFilter;
 use shared::ErrorEnvelope;
 
 /// A `limit` parameter checked against the API's bounds.
@@ -26,32 +28,39 @@ pub fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct AuditQuery {
+pub struct AuditPageQuery {
     /// Rows per page (1–500, default 50).
     limit: Option<u32>,
-    /// The `next` cursor of the previous page.
+    /// The `next` cursor of the previous page (sent with the same filters).
     after: Option<String>,
 }
 
-/// A page of audit events, newest first.
+/// The filters of `query`, or a `422` naming each bad one.
+pub fn filter_of(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
+    AuditFilter::parse(query).map_err(ApiError::rejected)
+}
+
+/// A page of the audit events that match every filter given, newest first.
 #[utoipa::path(
     get,
     path = "/api/v1/audit",
     operation_id = "list_audit_events",
     tag = "audit",
-    params(AuditQuery),
+    params(AuditPageQuery, AuditQuery),
     responses(
         (status = 200, body = AuditPage),
         (status = 401, body = ErrorEnvelope),
-        (status = 422, description = "A bad `limit` or `after`", body = ErrorEnvelope),
+        (status = 422, description = "A bad `limit`, `after` or filter", body = ErrorEnvelope),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authenticated,
-    AppQuery(query): AppQuery<AuditQuery>,
+    AppQuery(query): AppQuery<AuditPageQuery>,
+    AppQuery(filter): AppQuery<AuditQuery>,
 ) -> Result<AppJson<AuditPage>, ApiError> {
     let limit = page_limit(query.limit)?;
+    let filter = filter_of(&filter)?;
     let after = query
         .after
         .as_deref()
@@ -65,6 +74,25 @@ pub async fn list(
         })
         .transpose()?;
     Ok(AppJson(
-        store::audit::page(&state.pool, after, limit).await?,
+        store::audit::page(&state.pool, &filter, after, limit).await?,
     ))
+}
+
+/// How far the hash chain is verified ("verified up to #N"), or its first broken event. Each
+/// call verifies only the events added since the one before.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/chain",
+    operation_id = "get_audit_chain",
+    tag = "audit",
+    responses(
+        (status = 200, body = AuditChainState),
+        (status = 401, body = ErrorEnvelope),
+    )
+)]
+pub async fn chain(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+) -> Result<AppJson<AuditChainState>, ApiError> {
+    Ok(AppJson(state.audit_chain.state(&state.pool).await?))
 }

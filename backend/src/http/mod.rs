@@ -2,6 +2,7 @@
 
 mod about;
 mod assets;
+mod audit_export;
 mod audit_log;
 mod change_requests;
 mod deployments;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub operations: crate::operations::OperationRunner,
     /// `scheme://host[:port]` of `--public-url`: the only `Origin` a write may come from.
     pub public_origin: Option<String>,
+    /// How far the audit chain is verified, extended on each look.
+    pub audit_chain: Arc<crate::audit::ChainWatch>,
 }
 
 /// Where the built console lives.
@@ -91,6 +94,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operations::list))
         .routes(routes!(operations::get))
         .routes(routes!(audit_log::list))
+        .routes(routes!(audit_log::chain))
+        .routes(routes!(audit_export::export))
         .routes(routes!(change_requests::list))
         .routes(routes!(change_requests::get))
         .routes(routes!(change_requests::approve))

@@ -45,6 +45,8 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("list_operations", Some(Viewer)),
         ("get_operation", Some(Viewer)),
         ("list_audit_events", Some(Viewer)),
+        ("get_audit_chain", Some(Viewer)),
+        ("export_audit_events", Some(Viewer)),
         ("list_change_requests", Some(Viewer)),
         ("get_change_request", Some(Viewer)),
         // Deciding needs the approver role, but the approval rule decides (a requester hears

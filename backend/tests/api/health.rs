@@ -72,6 +72,8 @@ async fn the_openapi_document_describes_every_api_operation() {
         ("get", "/api/v1/operations"),
         ("get", "/api/v1/operations/{id}"),
         ("get", "/api/v1/audit"),
+        ("get", "/api/v1/audit/chain"),
+        ("get", "/api/v1/audit/export"),
         ("get", "/api/v1/change-requests"),
         ("get", "/api/v1/change-requests/{id}"),
         ("post", "/api/v1/change-requests/{id}/approve"),

@@ -3,6 +3,7 @@
 mod accounts;
 mod approval_latency;
 mod audit;
+mod audit_review_bench;
 mod authorization;
 mod change_requests;
 #[path = "../common/mod.rs"]

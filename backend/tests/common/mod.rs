@@ -167,3 +167,24 @@ pub fn endpoint_name(name: &str) -> shared::EndpointName {
 pub fn deployment_name(name: &str) -> shared::DeploymentName {
     shared::DeploymentName::parse(name).expect("a valid deployment name")
 }
+
+/// Runs `statements` as the superuser with the no-update-or-delete trigger disabled: how the
+/// tests of the audit chain tamper with it.
+pub async fn as_superuser_without_the_trigger(db: &TestDatabase, statements: &[&str]) {
+    let mut tx = db.pool.begin().await.expect("begin");
+    sqlx::query("alter table audit_events disable trigger audit_events_no_update_or_delete")
+        .execute(&mut *tx)
+        .await
+        .expect("disable trigger");
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .expect("tamper");
+    }
+    sqlx::query("alter table audit_events enable trigger audit_events_no_update_or_delete")
+        .execute(&mut *tx)
+        .await
+        .expect("enable trigger");
+    tx.commit().await.expect("commit");
+}

@@ -1,6 +1,7 @@
 //! The console's pages, and what every page has: the top bar and the sign-in guard.
 
 pub mod approvals;
+pub mod audit;
 pub mod endpoint;
 pub mod endpoints;
 pub mod password;
@@ -49,6 +50,9 @@ pub fn TopBar() -> impl IntoView {
                         <nav aria-label="Console">
                             // A one-time-password session may read nothing else yet.
                             {(!info.user.must_change_password).then(|| view! { <approvals::ApprovalsLink /> })}
+                            {(!info.user.must_change_password).then(|| view! {
+                                <a href="/audit" data-testid="nav-audit">"Audit"</a>
+                            })}
                             {info.user.role.allows(Role::Admin).then(|| view! {
                                 <a href="/users" data-testid="nav-users">"Users"</a>
                             })}

@@ -13,7 +13,9 @@ pub mod rollouts;
 pub mod workspace;
 
 pub use accounts::*;
-pub use audit::{AuditEventView, AuditPage};
+pub use audit::{
+    AuditChainState, AuditEventView, AuditPage, AuditQuery, BrokenEvent, ExportFormat,
+};
 pub use deployments::*;
 pub use metrics::EndpointMetricsSummary;
 pub use operations::{Operation, OperationKind, OperationList, OperationStatus, ProgressEntry};

@@ -84,6 +84,10 @@ pub fn ChangeRequestCard(summary: ChangeRequestSummary, show_endpoint: bool) -> 
         detail.load(api::change_request(id));
     });
 
+    let audit_trail = api::audit_page_href(&shared::api::AuditQuery {
+        change_request: Some(id.to_string()),
+        ..Default::default()
+    });
     let endpoint = summary.endpoint.to_string();
     let link = show_endpoint.then(|| {
         view! {
@@ -100,6 +104,7 @@ pub fn ChangeRequestCard(summary: ChangeRequestSummary, show_endpoint: bool) -> 
                 <strong data-testid="cr-what">{describe(&summary.change)}</strong>
                 {link}
                 <span class="muted" data-testid="cr-outcome">{move || outcome(state.get())}</span>
+                <a href=audit_trail data-testid="cr-audit-link">"Audit trail"</a>
             </header>
             <p class="cr-meta">
                 "Requested by " <strong data-testid="cr-requester">{summary.requester.to_string()}</strong>

@@ -100,6 +100,10 @@ fn RolloutView(id: Uuid) -> impl IntoView {
         })
     });
 
+    let audit_trail = api::audit_page_href(&shared::api::AuditQuery {
+        rollout: Some(id.to_string()),
+        ..Default::default()
+    });
     view! {
         <main class="page wide" data-testid="rollout-page" data-rollout-id=id.to_string()
             data-state=move || state.get().map(|s| s.as_str()).unwrap_or_default()>
@@ -107,7 +111,8 @@ fn RolloutView(id: Uuid) -> impl IntoView {
             {move || endpoint.get().map(|endpoint| view! {
                 <p class="crumbs"><a href="/">"Endpoints"</a> " / "
                     <a href=format!("/endpoints/{endpoint}") data-testid="rollout-endpoint-link">{endpoint.clone()}</a>
-                    " / Rollout"</p>
+                    " / Rollout · "
+                    <a href=audit_trail.clone() data-testid="rollout-audit-link">"Audit trail"</a></p>
             })}
             {move || summary.get().map(|(s, reason, known_good)| view! {
                 <h1 data-testid="rollout-title">{format!("Rollout {} → {}", s.old_deployment, s.new_deployment)}</h1>
