@@ -151,6 +151,7 @@ impl From<&TrafficStats> for TrafficSummary {
             p50_ms: stats.quantile_ms(0.50),
             p95_ms: stats.quantile_ms(0.95),
             p99_ms: stats.quantile_ms(0.99),
+            minutes: Vec::new(),
         }
     }
 }
