@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod events;
 pub mod failpoint;
 pub mod http;
+pub mod metrics_summary;
 pub mod operations;
 pub mod postgres;
 pub mod rollouts;

@@ -33,6 +33,7 @@ fn config(base_url: &str, retry: RetryPolicy) -> ArmClientConfig {
         api_version: ArmClientConfig::API_VERSION.into(),
         retry,
         operation_timeout: Duration::from_secs(60),
+        raw_samples: true,
     }
 }
 

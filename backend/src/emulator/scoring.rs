@@ -6,11 +6,13 @@ use super::instances::{ScoreError, ScoreReply};
 use super::routing::{EndpointRoute, RoutingTable, Target};
 use crate::secret::{constant_time_eq, Secret};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use shared::api::metrics::LocalWindow;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -31,13 +33,14 @@ struct Plane {
 }
 
 /// The scoring router over `routes`. Scoring URIs are `/endpoints/{endpoint}/score`; each
-/// endpoint's metrics are JSON at `/endpoints/{endpoint}/metrics` (for the endpoint's key or
-/// token, as scoring), all of them Prometheus text at `/metrics` (for the workspace's `token`).
+/// endpoint's raw traffic samples are JSON at `/endpoints/{endpoint}/samples` (for the
+/// endpoint's key or token, as scoring), every endpoint's counters Prometheus text at
+/// `/metrics` (for the workspace's `token`).
 pub fn router(routes: Arc<RoutingTable>, token: Secret) -> Router {
     Router::new()
         .route("/endpoints/{endpoint}/score", post(score))
         .route("/endpoints/{endpoint}/swagger.json", get(swagger))
-        .route("/endpoints/{endpoint}/metrics", get(endpoint_metrics))
+        .route("/endpoints/{endpoint}/samples", get(endpoint_samples))
         .route("/metrics", get(prometheus))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Plane { routes, token })
@@ -52,25 +55,60 @@ fn unauthorized(request_id: &str) -> Response {
     )
 }
 
-/// Per-deployment metrics of one endpoint, live and mirrored apart, with latency quantiles.
-/// Samples of differing mirrored answers hold (the start of) callers' request bodies, so only
-/// those who may score the endpoint may read them.
-async fn endpoint_metrics(
+/// The endpoint's raw traffic over `[start_ms, end_ms)` (default: the last hour):
+/// every answered request per deployment, live and mirrored apart, and each mirrored
+/// request's two answers. Answers and request excerpts are callers' data, so only those who
+/// may score the endpoint may read them. Beside the window, each deployment's ready instances
+/// (`ready_instances`), which the local workspace knows and Azure does not report.
+async fn endpoint_samples(
     State(plane): State<Plane>,
     Path(endpoint): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(route) = plane.routes.get(&endpoint) else {
-        return refuse(StatusCode::NOT_FOUND, "endpoint not found", "metrics");
+        return refuse(StatusCode::NOT_FOUND, "endpoint not found", "samples");
     };
     if !bearer(&headers).is_some_and(|credential| route.authorizes(credential)) {
-        return unauthorized("metrics");
+        return unauthorized("samples");
     }
-    let mut deployments = route.metrics.summary();
-    for (name, ready) in route.ready_counts() {
-        deployments.entry(name).or_default().ready_instances = Some(ready);
+    let (start_ms, end_ms) = match window_of(&query) {
+        Ok(window) => window,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message, "samples"),
+    };
+    let mut window = route.metrics.window(start_ms, end_ms);
+    let ready_instances = route.ready_counts();
+    for name in ready_instances.keys() {
+        window.deployments.entry(name.clone()).or_default();
     }
-    axum::Json(serde_json::json!({ "deployments": deployments })).into_response()
+    axum::Json(LocalWindow {
+        window,
+        ready_instances,
+    })
+    .into_response()
+}
+
+/// `start_ms` and `end_ms` of a samples query: milliseconds since the Unix epoch, the end
+/// after the start; by default the last hour. The error names the field.
+fn window_of(query: &HashMap<String, String>) -> Result<(i64, i64), String> {
+    let field = |name: &str| -> Result<Option<i64>, String> {
+        query
+            .get(name)
+            .map(|raw| {
+                raw.trim().parse::<i64>().map_err(|_| {
+                    format!("{name} must be milliseconds since the Unix epoch (got {raw:?})")
+                })
+            })
+            .transpose()
+    };
+    let end_ms = field("end_ms")?.unwrap_or_else(super::metrics::now_ms);
+    let start_ms = field("start_ms")?.unwrap_or(end_ms - super::metrics::ring::KEEP_MS);
+    if start_ms > end_ms {
+        return Err(format!(
+            "start_ms must not be after end_ms ({start_ms} > {end_ms})"
+        ));
+    }
+    Ok((start_ms, end_ms))
 }
 
 /// Every endpoint's metrics in Prometheus' text format, for the workspace's bearer token (a
@@ -175,7 +213,13 @@ async fn score(
         if let Some(mirror) = route.draw_mirror() {
             let (tx, rx) = oneshot::channel();
             live_answer = Some(tx);
-            tokio::spawn(mirror_request(Arc::clone(&route), mirror, body.clone(), rx));
+            tokio::spawn(mirror_request(
+                Arc::clone(&route),
+                mirror,
+                target.deployment.clone(),
+                body.clone(),
+                rx,
+            ));
         }
     }
     let started = Instant::now();
@@ -239,10 +283,11 @@ fn answer(result: &Result<ScoreReply, ScoreError>, request_id: &str) -> Response
 }
 
 /// Sends a copy of a live request to the mirror deployment, discards its answer and records
-/// its status, latency and whether its output matched the live answer to the same request.
+/// its status and latency, and both answers (the live one from `live_deployment`) to compare.
 async fn mirror_request(
     route: Arc<EndpointRoute>,
     mirror: Target,
+    live_deployment: String,
     body: Bytes,
     live_answer: oneshot::Receiver<Bytes>,
 ) {
@@ -253,8 +298,12 @@ async fn mirror_request(
         .metrics
         .record_mirrored(&mirror.deployment, status, started.elapsed());
     if let (Ok(mirror_reply), Ok(live)) = (mirrored, live_answer.await) {
-        route
-            .metrics
-            .record_comparison(&mirror.deployment, &body, &live, &mirror_reply.body);
+        route.metrics.record_pair(
+            &live_deployment,
+            &mirror.deployment,
+            &body,
+            &live,
+            &mirror_reply.body,
+        );
     }
 }

@@ -98,6 +98,7 @@ pub fn client(args: &AzureArgs) -> anyhow::Result<ArmClient> {
             api_version: ArmClientConfig::API_VERSION.into(),
             retry: RetryPolicy::default(),
             operation_timeout: Duration::from_secs(30 * 60),
+            raw_samples: false,
         },
         Arc::new(token),
         http,

@@ -1,10 +1,11 @@
 //! The data plane: scoring requests to an endpoint's scoring URI, and the local workspace's
-//! per-deployment metrics beside it. These go to the endpoint's own host with the endpoint's
+//! raw traffic samples beside it. These go to the endpoint's own host with the endpoint's
 //! credential, not to ARM with the workspace's token.
 
 use super::client::{checked, decode, ArmClient};
 use super::error::WorkspaceError;
-use shared::api::EndpointMetricsSummary;
+use chrono::{DateTime, Utc};
+use shared::api::metrics::LocalWindow;
 use shared::arm::AuthMode;
 use shared::{DeploymentName, EndpointName};
 use std::time::{Duration, Instant};
@@ -85,28 +86,35 @@ impl ArmClient {
         Ok((scoring_uri, credential))
     }
 
-    /// Per-deployment traffic metrics of an endpoint, from the local workspace's data plane
-    /// (beside the scoring URI, asked with the same credential as scoring: the samples in them
-    /// hold callers' requests). Azure keeps these in Azure Monitor instead.
-    pub async fn local_metrics(
+    /// The local workspace's raw traffic of `[start, end)` and each deployment's ready
+    /// instances, from beside the scoring URI (asked with the same credential as scoring: the
+    /// answers and request excerpts in it are callers' data). Azure has no such route; there
+    /// a window's traffic comes from Azure Monitor (`window_samples`).
+    pub async fn local_window(
         &self,
         endpoint: &EndpointName,
-    ) -> Result<EndpointMetricsSummary, WorkspaceError> {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<LocalWindow, WorkspaceError> {
         let (scoring_uri, credential) = self.scoring_access(endpoint).await?;
-        let metrics_uri = scoring_uri
+        let samples_uri = scoring_uri
             .strip_suffix("/score")
-            .map(|base| format!("{base}/metrics"))
+            .map(|base| format!("{base}/samples"))
             .ok_or_else(|| {
                 WorkspaceError::Unexpected(format!("{scoring_uri} is not a scoring URI"))
             })?;
         let response = self
             .http
-            .get(&metrics_uri)
+            .get(&samples_uri)
+            .query(&[
+                ("start_ms", start.timestamp_millis()),
+                ("end_ms", end.timestamp_millis()),
+            ])
             .bearer_auth(credential)
             .timeout(self.config.retry.request_timeout)
             .send()
             .await
-            .map_err(|_| WorkspaceError::Transport("the metrics request failed".into()))?;
+            .map_err(|_| WorkspaceError::Transport("the samples request failed".into()))?;
         decode(checked(response).await?).await
     }
 }

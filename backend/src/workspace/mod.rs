@@ -11,6 +11,7 @@ mod credential;
 mod data_plane;
 mod error;
 mod lro;
+pub mod monitor;
 pub mod new_deployment;
 mod observer;
 mod retry;

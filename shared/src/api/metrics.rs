@@ -1,7 +1,7 @@
 //! Per-deployment traffic metrics of an endpoint over a recent window (the last hour at most),
 //! as the backend serves them and the console draws them. One definition for both ends.
 
-use crate::gates::{is_model_error, is_throttled, MinuteSample};
+use crate::gates::{is_model_error, is_throttled, MinuteSample, WindowSamples};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -102,6 +102,17 @@ pub struct EndpointMetricsSummary {
     #[serde(default)]
     pub end_ms: i64,
     pub deployments: BTreeMap<String, DeploymentMetricsSummary>,
+}
+
+/// The local workspace's answer to `GET {scoring base}/endpoints/{e}/samples`: the raw window
+/// (`WindowSamples`' fields, so a reader of `WindowSamples` can take it as is) and each
+/// deployment's ready instances, which only the local workspace knows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocalWindow {
+    #[serde(flatten)]
+    pub window: WindowSamples,
+    #[serde(default)]
+    pub ready_instances: BTreeMap<String, u64>,
 }
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ pub mod code_version;
 pub mod environment_version;
 pub mod error;
 pub mod model_version;
+pub mod monitor;
 pub mod online_deployment;
 pub mod online_endpoint;
 pub mod operation;

@@ -300,6 +300,7 @@ mod tests {
             mirror_deployment: "green".into(),
             live: live.into(),
             mirrored: mirrored.into(),
+            request: String::new(),
         }
     }
 

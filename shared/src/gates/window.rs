@@ -78,6 +78,10 @@ pub struct AnswerPair {
     pub mirror_deployment: String,
     pub live: String,
     pub mirrored: String,
+    /// The start of the request both answered (a couple of hundred characters, cut with `…`):
+    /// enough for people to see what was asked, not all of a caller's data.
+    #[serde(default)]
+    pub request: String,
 }
 
 /// The longest answer body kept for comparison.

@@ -15,8 +15,8 @@ use shared::arm::{
 #[derive(Debug, Deserialize)]
 pub struct EndpointPath {
     #[serde(flatten)]
-    workspace: WorkspacePath,
-    endpoint: String,
+    pub(super) workspace: WorkspacePath,
+    pub(super) endpoint: String,
 }
 
 pub async fn list(

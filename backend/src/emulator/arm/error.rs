@@ -120,6 +120,24 @@ impl ArmFailure {
         )
     }
 
+    /// 400: Azure Monitor has no metric of this name for online endpoints; worded as Monitor
+    /// words it, with the valid names, and aimed at `metricnames`.
+    pub fn unknown_metric(name: &str, valid: &[&str]) -> Self {
+        Self::from_error(
+            StatusCode::BAD_REQUEST,
+            ArmError::new(
+                BAD_REQUEST,
+                format!(
+                    "Failed to find metric configuration for provider: \
+                     Microsoft.MachineLearningServices, resource Type: workspaces/onlineEndpoints, \
+                     metric: {name}, Valid metrics: {}",
+                    valid.join(",")
+                ),
+            )
+            .with_target("metricnames"),
+        )
+    }
+
     // ------------------------------------------------------------------ 400, other codes
 
     /// A deployment whose instances did not come up, as Azure reports it in the operation.

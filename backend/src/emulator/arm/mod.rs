@@ -6,6 +6,7 @@ mod deployments;
 mod endpoints;
 pub mod error;
 mod journal;
+mod monitor;
 mod operations;
 mod storage;
 
@@ -76,6 +77,10 @@ pub fn router(state: ControlState) -> Router {
             post(endpoints::regenerate_keys),
         )
         .route(&format!("{endpoint}/token"), post(endpoints::token))
+        .route(
+            &format!("{endpoint}/providers/Microsoft.Insights/metrics"),
+            get(monitor::metrics),
+        )
         .route(&format!("{endpoint}/deployments"), get(deployments::list))
         .route(
             &deployment,

@@ -9,6 +9,7 @@ mod assets;
 mod deployments;
 mod endpoints;
 mod keys;
+mod monitor;
 
 use super::credential::TokenSource;
 use super::error::WorkspaceError;
@@ -37,6 +38,9 @@ pub struct ArmClientConfig {
     pub retry: RetryPolicy,
     /// How long a long-running operation may take before the client gives up on it.
     pub operation_timeout: Duration,
+    /// The workspace keeps every request beside each scoring URI (`/samples`: the local
+    /// workspace); Azure does not, and a window's traffic comes from Azure Monitor.
+    pub raw_samples: bool,
 }
 
 impl ArmClientConfig {
@@ -53,6 +57,7 @@ impl ArmClientConfig {
             api_version: Self::API_VERSION.into(),
             retry: RetryPolicy::default(),
             operation_timeout: Duration::from_secs(600),
+            raw_samples: true,
         }
     }
 }
