@@ -15,6 +15,7 @@ mod guard;
 mod health;
 mod helpers;
 mod hygiene;
+mod metrics;
 mod operation_end;
 mod rollout_flow;
 mod rollouts;

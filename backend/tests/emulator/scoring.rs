@@ -1,7 +1,7 @@
 //! The data plane answers as Azure's scoring URIs do: 404 without live traffic, 424 for a model
 //! error, 408 past the request timeout, 413 for a body too large, 429 past the queue, and
-//! metrics per endpoint (for the endpoint's key or token) and for Prometheus (for the
-//! workspace's token).
+//! raw traffic samples per endpoint (for the endpoint's key or token) and counters for
+//! Prometheus (for the workspace's token).
 
 use crate::helpers::{deployment_body, endpoint_path, sample_request, start, TOKEN};
 use reqwest::{Method, StatusCode};
@@ -89,23 +89,44 @@ async fn scoring_answers_with_azures_status_codes() {
         "{statuses:?}"
     );
 
-    // Metrics: JSON per endpoint and Prometheus text for all.
-    let metrics: Value = local
+    // Samples: JSON per endpoint, each request with its status; Prometheus text for all.
+    let window: Value = local
         .http
         .get(format!(
-            "{}/endpoints/codes/metrics",
+            "{}/endpoints/codes/samples",
             local.emulator.scoring_url
         ))
         .bearer_auth(&key)
         .send()
         .await
-        .expect("metrics")
+        .expect("samples")
         .json()
         .await
         .expect("json");
-    assert_eq!(
-        metrics["deployments"]["failing"]["live"]["statuses"]["424"],
-        1
+    let failing = &window["deployments"]["failing"]["live"];
+    assert_eq!(failing["granularity"], "per_request", "{window}");
+    let statuses: Vec<&Value> = failing["samples"]
+        .as_array()
+        .map(|samples| samples.iter().map(|s| &s["status"]).collect())
+        .unwrap_or_default();
+    assert_eq!(statuses, vec![&json!(424)], "{window}");
+    let bad = local
+        .http
+        .get(format!(
+            "{}/endpoints/codes/samples?start_ms=yesterday",
+            local.emulator.scoring_url
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("samples");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let refusal: Value = bad.json().await.expect("json");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("start_ms ")),
+        "{refusal}"
     );
     let text = local
         .http
@@ -131,7 +152,7 @@ async fn status_of(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scoring_metrics_need_the_endpoint_key() {
+async fn scoring_samples_need_the_endpoint_key() {
     let local = start().await;
     local.create_endpoint("keyed").await;
     local.create_endpoint_with_auth("tokened", "AMLToken").await;
@@ -145,7 +166,7 @@ async fn scoring_metrics_need_the_endpoint_key() {
     let other = local.key("keyed").await;
     let url = |endpoint: &str| {
         format!(
-            "{}/endpoints/{endpoint}/metrics",
+            "{}/endpoints/{endpoint}/samples",
             local.emulator.scoring_url
         )
     };
@@ -154,7 +175,7 @@ async fn scoring_metrics_need_the_endpoint_key() {
         assert_eq!(
             status_of(&local, &url("keyed"), refused).await,
             StatusCode::UNAUTHORIZED,
-            "{refused:?} may not read the metrics"
+            "{refused:?} may not read the samples"
         );
     }
     for key in ["primaryKey", "secondaryKey"] {
