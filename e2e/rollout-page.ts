@@ -8,6 +8,8 @@ export interface RolloutStart {
   environment?: string;
   /** Durations to type, by plan step index (e.g. `{ 2: 'PT1S', 4: 'PT1S' }`). */
   durations?: Record<number, string>;
+  /** Turn the mirror's and the bake's gates off (a dry run without traffic can't pass them). */
+  ungated?: boolean;
   reason?: string;
 }
 
@@ -48,6 +50,11 @@ export class RolloutsPanel {
     await this.dialog.getByTestId('rollout-environment').selectOption(start.environment ?? 'azureml:python-stdlib:1');
     for (const [index, duration] of Object.entries(start.durations ?? {})) {
       await this.step(Number(index)).getByTestId('plan-duration').fill(duration);
+    }
+    if (start.ungated) {
+      for (const gate of await this.dialog.getByTestId('plan-gate').all()) {
+        await gate.uncheck();
+      }
     }
     if (start.reason) await this.dialog.getByTestId('rollout-reason').fill(start.reason);
   }

@@ -65,6 +65,8 @@ test('a rollout v1 → v2 runs by itself, a second person approves each gated st
     deployment: 'green',
     model: 'regression-v2',
     durations: { [MIRROR]: 'PT1S', [BAKE]: 'five minutes' },
+    // Nothing calls the endpoint here: gates (gates.spec.ts) would wait for traffic.
+    ungated: true,
     reason: 'v2 is better on the holdout set',
   });
   const start = panel.dialog.getByTestId('rollout-start');
@@ -185,7 +187,7 @@ test('roll back at 10 %: blue takes all traffic again, mirror off, in both brows
   await endpoint.open(name);
   const panel = new RolloutsPanel(carol.page);
   // A long bake (the seed's 10 minutes): the rollback comes while green takes 10 %.
-  await panel.open({ deployment: 'green', model: 'regression-v2', durations: { [MIRROR]: 'PT1S' } });
+  await panel.open({ deployment: 'green', model: 'regression-v2', durations: { [MIRROR]: 'PT1S' }, ungated: true });
   await expect(panel.step(BAKE).getByTestId('plan-duration')).toHaveValue('PT10M');
   const id = await panel.start();
   const carolView = new RolloutPage(carol.page);

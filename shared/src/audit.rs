@@ -88,10 +88,13 @@ pub enum AuditAction {
     RolloutStepStart,
     #[serde(rename = "rollout.step_end")]
     RolloutStepEnd,
+    /// A gate decided: passed, failed (the rollout rolls back), or asked an approver.
+    #[serde(rename = "rollout.gate")]
+    RolloutGate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -128,6 +131,7 @@ impl AuditAction {
         AuditAction::RolloutEnd,
         AuditAction::RolloutStepStart,
         AuditAction::RolloutStepEnd,
+        AuditAction::RolloutGate,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -187,6 +191,7 @@ impl AuditAction {
             AuditAction::RolloutEnd => "rollout.end",
             AuditAction::RolloutStepStart => "rollout.step_start",
             AuditAction::RolloutStepEnd => "rollout.step_end",
+            AuditAction::RolloutGate => "rollout.gate",
         }
     }
 }

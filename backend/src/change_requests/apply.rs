@@ -36,6 +36,9 @@ pub(super) fn job(
             (OperationKind::DeploymentDelete, Some(deployment))
         }
         Change::DeleteEndpoint => (OperationKind::EndpointDelete, None),
+        // Never reaches here (`pass_gate` applies it without an operation); a traffic
+        // operation changing nothing is the harmless reading if it ever did.
+        Change::PassGate { .. } => (OperationKind::TrafficChange, None),
     };
     let mut request = json!({
         "change_request_id": request_id,
@@ -88,6 +91,7 @@ impl Prepared {
                     client.delete_endpoint(&endpoint).await?;
                     Ok(Value::Null)
                 }
+                Change::PassGate { .. } => Ok(Value::Null),
             }
         });
     }

@@ -143,6 +143,9 @@ async fn apply_in(
     applying: Applying<'_>,
     break_glass: Option<(&shared::Username, &str)>,
 ) -> Result<ChangeRequestDetail, ChangeError> {
+    if let Change::PassGate { .. } = applying.change {
+        return pass_gate(tx, applying, break_glass).await;
+    }
     let job = apply::job(
         ctx,
         applying.id,
@@ -172,6 +175,40 @@ async fn apply_in(
         "change-request-operation",
         std::time::Duration::from_millis(700),
     );
+    Ok(detail)
+}
+
+/// A gate's request needs no workspace call: approving it applies it at once (the rollout's
+/// executor sees it applied and lets the rollout continue), audited as any applied request.
+async fn pass_gate(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    applying: Applying<'_>,
+    break_glass: Option<(&shared::Username, &str)>,
+) -> Result<ChangeRequestDetail, ChangeError> {
+    let approved = Transition {
+        break_glass,
+        ..Transition::default()
+    };
+    use ChangeRequestState as S;
+    store::transition(&mut tx, applying.id, S::Pending, S::Approved, approved).await?;
+    store::transition(
+        &mut tx,
+        applying.id,
+        S::Approved,
+        S::Applied,
+        Transition::default(),
+    )
+    .await?;
+    store::record(
+        &mut tx,
+        applying.requester.as_str(),
+        AuditAction::ChangeRequestApplied,
+        applying.endpoint.as_str(),
+        json!({ "change_request_id": applying.id, "approvers": applying.approvers }),
+    )
+    .await?;
+    let detail = store::announce(&mut tx, applying.id).await?;
+    tx.commit().await?;
     Ok(detail)
 }
 

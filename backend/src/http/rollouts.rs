@@ -13,10 +13,10 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared::api::rollouts::{
-    RolloutActionRequest, RolloutDetail, RolloutList, StartRolloutRequest,
+    GateCheck, RolloutActionRequest, RolloutDetail, RolloutList, StartRolloutRequest,
 };
 use shared::rollout::RolloutEvent;
-use shared::ErrorEnvelope;
+use shared::{ErrorEnvelope, Role};
 use uuid::Uuid;
 
 impl From<RolloutError> for ApiError {
@@ -35,10 +35,23 @@ impl From<RolloutError> for ApiError {
     }
 }
 
-async fn detail(state: &AppState, id: Uuid) -> Result<RolloutDetail, ApiError> {
-    store::detail(&state.pool, id)
+/// Rollout `id` as `role` may see it: a gate's differing answers hold callers' requests, so
+/// only operators and up see those samples (as with endpoint metrics); the rest see numbers.
+async fn detail(state: &AppState, id: Uuid, role: Role) -> Result<RolloutDetail, ApiError> {
+    let mut found = store::detail(&state.pool, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?;
+    if !role.allows(Role::Operator) {
+        for step in &mut found.steps {
+            if let Some(check) = step.gate.take() {
+                step.gate = Some(GateCheck {
+                    report: check.report.without_samples(),
+                    ..check
+                });
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Starts a rollout to a new deployment along a plan (the seed's seven steps when none is
@@ -71,7 +84,7 @@ pub async fn start(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        AppJson(detail(&state, id).await?),
+        AppJson(detail(&state, id, auth.session.user.role).await?),
     )
         .into_response())
 }
@@ -114,10 +127,10 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     IdPath(id): IdPath,
 ) -> Result<AppJson<RolloutDetail>, ApiError> {
-    Ok(AppJson(detail(&state, id).await?))
+    Ok(AppJson(detail(&state, id, auth.session.user.role).await?))
 }
 
 /// Applies a person's `event` to rollout `id`.
@@ -138,7 +151,7 @@ async fn steer(
         body.reason.as_deref(),
     )
     .await?;
-    Ok(AppJson(detail(&state, id).await?))
+    Ok(AppJson(detail(&state, id, auth.session.user.role).await?))
 }
 
 macro_rules! steering_route {

@@ -4,6 +4,7 @@
 //! except going back to the known-good split, which is always allowed.
 
 mod executor;
+mod gate;
 mod steps;
 
 pub use executor::Executor;
@@ -124,6 +125,9 @@ pub async fn act(
     {
         if let Some(step) = rollout.step() {
             if let Some(request) = step.change_request_id {
+                requests::cancel(&mut tx, request, who, event.as_str()).await?;
+            }
+            if let Some(request) = gate::open_request(&mut tx, rollout.id, step.index).await? {
                 requests::cancel(&mut tx, request, who, event.as_str()).await?;
             }
             if step.state == StepState::WaitingForApproval {

@@ -4,6 +4,7 @@
 //! transaction as the step that asked for it, so a tick repeated after a crash finds it and
 //! waits for it instead of writing twice.
 
+use super::gate::{self, GateNext, Watch};
 use super::{required_approvals, RolloutError};
 use crate::change_requests::{live_split, Context};
 use crate::operations::Job;
@@ -15,6 +16,7 @@ use chrono::Utc;
 use serde_json::json;
 use shared::api::{DeploymentSummary, OperationKind, OperationStatus, TrafficState};
 use shared::arm::ProvisioningState;
+use shared::gates::JudgedTraffic;
 use shared::rollout::{
     Change, ChangeRequestState, RolloutEvent, RolloutState, Step, StepEvent, StepState,
     TrafficSplit,
@@ -82,8 +84,22 @@ async fn step(ctx: &Context, r: &RolloutRecord) -> Result<Duration, RolloutError
     match plan_step {
         Step::Deploy => deploy(ctx, r, step).await,
         Step::SmokeTest => smoke_test(ctx, r, step).await,
-        Step::Bake { duration, .. } => {
+        Step::Bake { duration, gate } => {
             let since = step.started_at.unwrap_or_else(Utc::now);
+            if let Some(gate) = gate {
+                let watch = Watch {
+                    step,
+                    gate,
+                    since,
+                    duration: duration.0,
+                    traffic: JudgedTraffic::Live,
+                };
+                return match gate::watch(ctx, r, watch).await? {
+                    GateNext::Wait(left) => Ok(left),
+                    GateNext::Go => succeed(ctx, r, step).await,
+                    GateNext::Stop => Ok(NOW),
+                };
+            }
             match remaining(since, duration.0) {
                 Some(left) => Ok(left),
                 None => succeed(ctx, r, step).await,
@@ -298,7 +314,7 @@ async fn in_effect(
                 Err(err) => Err(err.into()),
             }
         }
-        Change::DeleteEndpoint => Ok(false),
+        Change::DeleteEndpoint | Change::PassGate { .. } => Ok(false),
     }
 }
 
@@ -415,15 +431,15 @@ async fn traffic_step(
 }
 
 /// The step's change is in effect: a shift or a delete is done; a mirror holds for its
-/// duration and is then switched off, which restores the known-good split and so needs no
-/// approval.
+/// duration (its gate, if any, watching) and is then switched off, which restores the
+/// known-good split and so needs no approval.
 async fn applied(
     ctx: &Context,
     r: &RolloutRecord,
     step: &StepRecord,
     plan_step: &Step,
 ) -> Result<Duration, RolloutError> {
-    let Step::Mirror { duration, .. } = plan_step else {
+    let Step::Mirror { duration, gate, .. } = plan_step else {
         return succeed(ctx, r, step).await;
     };
     let Some(since) = step.applied_at else {
@@ -432,8 +448,28 @@ async fn applied(
         tx.commit().await?;
         return Ok(NOW);
     };
-    if let Some(left) = remaining(since, duration.0) {
-        return Ok(left);
+    match gate {
+        // Once the mirror is being switched off, the gate has decided.
+        Some(gate) if step.operation_id.is_none() => {
+            let watch = Watch {
+                step,
+                gate,
+                since,
+                duration: duration.0,
+                traffic: JudgedTraffic::Mirrored,
+            };
+            match gate::watch(ctx, r, watch).await? {
+                GateNext::Wait(left) => return Ok(left),
+                GateNext::Stop => return Ok(NOW),
+                GateNext::Go => {}
+            }
+        }
+        Some(_) => {}
+        None => {
+            if let Some(left) = remaining(since, duration.0) {
+                return Ok(left);
+            }
+        }
     }
     if let Some(op) = step.operation_id {
         return match operation(ctx, op).await? {

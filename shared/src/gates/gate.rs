@@ -4,7 +4,9 @@
 //! is [`super::config`].
 
 pub use super::config::{Gate, GateMetric, GateRule, KEPT_SAMPLES, MAX_MIN_SAMPLES};
-use super::judge::{judge, Judgement, MetricRule, Samples, Statistic, Thresholds, Tolerance};
+use super::judge::{
+    judge, Judgement, MetricRule, Samples, Statistic, Thresholds, Tolerance, Verdict,
+};
 use super::predictions::{agreement, Agreement, NumberTolerance};
 use super::window::{is_model_error, is_throttled, AnswerPair, TrafficSamples, WindowSamples};
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,62 @@ pub struct GateReport {
     /// mirrors nothing.
     pub agreement: Option<Agreement>,
     pub series: Vec<MetricSeries>,
+}
+
+impl GateReport {
+    /// Whether a critical metric of `gate` failed: the gate fails whatever the rest shows, so
+    /// the rollout rolls back at once instead of serving a broken model to the window's end.
+    pub fn failed_critically(&self, gate: &Gate) -> bool {
+        gate.rules
+            .iter()
+            .filter(|rule| rule.critical && !rule.report_only)
+            .any(|rule| {
+                self.judgement.metrics.iter().any(|m| {
+                    m.name == rule.metric.as_str()
+                        && matches!(m.verdict, Verdict::High | Verdict::Low)
+                })
+            })
+    }
+
+    /// One line for a timeline, an audit event or a change request: the outcome, the score and
+    /// the metrics that did not pass.
+    pub fn summary(&self) -> String {
+        let outcome = self.judgement.outcome.as_str();
+        let score = self
+            .judgement
+            .score
+            .map_or_else(|| "no score".to_owned(), |s| format!("score {s:.0}"));
+        let failing: Vec<String> = self
+            .judgement
+            .metrics
+            .iter()
+            .filter(|m| matches!(m.verdict, Verdict::High | Verdict::Low))
+            .map(|m| {
+                let value =
+                    |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+                format!(
+                    "{} {} vs {}",
+                    m.name,
+                    value(m.experiment_value),
+                    value(m.control_value)
+                )
+            })
+            .collect();
+        if failing.is_empty() {
+            format!("gate {outcome} ({score})")
+        } else {
+            format!("gate {outcome} ({score}; {})", failing.join(", "))
+        }
+    }
+
+    /// The report without the differing answers' samples: they hold callers' requests, so
+    /// the audit log and viewers get the numbers only.
+    pub fn without_samples(mut self) -> Self {
+        if let Some(agreement) = &mut self.agreement {
+            agreement.samples.clear();
+        }
+        self
+    }
 }
 
 /// One side's samples of each metric, and its request counts.
@@ -350,6 +408,28 @@ mod tests {
         assert_eq!(report.judgement.outcome, Outcome::Fail, "{report:?}");
         assert_eq!(verdict(&report, GateMetric::ErrorRate), Some(Verdict::High));
         assert_eq!(report.experiment_requests, 60);
+        assert!(
+            report.failed_critically(&Gate::default()),
+            "error rate is critical"
+        );
+        let line = report.summary();
+        assert!(
+            line.starts_with("gate fail (score 0; error_rate 0.333 vs 0.000"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_failure_of_a_non_critical_metric_is_not_a_critical_one() {
+        let mut gate = Gate::default();
+        for rule in &mut gate.rules {
+            rule.critical = false;
+        }
+        let window = mirror_window(requests(60, 5.0, 3, 0), vec![]);
+        let report = evaluate(&gate, &window, "blue", "green", JudgedTraffic::Mirrored);
+        assert_eq!(verdict(&report, GateMetric::ErrorRate), Some(Verdict::High));
+        assert!(!report.failed_critically(&gate));
+        assert!(report.failed_critically(&Gate::default()));
     }
 
     #[test]
@@ -372,6 +452,10 @@ mod tests {
         let judged = verdict(&report, GateMetric::PredictionAgreement);
         assert_eq!(judged, Some(Verdict::Low), "judged, shown, not scored");
         assert_eq!(report.judgement.score, Some(100.0));
+        let bare = report.clone().without_samples();
+        let kept = bare.agreement.as_ref().expect("the numbers stay");
+        assert!(kept.samples.is_empty());
+        assert_eq!((kept.requests, kept.agreeing), (20, 8));
     }
 
     #[test]

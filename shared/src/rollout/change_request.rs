@@ -42,6 +42,13 @@ pub enum Change {
         deployment: DeploymentName,
     },
     DeleteEndpoint,
+    /// Let a rollout go on past step `step`'s gate, which did not pass by itself (`outcome`:
+    /// marginal, or inconclusive past its patience). It changes no traffic: approving it lets the
+    /// rollout continue; rejecting it (or letting it expire) rolls the rollout back.
+    PassGate {
+        step: u32,
+        outcome: crate::gates::Outcome,
+    },
 }
 
 /// A change request as the rules see it: the database row without the display fields.

@@ -3,6 +3,7 @@
 //! resumes, aborts and rollbacks) and publishes the rollout on the live feed
 //! (`event: rollout`), all in one transaction.
 
+pub mod gates;
 mod moves;
 mod views;
 

@@ -57,8 +57,21 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetai
         .await?
         .required_approvals;
     let mut steps = Vec::with_capacity(r.steps.len());
+    let mut gate_checks = super::gates::checks(&mut conn, id).await?;
     let mut pending_request = None;
     for (step, plan_step) in r.steps.iter().zip(&r.plan.steps) {
+        let gate = gate_checks.remove(&step.index);
+        // A gate's request to an approver is the rollout's open request while it waits.
+        let gate_request = gate.as_ref().and_then(|g| g.change_request_id);
+        if let Some(request_id) = gate_request {
+            if let Some(found) =
+                crate::store::change_requests::find(&mut conn, request_id, false).await?
+            {
+                if found.summary.state.is_open() {
+                    pending_request = Some(found.summary);
+                }
+            }
+        }
         let request = match step.change_request_id {
             Some(request_id) => {
                 crate::store::change_requests::find(&mut conn, request_id, false).await?
@@ -89,7 +102,7 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetai
             started_at: step.started_at,
             finished_at: step.finished_at,
             error: step.error.clone(),
-            gate: None,
+            gate: gate.map(|g| g.view()),
         });
     }
     let timeline = sqlx::query!(

@@ -40,6 +40,11 @@ pub fn describe(change: &Change) -> String {
         Change::Traffic { .. } => "Traffic change".to_owned(),
         Change::DeleteDeployment { deployment } => format!("Delete deployment {deployment}"),
         Change::DeleteEndpoint => "Delete endpoint".to_owned(),
+        Change::PassGate { step, outcome } => format!(
+            "Continue past step {}'s gate ({})",
+            step + 1,
+            outcome.as_str()
+        ),
     }
 }
 

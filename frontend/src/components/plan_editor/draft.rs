@@ -276,6 +276,17 @@ impl Draft {
         self.insert(at, &step);
     }
 
+    /// Turns step `key`'s gate on (the default gate, or the one it had) or off.
+    pub fn set_gate(&mut self, key: u32, on: bool) {
+        if let Some(step) = self.steps.iter_mut().find(|s| s.key == key) {
+            match (on, step.gate.is_some()) {
+                (true, false) => step.gate = Some(Gate::default()),
+                (false, true) => step.gate = None,
+                _ => {}
+            }
+        }
+    }
+
     fn insert(&mut self, at: usize, step: &Step) {
         let key = self.next_key;
         self.next_key = self.next_key.saturating_add(1);

@@ -85,6 +85,25 @@ fn StepInput(
     }
 }
 
+/// Whether the step's gate judges green against blue over its window (the default gate:
+/// error rate, latency, prediction agreement; a failing green rolls back by itself). Without
+/// traffic a gate can't decide and asks an approver after its patience, so a dry run may turn
+/// it off.
+#[component]
+fn GateToggle(draft: RwSignal<Draft>, key: u32) -> impl IntoView {
+    let on = move || draft.with(|d| d.step(key).is_some_and(|s| s.gate.is_some()));
+    view! {
+        <label class="plan-gate">
+            <input type="checkbox" data-testid="plan-gate" prop:checked=on
+                on:change=move |ev| {
+                    let checked = event_target_checked(&ev);
+                    draft.update(|d| d.set_gate(key, checked));
+                } />
+            " Gate: judge the new deployment against the old one over this step, roll back if it fails"
+        </label>
+    }
+}
+
 /// One step's row.
 #[component]
 fn StepRow(
@@ -119,6 +138,7 @@ fn StepRow(
                     <StepInput draft problems key field=Field::Approvals label="Approvals" />
                 })}
             </div>
+            {kind.has_duration().then(|| view! { <GateToggle draft key /> })}
             <Problems messages=row_problems field=kind_field />
         </li>
     }
