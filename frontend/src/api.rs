@@ -384,8 +384,13 @@ pub async fn regenerate_key(endpoint: &str, key: KeyName) -> Result<Operation, A
     write(Request::post(&path), Some(&RegenerateKeyRequest { key })).await
 }
 
-pub async fn metrics(endpoint: &str) -> Result<EndpointMetricsSummary, ApiError> {
-    get(&format!("{}/metrics", endpoint_path(endpoint))).await
+/// Each deployment's traffic over the last `minutes` (the backend serves at most an hour).
+pub async fn metrics(endpoint: &str, minutes: u32) -> Result<EndpointMetricsSummary, ApiError> {
+    get(&format!(
+        "{}/metrics?minutes={minutes}",
+        endpoint_path(endpoint)
+    ))
+    .await
 }
 
 // ------------------------------------------------------------------- assets, operations

@@ -1,9 +1,11 @@
 //! Pieces more than one page uses.
 
 pub mod change_request;
+pub mod charts;
 pub mod confirm_delete;
+pub mod gate_card;
 pub mod operation_progress;
 pub mod plan_editor;
-pub mod sparkline;
 pub mod traffic_bar;
 pub mod traffic_editor;
+pub mod traffic_health;

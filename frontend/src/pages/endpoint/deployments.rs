@@ -26,6 +26,43 @@ fn instances(d: &DeploymentSummary, ready: Option<u64>) -> String {
     }
 }
 
+/// How ready a deployment is: a deployment Azure calls `Succeeded` with none of its instances
+/// ready serves nothing, and must not read as healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readiness {
+    /// Every wanted instance ready, or no count reported.
+    Ready,
+    /// Some ready, fewer than wanted.
+    Partly,
+    /// None ready although some are wanted.
+    NotReady,
+}
+
+fn readiness(d: &DeploymentSummary, ready: Option<u64>) -> Readiness {
+    let wanted = d.instance_count.unwrap_or(0).max(0) as u64;
+    match ready {
+        Some(0) if wanted > 0 => Readiness::NotReady,
+        Some(r) if r < wanted => Readiness::Partly,
+        _ => Readiness::Ready,
+    }
+}
+
+/// The state cell: the provisioning state, but "Not ready" in red when it says `Succeeded`
+/// and no instance is ready.
+#[component]
+fn StateCell(d: DeploymentSummary, ready: Option<u64>) -> impl IntoView {
+    let state = d.provisioning_state.clone().unwrap_or_default();
+    match (readiness(&d, ready), state.as_str()) {
+        (Readiness::NotReady, "Succeeded") => view! {
+            <span class="badge failed" data-testid="deployment-not-ready"
+                title="Provisioned, but no instance is ready: it answers no requests">"Not ready"</span>
+            " " <span class="muted">{format!("(provisioned, 0 of {} instances ready)", d.instance_count.unwrap_or(0))}</span>
+        }
+        .into_any(),
+        _ => view! { {state} }.into_any(),
+    }
+}
+
 /// The asset's name and version from `azureml:name:version` (or the reference as it is).
 fn short_asset(reference: &str) -> String {
     match reference.strip_prefix("azureml:") {
@@ -148,17 +185,29 @@ fn DeploymentRow(name: String) -> impl IntoView {
         })
     });
 
+    let ready_name = name.to_ascii_lowercase();
+    let ready = Memo::new(move |_| data.ready_instances.with(|r| r.get(&ready_name).copied()));
+    let ready_now = move || ready.get();
+    let readiness_now = move || {
+        summary
+            .get()
+            .map(|d| readiness(&d, ready.get()))
+            .unwrap_or(Readiness::Ready)
+    };
     let n = name.clone();
     view! {
         <tr data-testid=format!("deployment-row-{n}")>
             <th scope="row">{n.clone()}</th>
             <td data-label="Model" data-testid=format!("deployment-model-{n}")>{move || summary.get().and_then(|d| d.model).map(|m| short_asset(&m))}</td>
             <td data-label="Instance type">{move || summary.get().and_then(|d| d.instance_type)}</td>
-            <td data-label="Instances ready / wanted" data-testid=format!("deployment-instances-{n}")>{move || summary.get().map(|d| {
-                let ready = data.ready_instances.with(|r| r.get(&d.name.to_ascii_lowercase()).copied());
-                instances(&d, ready)
-            })}</td>
-            <td data-label="State" data-testid=format!("deployment-state-{n}")>{move || summary.get().and_then(|d| d.provisioning_state)}</td>
+            <td data-label="Instances ready / wanted" data-testid=format!("deployment-instances-{n}")
+                data-readiness=move || format!("{:?}", readiness_now()).to_lowercase()
+                class=move || match readiness_now() {
+                    Readiness::NotReady => "readiness not-ready",
+                    Readiness::Partly => "readiness partly",
+                    Readiness::Ready => "",
+                }>{move || summary.get().map(|d| instances(&d, ready_now()))}</td>
+            <td data-label="State" data-testid=format!("deployment-state-{n}")>{move || summary.get().map(|d| view! { <StateCell d=d ready=ready_now() /> })}</td>
             <td class="row-actions">
                 {move || is_operator().then(|| {
                     let n = name.clone();

@@ -3,6 +3,7 @@
 //! every transition in order with who caused it and why.
 
 use crate::components::change_request::clock;
+use crate::components::gate_card::{GateCard, GateWaiting};
 use chrono::{DateTime, Timelike, Utc};
 use leptos::prelude::*;
 use shared::api::rollouts::{RolloutDetail, RolloutStepView, TimelineEntry, Transition};
@@ -54,6 +55,16 @@ fn StepItem(view_: RolloutStepView, old: String, new: String, current: bool) -> 
             <span data-testid="rollout-step-approvers">{who}</span>
         }
     });
+    // A gated step shows its latest judgement, or the gate's settings until the first one.
+    let gate = view_.step.gate().cloned();
+    let gate_view = match (view_.gate, gate) {
+        (Some(check), gate) => Some(view! { <GateCard check=check gate=gate /> }.into_any()),
+        (None, Some(gate)) => {
+            let window = view_.step.duration();
+            Some(view! { <GateWaiting gate=gate window=window /> }.into_any())
+        }
+        (None, None) => None,
+    };
     view! {
         <li class="rollout-step" class:current=current data-testid="rollout-step"
             data-index=view_.index.to_string() data-kind=view_.step.kind() data-state=state
@@ -63,6 +74,7 @@ fn StepItem(view_: RolloutStepView, old: String, new: String, current: bool) -> 
             <time class="muted" data-testid="rollout-step-times">{times}</time>
             {approvals}
             {view_.error.map(|e| view! { <p class="error" data-testid="rollout-step-error">{e}</p> })}
+            {gate_view}
         </li>
     }
 }
