@@ -110,6 +110,7 @@ test('under steady load a failing green fails its mirror gate and rolls back by 
     await expect(card).toHaveAttribute('data-outcome', 'fail');
   }
 
+  if (process.env.GATE_SHOT) await carolView.step(MIRROR).getByTestId('gate-card').screenshot({ path: process.env.GATE_SHOT });
   const traffic = await api.get(`/api/v1/endpoints/${name}/traffic`);
   expect(traffic.traffic.blue).toBe(100);
   expect(Object.values(traffic.mirror_traffic).filter((share) => share !== 0)).toEqual([]);

@@ -220,9 +220,16 @@ pub fn LineChart(
     let legend = series
         .iter()
         .map(|s| {
-            let style = format!("border-top-color: {}", s.colour.hex());
+            // An SVG line, not a styled span: the Content-Security-Policy refuses inline styles.
+            let dash = s.dashed.then_some("4 3");
             view! {
-                <li><span class="swatch" class:dashed=s.dashed style=style></span>{s.name.clone()}</li>
+                <li>
+                    <svg class="swatch-line" viewBox="0 0 22 6" width="22" height="6" aria-hidden="true">
+                        <line x1="0" x2="22" y1="3" y2="3" stroke=s.colour.hex() stroke-width="3"
+                            stroke-dasharray=dash />
+                    </svg>
+                    {s.name.clone()}
+                </li>
             }
         })
         .collect_view();
