@@ -9,8 +9,9 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::api::EndpointMetricsSummary;
-use shared::gates::{TrafficSamples, WindowSamples};
+use shared::gates::{MinuteSample, TrafficSamples, WindowSamples};
 use shared::{EndpointName, Role};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The endpoint's scoring URI and primary key, to send load straight to it.
@@ -38,6 +39,19 @@ async fn load(uri: &str, key: &str, n: usize, at_once: usize) -> Vec<u16> {
         }
     }
     statuses
+}
+
+/// Azure Monitor's minutes of `endpoint` since `started`, read through the ARM client.
+async fn monitor_since(
+    client: &backend::workspace::ArmClient,
+    endpoint: &EndpointName,
+    started: chrono::DateTime<Utc>,
+) -> BTreeMap<String, Vec<MinuteSample>> {
+    let (start, end) = (started - Span::minutes(1), Utc::now() + Span::minutes(1));
+    client
+        .monitor_metrics(endpoint, start, end)
+        .await
+        .expect("Monitor's metrics")
 }
 
 fn count(statuses: &[u16], status: u16) -> usize {
@@ -101,17 +115,9 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
     assert_eq!(metrics.deployments["green"].ready_instances, Some(2));
 
     // Azure Monitor's route, read through the ARM client, agrees with what was sent.
-    let minutes = workspace
-        .client
-        .monitor_metrics(
-            &endpoint,
-            started - Span::minutes(1),
-            Utc::now() + Span::minutes(1),
-        )
-        .await
-        .expect("Monitor's metrics");
+    let minutes = monitor_since(&workspace.client, &endpoint, started).await;
     let green = &minutes["green"];
-    let sum = |pick: fn(&shared::gates::MinuteSample) -> f64| green.iter().map(pick).sum::<f64>();
+    let sum = |pick: fn(&MinuteSample) -> f64| green.iter().map(pick).sum::<f64>();
     assert_eq!(sum(|m| m.requests), sent.len() as f64, "{green:?}");
     assert_eq!(sum(|m| m.errors), failed as f64, "{green:?}");
     assert_eq!(sum(|m| m.throttled), throttled as f64, "{green:?}");
@@ -132,19 +138,29 @@ async fn window_samples_hold_every_request_and_the_answers_of_mirrored_ones() {
     let sent = load(&uri, &key, 30, 1).await;
     assert_eq!(count(&sent, 200), 30, "{sent:?}");
 
-    // Mirrored copies are answered in the background: wait until every one is paired.
+    // Mirrored copies are answered in the background: wait until every one is paired and no
+    // more come in. The window reaches a minute ahead: a clock step back must not hide one.
     let mut window = WindowSamples::default();
+    let mut seen = (0, None);
     for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
         window = workspace
             .client
-            .window_samples(&endpoint, started - Span::seconds(5), Utc::now())
+            .window_samples(
+                &endpoint,
+                started - Span::minutes(1),
+                Utc::now() + Span::minutes(1),
+            )
             .await
             .expect("the window");
-        let mirrored = per_request(&window, "green", false).len();
-        if mirrored > 0 && window.pairs.as_ref().map(Vec::len) == Some(mirrored) {
+        let now = (
+            per_request(&window, "green", false).len(),
+            window.pairs.as_ref().map(Vec::len),
+        );
+        if now == seen && now.1 == Some(now.0) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = now;
     }
     assert_eq!(
         per_request(&window, "blue", true).len(),
@@ -185,15 +201,7 @@ async fn window_samples_hold_every_request_and_the_answers_of_mirrored_ones() {
     }
 
     // Monitor counts each deployment's requests, a mirror's copies included.
-    let minutes = workspace
-        .client
-        .monitor_metrics(
-            &endpoint,
-            started - Span::minutes(1),
-            Utc::now() + Span::minutes(1),
-        )
-        .await
-        .expect("Monitor's metrics");
+    let minutes = monitor_since(&workspace.client, &endpoint, started).await;
     let requests = |name: &str| {
         minutes
             .get(name)
