@@ -3,7 +3,11 @@
 //! Monitor's route on the local workspace read back through the ARM client agreeing with the
 //! requests actually sent; a window's raw samples with the answers of mirrored requests.
 
-use crate::helpers::{blue_and_green, deployment_request, spawn_app, spawn_app_with_workspace};
+use crate::helpers::{
+    blue_and_green, deployment_request, spawn_app, spawn_app_with_client, spawn_app_with_workspace,
+};
+use backend::secret::Secret;
+use backend::workspace::{ArmClient, ArmClientConfig, StaticToken};
 use chrono::{Duration as Span, Utc};
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -12,6 +16,7 @@ use shared::api::EndpointMetricsSummary;
 use shared::gates::{MinuteSample, TrafficSamples, WindowSamples};
 use shared::{EndpointName, Role};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The endpoint's scoring URI and primary key, to send load straight to it.
@@ -125,6 +130,46 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
         green.iter().all(|m| m.p50_ms.is_some_and(|p| p > 150.0)),
         "{green:?}"
     );
+
+    // The Azure path: a client that reads Monitor only, and an app on it.
+    let config = ArmClientConfig {
+        raw_samples: false,
+        ..ArmClientConfig::local(&workspace.emulator.control_url)
+    };
+    let token = Arc::new(StaticToken(Secret::new("api-test-token")));
+    let azure = Arc::new(ArmClient::new(config, token).expect("ARM client"));
+    let window = azure
+        .window_samples(&endpoint, started - Span::minutes(1), Utc::now())
+        .await
+        .expect("the window");
+    assert_eq!(window.pairs, None, "Azure keeps no answers");
+    let samples = &window.deployments["green"];
+    assert_eq!(samples.mirrored, TrafficSamples::PerMinute(Vec::new()));
+    let TrafficSamples::PerMinute(minutes) = &samples.live else {
+        panic!("Monitor's samples are per minute: {samples:?}");
+    };
+    assert_eq!(
+        minutes.iter().map(|m| m.requests).sum::<f64>(),
+        sent.len() as f64
+    );
+    let azure_app = spawn_app_with_client(azure).await;
+    let viewer = azure_app.signed_in("vera", Role::Viewer).await;
+    let (status, body) = viewer
+        .get(&format!("/api/v1/endpoints/{ENDPOINT}/metrics?minutes=5"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "no more 501 on Azure: {body}");
+    let metrics: EndpointMetricsSummary = serde_json::from_value(body).expect("a summary");
+    let live = &metrics.deployments["green"].live;
+    assert_eq!(live.requests, sent.len() as u64);
+    assert_eq!(
+        (live.model_errors(), live.throttled()),
+        (failed as u64, throttled as u64)
+    );
+    assert!(
+        live.p50_ms.is_some_and(|p| (150.0..400.0).contains(&p)),
+        "{live:?}"
+    );
+    assert_eq!(metrics.deployments["green"].ready_instances, None);
     workspace.emulator.shutdown().await;
 }
 
