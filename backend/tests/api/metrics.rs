@@ -5,6 +5,7 @@
 
 use crate::helpers::{
     blue_and_green, deployment_request, spawn_app, spawn_app_with_client, spawn_app_with_workspace,
+    Client,
 };
 use backend::secret::Secret;
 use backend::workspace::{ArmClient, ArmClientConfig, StaticToken};
@@ -59,6 +60,15 @@ async fn monitor_since(
         .expect("Monitor's metrics")
 }
 
+/// The endpoint's metrics over the last five minutes, as `client` reads them from the API.
+async fn last_five_minutes(client: &Client, endpoint: &str) -> EndpointMetricsSummary {
+    let (status, body) = client
+        .get(&format!("/api/v1/endpoints/{endpoint}/metrics?minutes=5"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_value(body).expect("a summary")
+}
+
 fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
@@ -89,11 +99,7 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
     let (failed, throttled) = (count(&sent, 424), count(&sent, 429));
     assert!(throttled > 0, "the burst is throttled: {sent:?}");
 
-    let (status, body) = operator
-        .get(&format!("/api/v1/endpoints/{ENDPOINT}/metrics?minutes=5"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let metrics: EndpointMetricsSummary = serde_json::from_value(body).expect("a summary");
+    let metrics = last_five_minutes(&operator, ENDPOINT).await;
     let live = &metrics.deployments["green"].live;
     assert_eq!(live.requests, sent.len() as u64);
     assert_eq!(live.model_errors(), failed as u64, "424s are the model's");
@@ -154,11 +160,7 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
     );
     let azure_app = spawn_app_with_client(azure).await;
     let viewer = azure_app.signed_in("vera", Role::Viewer).await;
-    let (status, body) = viewer
-        .get(&format!("/api/v1/endpoints/{ENDPOINT}/metrics?minutes=5"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "no more 501 on Azure: {body}");
-    let metrics: EndpointMetricsSummary = serde_json::from_value(body).expect("a summary");
+    let metrics = last_five_minutes(&viewer, ENDPOINT).await;
     let live = &metrics.deployments["green"].live;
     assert_eq!(live.requests, sent.len() as u64);
     assert_eq!(
