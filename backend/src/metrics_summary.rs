@@ -4,12 +4,11 @@
 //! function for both workspaces: per-request samples (local) give percentiles computed from
 //! the requests; per-minute samples (Azure Monitor) give Monitor's own percentiles.
 
-use serde_json::Value;
 use shared::api::metrics::{
     Comparison, DeploymentMetricsSummary, DifferingSample, EndpointMetricsSummary, TrafficSummary,
 };
 use shared::gates::judge::quantile;
-use shared::gates::predictions::{compare, NumberTolerance};
+use shared::gates::predictions::{answer, compare, NumberTolerance};
 use shared::gates::{
     is_model_error, is_throttled, AnswerPair, MinuteSample, RequestSample, TrafficSamples,
     WindowSamples,
@@ -181,11 +180,6 @@ fn comparison(deployment: &str, pairs: &[AnswerPair]) -> Comparison {
         });
     }
     found
-}
-
-/// An answer body as JSON, or as a JSON string when it is not JSON (then compared exactly).
-fn answer(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 /// The first [`MAX_SAMPLE_CHARS`] characters of `text`, with `…` when cut (a text already cut

@@ -44,9 +44,6 @@ pub enum ApiError {
         fields: Vec<FieldError>,
         current: Option<serde_json::Value>,
     },
-    /// The connected workspace cannot do this (e.g. metrics, which Azure keeps in Azure Monitor).
-    #[error("{0}")]
-    NotSupported(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("the body is larger than the {limit} bytes this API accepts")]
@@ -162,7 +159,6 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound | Self::UnknownPath => StatusCode::NOT_FOUND,
-            Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
             // Azure's 4xx are the caller's problem and keep their status; anything else from the
             // workspace is a bad gateway.
             // ...except 401: Greenlight's own credential failed, which is not the caller's
@@ -192,7 +188,6 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound | Self::UnknownPath => "not_found",
-            Self::NotSupported(_) => "not_supported",
             Self::Workspace { .. } | Self::WorkspaceUnreachable(_) => "workspace_error",
             Self::NoWorkspace => "no_workspace",
             Self::Internal(_) => "internal",

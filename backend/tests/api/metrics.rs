@@ -3,14 +3,21 @@
 //! Monitor's route on the local workspace read back through the ARM client agreeing with the
 //! requests actually sent; a window's raw samples with the answers of mirrored requests.
 
-use crate::helpers::{blue_and_green, deployment_request, spawn_app, spawn_app_with_workspace};
+use crate::helpers::{
+    blue_and_green, deployment_request, spawn_app, spawn_app_with_client, spawn_app_with_workspace,
+    Client,
+};
+use backend::secret::Secret;
+use backend::workspace::{ArmClient, ArmClientConfig, StaticToken};
 use chrono::{Duration as Span, Utc};
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::api::EndpointMetricsSummary;
-use shared::gates::{TrafficSamples, WindowSamples};
+use shared::gates::{MinuteSample, TrafficSamples, WindowSamples};
 use shared::{EndpointName, Role};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The endpoint's scoring URI and primary key, to send load straight to it.
@@ -38,6 +45,28 @@ async fn load(uri: &str, key: &str, n: usize, at_once: usize) -> Vec<u16> {
         }
     }
     statuses
+}
+
+/// Azure Monitor's minutes of `endpoint` since `started`, read through the ARM client.
+async fn monitor_since(
+    client: &backend::workspace::ArmClient,
+    endpoint: &EndpointName,
+    started: chrono::DateTime<Utc>,
+) -> BTreeMap<String, Vec<MinuteSample>> {
+    let (start, end) = (started - Span::minutes(1), Utc::now() + Span::minutes(1));
+    client
+        .monitor_metrics(endpoint, start, end)
+        .await
+        .expect("Monitor's metrics")
+}
+
+/// The endpoint's metrics over the last five minutes, as `client` reads them from the API.
+async fn last_five_minutes(client: &Client, endpoint: &str) -> EndpointMetricsSummary {
+    let (status, body) = client
+        .get(&format!("/api/v1/endpoints/{endpoint}/metrics?minutes=5"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_value(body).expect("a summary")
 }
 
 fn count(statuses: &[u16], status: u16) -> usize {
@@ -70,11 +99,7 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
     let (failed, throttled) = (count(&sent, 424), count(&sent, 429));
     assert!(throttled > 0, "the burst is throttled: {sent:?}");
 
-    let (status, body) = operator
-        .get(&format!("/api/v1/endpoints/{ENDPOINT}/metrics?minutes=5"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let metrics: EndpointMetricsSummary = serde_json::from_value(body).expect("a summary");
+    let metrics = last_five_minutes(&operator, ENDPOINT).await;
     let live = &metrics.deployments["green"].live;
     assert_eq!(live.requests, sent.len() as u64);
     assert_eq!(live.model_errors(), failed as u64, "424s are the model's");
@@ -101,17 +126,9 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
     assert_eq!(metrics.deployments["green"].ready_instances, Some(2));
 
     // Azure Monitor's route, read through the ARM client, agrees with what was sent.
-    let minutes = workspace
-        .client
-        .monitor_metrics(
-            &endpoint,
-            started - Span::minutes(1),
-            Utc::now() + Span::minutes(1),
-        )
-        .await
-        .expect("Monitor's metrics");
+    let minutes = monitor_since(&workspace.client, &endpoint, started).await;
     let green = &minutes["green"];
-    let sum = |pick: fn(&shared::gates::MinuteSample) -> f64| green.iter().map(pick).sum::<f64>();
+    let sum = |pick: fn(&MinuteSample) -> f64| green.iter().map(pick).sum::<f64>();
     assert_eq!(sum(|m| m.requests), sent.len() as f64, "{green:?}");
     assert_eq!(sum(|m| m.errors), failed as f64, "{green:?}");
     assert_eq!(sum(|m| m.throttled), throttled as f64, "{green:?}");
@@ -119,6 +136,42 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
         green.iter().all(|m| m.p50_ms.is_some_and(|p| p > 150.0)),
         "{green:?}"
     );
+
+    // The Azure path: a client that reads Monitor only, and an app on it.
+    let config = ArmClientConfig {
+        raw_samples: false,
+        ..ArmClientConfig::local(&workspace.emulator.control_url)
+    };
+    let token = Arc::new(StaticToken(Secret::new("api-test-token")));
+    let azure = Arc::new(ArmClient::new(config, token).expect("ARM client"));
+    let window = azure
+        .window_samples(&endpoint, started - Span::minutes(1), Utc::now())
+        .await
+        .expect("the window");
+    assert_eq!(window.pairs, None, "Azure keeps no answers");
+    let samples = &window.deployments["green"];
+    assert_eq!(samples.mirrored, TrafficSamples::PerMinute(Vec::new()));
+    let TrafficSamples::PerMinute(minutes) = &samples.live else {
+        panic!("Monitor's samples are per minute: {samples:?}");
+    };
+    assert_eq!(
+        minutes.iter().map(|m| m.requests).sum::<f64>(),
+        sent.len() as f64
+    );
+    let azure_app = spawn_app_with_client(azure).await;
+    let viewer = azure_app.signed_in("vera", Role::Viewer).await;
+    let metrics = last_five_minutes(&viewer, ENDPOINT).await;
+    let live = &metrics.deployments["green"].live;
+    assert_eq!(live.requests, sent.len() as u64);
+    assert_eq!(
+        (live.model_errors(), live.throttled()),
+        (failed as u64, throttled as u64)
+    );
+    assert!(
+        live.p50_ms.is_some_and(|p| (150.0..400.0).contains(&p)),
+        "{live:?}"
+    );
+    assert_eq!(metrics.deployments["green"].ready_instances, None);
     workspace.emulator.shutdown().await;
 }
 
@@ -132,19 +185,29 @@ async fn window_samples_hold_every_request_and_the_answers_of_mirrored_ones() {
     let sent = load(&uri, &key, 30, 1).await;
     assert_eq!(count(&sent, 200), 30, "{sent:?}");
 
-    // Mirrored copies are answered in the background: wait until every one is paired.
+    // Mirrored copies are answered in the background: wait until every one is paired and no
+    // more come in. The window reaches a minute ahead: a clock step back must not hide one.
     let mut window = WindowSamples::default();
+    let mut seen = (0, None);
     for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
         window = workspace
             .client
-            .window_samples(&endpoint, started - Span::seconds(5), Utc::now())
+            .window_samples(
+                &endpoint,
+                started - Span::minutes(1),
+                Utc::now() + Span::minutes(1),
+            )
             .await
             .expect("the window");
-        let mirrored = per_request(&window, "green", false).len();
-        if mirrored > 0 && window.pairs.as_ref().map(Vec::len) == Some(mirrored) {
+        let now = (
+            per_request(&window, "green", false).len(),
+            window.pairs.as_ref().map(Vec::len),
+        );
+        if now == seen && now.1 == Some(now.0) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = now;
     }
     assert_eq!(
         per_request(&window, "blue", true).len(),
@@ -185,15 +248,7 @@ async fn window_samples_hold_every_request_and_the_answers_of_mirrored_ones() {
     }
 
     // Monitor counts each deployment's requests, a mirror's copies included.
-    let minutes = workspace
-        .client
-        .monitor_metrics(
-            &endpoint,
-            started - Span::minutes(1),
-            Utc::now() + Span::minutes(1),
-        )
-        .await
-        .expect("Monitor's metrics");
+    let minutes = monitor_since(&workspace.client, &endpoint, started).await;
     let requests = |name: &str| {
         minutes
             .get(name)

@@ -7,7 +7,7 @@ pub use super::config::{Gate, GateMetric, GateRule, KEPT_SAMPLES, MAX_MIN_SAMPLE
 use super::judge::{
     judge, Judgement, MetricRule, Samples, Statistic, Thresholds, Tolerance, Verdict,
 };
-use super::predictions::{agreement, Agreement, NumberTolerance};
+use super::predictions::{agreement, answer, Agreement, NumberTolerance};
 use super::window::{is_model_error, is_throttled, AnswerPair, TrafficSamples, WindowSamples};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -187,11 +187,6 @@ impl Side {
             _ => (self.errors.clone(), Statistic::Mean),
         }
     }
-}
-
-/// An answer body as JSON, or as a JSON string when it is not JSON (then compared exactly).
-fn answer(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 /// Judges `experiment` (green) against `control` (blue) over `window`: green's `traffic`

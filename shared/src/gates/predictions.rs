@@ -35,6 +35,13 @@ pub struct Comparison {
     pub first_difference: Option<String>,
 }
 
+/// An answer body as JSON, or as a JSON string when it is not JSON (then compared exactly).
+/// The one reading of an answer for the gates, the console's comparison counts and the local
+/// workspace's.
+pub fn answer(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
 /// Compares `live` with `mirrored`.
 pub fn compare(live: &Value, mirrored: &Value, tolerance: NumberTolerance) -> Comparison {
     let mut found = Comparison {

@@ -14,8 +14,7 @@ pub mod ring;
 use crate::emulator::locks::lock;
 use ring::TimeRing;
 use serde::Serialize;
-use serde_json::Value;
-use shared::gates::predictions::{compare, NumberTolerance};
+use shared::gates::predictions::{answer, compare, NumberTolerance};
 use shared::gates::window::MAX_ANSWER_BYTES;
 use shared::gates::{AnswerPair, DeploymentSamples, RequestSample, TrafficSamples, WindowSamples};
 use std::collections::BTreeMap;
@@ -163,13 +162,19 @@ impl EndpointMetrics {
         mirrored: &[u8],
     ) {
         // Parsed outside the lock: the scoring path never waits on a comparison.
-        let agree = compare(&answer(live), &answer(mirrored), NumberTolerance::default()).agree;
+        let (live, mirrored) = (cut(live), cut(mirrored));
+        let agree = compare(
+            &answer(&live),
+            &answer(&mirrored),
+            NumberTolerance::default(),
+        )
+        .agree;
         let pair = AnswerPair {
             at_ms: 0,
             live_deployment: live_deployment.to_owned(),
             mirror_deployment: mirror_deployment.to_owned(),
-            live: cut(live),
-            mirrored: cut(mirrored),
+            live,
+            mirrored,
             request: excerpt(request),
         };
         let mut recorded = lock(&self.recorded);
@@ -220,12 +225,6 @@ impl EndpointMetrics {
     pub fn write_prometheus(&self, endpoint: &str, out: &mut String) {
         prometheus::write(endpoint, &self.snapshot(), out);
     }
-}
-
-/// An answer body as JSON, or as a JSON string when it is not JSON (then compared exactly).
-fn answer(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 /// The first [`MAX_ANSWER_BYTES`] of an answer as text (never splitting a character).
@@ -284,6 +283,32 @@ mod tests {
         assert!(per_request(&window.deployments["green"].live).is_empty());
         assert_eq!(per_request(&window.deployments["green"].mirrored).len(), 1);
         assert!(metrics.window(0, 1).deployments["blue"].live == TrafficSamples::default());
+    }
+
+    #[test]
+    fn a_full_ring_stays_at_its_cap() {
+        let metrics = EndpointMetrics::default();
+        let started = std::time::Instant::now();
+        let n = MAX_SAMPLES_PER_RING + 1_000;
+        for _ in 0..n {
+            metrics.record_live("blue", 200, Duration::from_millis(3));
+        }
+        let each = started.elapsed() / n as u32;
+        let window = metrics.window(0, i64::MAX);
+        assert_eq!(
+            per_request(&window.deployments["blue"].live).len(),
+            MAX_SAMPLES_PER_RING
+        );
+        assert_eq!(
+            metrics.snapshot()["blue"].live.requests,
+            n as u64,
+            "counters count all"
+        );
+        // Not a timed assertion: the number is printed for the record (`--nocapture`).
+        println!(
+            "{n} samples recorded, {each:?} each; a sample is {} bytes",
+            std::mem::size_of::<RequestSample>()
+        );
     }
 
     #[test]

@@ -95,6 +95,10 @@ impl<T: Stamped> TimeRing<T> {
     pub fn len(&self) -> usize {
         self.items.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
 }
 
 #[cfg(test)]

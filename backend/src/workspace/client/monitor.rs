@@ -78,10 +78,12 @@ impl ArmClient {
         let base = self.url(&format!(
             "/onlineEndpoints/{endpoint}/providers/Microsoft.Insights/metrics"
         ));
+        // To the millisecond (Azure takes fractional seconds): a whole-second end would leave
+        // out the requests of the window's last second.
         let timespan = format!(
             "{}/{}",
-            start.to_rfc3339_opts(SecondsFormat::Secs, true),
-            end.to_rfc3339_opts(SecondsFormat::Secs, true)
+            start.to_rfc3339_opts(SecondsFormat::Millis, true),
+            end.to_rfc3339_opts(SecondsFormat::Millis, true)
         );
         let url = reqwest::Url::parse_with_params(
             &base,

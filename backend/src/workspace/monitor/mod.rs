@@ -49,12 +49,7 @@ impl MonitorReading {
                 let Some(count) = point.total.or(point.average).filter(|c| *c > 0.0) else {
                     continue;
                 };
-                let at_ms = minute_of(&point.time_stamp)?;
-                let minute = minutes
-                    .entry(deployment.to_owned())
-                    .or_default()
-                    .entry(at_ms)
-                    .or_insert_with(|| empty_minute(at_ms));
+                let minute = minute(&mut minutes, deployment, &point.time_stamp)?;
                 minute.requests += count;
                 if let Some(status) = status {
                     if is_model_error(status) {
@@ -70,7 +65,7 @@ impl MonitorReading {
                 }
             }
         }
-        let percentiles: [(&str, fn(&mut MinuteSample) -> &mut Option<f64>); 3] = [
+        let percentiles: [(&str, Percentile); 3] = [
             (REQUEST_LATENCY_P50, |m| &mut m.p50_ms),
             (REQUEST_LATENCY_P95, |m| &mut m.p95_ms),
             (REQUEST_LATENCY_P99, |m| &mut m.p99_ms),
@@ -87,13 +82,7 @@ impl MonitorReading {
                     let Some(value) = point.average else {
                         continue;
                     };
-                    let at_ms = minute_of(&point.time_stamp)?;
-                    let minute = minutes
-                        .entry(deployment.to_owned())
-                        .or_default()
-                        .entry(at_ms)
-                        .or_insert_with(|| empty_minute(at_ms));
-                    *field(minute) = Some(value);
+                    *field(minute(&mut minutes, deployment, &point.time_stamp)?) = Some(value);
                 }
             }
         }
@@ -132,11 +121,24 @@ impl MonitorReading {
     }
 }
 
-fn empty_minute(at_ms: i64) -> MinuteSample {
-    MinuteSample {
-        at_ms,
-        ..MinuteSample::default()
-    }
+/// Where a latency metric's value goes in a minute.
+type Percentile = fn(&mut MinuteSample) -> &mut Option<f64>;
+
+/// The minute of `deployment` that a point's `timeStamp` names, new if not seen yet.
+fn minute<'a>(
+    minutes: &'a mut BTreeMap<String, BTreeMap<i64, MinuteSample>>,
+    deployment: &str,
+    time_stamp: &str,
+) -> Result<&'a mut MinuteSample, WorkspaceError> {
+    let at_ms = minute_of(time_stamp)?;
+    Ok(minutes
+        .entry(deployment.to_owned())
+        .or_default()
+        .entry(at_ms)
+        .or_insert_with(|| MinuteSample {
+            at_ms,
+            ..MinuteSample::default()
+        }))
 }
 
 /// A point's `timeStamp` in milliseconds since the Unix epoch.

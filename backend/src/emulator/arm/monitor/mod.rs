@@ -61,7 +61,7 @@ pub async fn metrics(
         .iter()
         .map(|name| {
             metric(
-                &endpoint.id.clone().unwrap_or_default(),
+                endpoint.id.as_deref().unwrap_or_default(),
                 name,
                 &query,
                 &requests,
