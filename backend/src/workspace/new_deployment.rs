@@ -93,18 +93,21 @@ pub fn arm_body(request: &CreateDeploymentRequest, location: String) -> OnlineDe
     }
 }
 
-/// The request as its operation and audit event record it: everything asked for, except that
-/// each environment variable's value is replaced by its [`fingerprint`]. Values are often
-/// secrets (API keys, passwords) and the audit log is readable by every viewer and never pruned.
+/// The request as its operation and audit event record it, and as a rollout shows it:
+/// everything asked for, except that each environment variable's value is replaced by its
+/// [`fingerprint`]. Values are often secrets (API keys, passwords) and the audit log and
+/// rollouts are readable by every viewer (and the log is never pruned).
+pub fn masked(request: &CreateDeploymentRequest) -> CreateDeploymentRequest {
+    let mut masked = request.clone();
+    for (name, value) in &mut masked.environment_variables {
+        *value = fingerprint(name, value);
+    }
+    masked
+}
+
+/// [`masked`] as JSON, for operation requests and audit details.
 pub fn recorded(request: &CreateDeploymentRequest) -> Value {
-    let mut recorded = json!(request);
-    recorded["environment_variables"] = request
-        .environment_variables
-        .iter()
-        .map(|(name, value)| (name.clone(), json!(fingerprint(name, value))))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    recorded
+    json!(masked(request))
 }
 
 /// `sha256:` and the first 16 hex digits of SHA-256 over a variable's name and value. Hashed

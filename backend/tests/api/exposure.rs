@@ -137,6 +137,60 @@ async fn audit_details_hold_variable_names_never_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_shows_variable_names_never_values() {
+    const VALUE: &str = "green-api-key-never-shown";
+    let (app, workspace) = spawn_app_with_workspace().await;
+    let operator = app.signed_in("olga", Role::Operator).await;
+    let viewer = app.signed_in("vic", Role::Viewer).await;
+    operator
+        .create_endpoint_with(ENDPOINT, &[deployment("blue", "regression-v1")])
+        .await;
+    let path = format!("/api/v1/endpoints/{ENDPOINT}/traffic");
+    let (_, current) = operator.get(&path).await;
+    app.approved(
+        &operator,
+        Method::PUT,
+        &path,
+        Some(json!({ "traffic": { "blue": 100 }, "version": current["version"] })),
+    )
+    .await;
+    let mut green = deployment("green", "regression-v2");
+    green["environment_variables"] = json!({ "API_KEY": VALUE });
+    let (status, started) = operator
+        .send(
+            Method::POST,
+            &format!("/api/v1/endpoints/{ENDPOINT}/rollouts"),
+            Some(json!({ "deployment": green })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert!(!started.to_string().contains(VALUE), "{started}");
+    let id = started["id"].as_str().expect("id");
+    for client in [&operator, &viewer] {
+        let (status, shown) = client.get(&format!("/api/v1/rollouts/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert!(!shown.to_string().contains(VALUE), "{shown}");
+        let fingerprint = shown["deployment"]["environment_variables"]["API_KEY"]
+            .as_str()
+            .expect("the variable is named");
+        assert!(fingerprint.starts_with("sha256:"), "{fingerprint}");
+    }
+    let (_, listed) = viewer
+        .get(&format!("/api/v1/endpoints/{ENDPOINT}/rollouts"))
+        .await;
+    assert!(!listed.to_string().contains(VALUE), "{listed}");
+    let (status, _) = operator
+        .send(
+            Method::POST,
+            &format!("/api/v1/rollouts/{id}/abort"),
+            Some(json!({ "reason": "test done" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    workspace.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_transport_errors_answer_a_plain_502() {
     // One address where nothing listens, one that accepts and drops every connection.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -178,7 +178,9 @@ pub struct RolloutDetail {
     pub summary: RolloutSummary,
     pub reason: Option<String>,
     pub plan: Plan,
-    /// The new deployment's spec, as submitted.
+    /// The new deployment's spec, as submitted, except that each environment variable's value
+    /// is shown as its fingerprint (`sha256:…`): values are often secrets, and viewers read
+    /// rollouts.
     pub deployment: CreateDeploymentRequest,
     /// The split before the rollout; abort and rollback return to it (mirror off).
     pub known_good: TrafficSplit,

@@ -132,7 +132,7 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetai
         summary,
         reason: r.reason,
         plan: r.plan,
-        deployment: r.deployment,
+        deployment: crate::workspace::new_deployment::masked(&r.deployment),
         known_good: r.known_good,
         steps,
         timeline,
