@@ -14,7 +14,7 @@ use shared::Username;
 use sqlx::{PgConnection, PgPool};
 use std::net::IpAddr;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use super::turns::Turns;
 
 /// How many failed sign-ins are allowed within `window` before further attempts get 429.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +53,9 @@ const INVALID_NAME_TARGET: &str = "-";
 
 /// At most this many password checks run at once in this process; the rest wait their turn.
 /// Argon2 is made to be expensive: a flood of sign-ins must not take every core and all memory.
-static VERIFYING: Semaphore = Semaphore::const_new(4);
+pub static VERIFYING: Turns = Turns::new(MAX_VERIFYING);
+/// See [`VERIFYING`].
+pub const MAX_VERIFYING: usize = 4;
 
 pub async fn sign_in(
     pool: &PgPool,
@@ -69,7 +71,7 @@ pub async fn sign_in(
         .map_or(INVALID_NAME_TARGET.to_owned(), Username::to_string);
     let client_addr = client.to_string();
 
-    let _turn = VERIFYING.acquire().await?;
+    let _turn = VERIFYING.take().await?;
     // The attempt is decided, checked and recorded under locks on its account and its address
     // (held to the end of the transaction, across replicas): concurrent attempts queue, and each
     // one sees the failures recorded before it. Checking the limit first and recording later
@@ -167,7 +169,7 @@ pub async fn reenter_password(
     limits: &RateLimits,
 ) -> anyhow::Result<Reentry> {
     let client_addr = client.to_string();
-    let _turn = VERIFYING.acquire().await?;
+    let _turn = VERIFYING.take().await?;
     let mut tx = pool.begin().await?;
     lock_attempts(&mut tx, &format!("sign-in account {username}")).await?;
     lock_attempts(&mut tx, &format!("sign-in address {client_addr}")).await?;

@@ -5,6 +5,7 @@
 //! when we die, and is reused rather than restarted when another Greenlight process on the same
 //! state directory already runs it (e.g. `greenlight user add` beside a running console).
 
+use super::backoff::RestartBackoff;
 use super::binaries::PgBinaries;
 use crate::sys;
 use anyhow::{bail, Context};
@@ -204,17 +205,12 @@ impl Supervisor {
     }
 }
 
-/// Longest wait between two restarts of a server that keeps dying.
-const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
-
 /// Waits for a stop request (or for the owner to go away), then shuts the server down. A server
-/// that dies meanwhile is started again, waiting 1 s, 2 s, 4 s … (at most
-/// [`MAX_RESTART_DELAY`]) between tries; requests fail (and `/health` says degraded) only until
+/// that dies meanwhile is started again, waiting 1 s, 2 s, 4 s … (at most 30 s:
+/// [`RestartBackoff`]) between tries; requests fail (and `/health` says degraded) only until
 /// it is back. Postgres recovers from its own crash on start, like after a power cut.
 fn supervise(mut child: Child, command: &mut Command, stop: &mpsc::Receiver<()>) {
-    let first_delay = Duration::from_secs(1);
-    let mut delay = first_delay;
-    let mut restarted_at: Option<std::time::Instant> = None;
+    let mut backoff = RestartBackoff::default();
     loop {
         match stop.recv_timeout(Duration::from_millis(250)) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -222,10 +218,7 @@ fn supervise(mut child: Child, command: &mut Command, stop: &mpsc::Receiver<()>)
                 let Ok(Some(status)) = child.try_wait() else {
                     continue;
                 };
-                // A server that ran for a minute since its last restart starts the count afresh.
-                if restarted_at.is_some_and(|at| at.elapsed() > Duration::from_secs(60)) {
-                    delay = first_delay;
-                }
+                let delay = backoff.delay(std::time::Instant::now());
                 tracing::error!(%status, retry_in_s = delay.as_secs(), "the private Postgres server exited unexpectedly; restarting it");
                 // Wait out the delay, unless asked to stop meanwhile.
                 if !matches!(
@@ -234,12 +227,11 @@ fn supervise(mut child: Child, command: &mut Command, stop: &mpsc::Receiver<()>)
                 ) {
                     return;
                 }
-                delay = (delay * 2).min(MAX_RESTART_DELAY);
                 match command.spawn() {
                     Ok(restarted) => {
                         tracing::info!("private Postgres server restarted");
                         child = restarted;
-                        restarted_at = Some(std::time::Instant::now());
+                        backoff.restarted(std::time::Instant::now());
                     }
                     Err(err) => {
                         tracing::error!(%err, "restarting the private Postgres server failed");

@@ -1,6 +1,7 @@
 //! The database: either the one `DATABASE_URL` names, or a private Postgres cluster that
 //! Greenlight runs itself under its state directory.
 
+mod backoff;
 mod binaries;
 mod cluster;
 

@@ -233,6 +233,14 @@ async fn parallel_wrong_passwords_get_no_more_tries_than_the_limit_and_one_rate_
         .count();
     assert_eq!(refused as i64, limits.per_account, "{statuses:?}");
     assert_eq!(refused + limited, 20, "{statuses:?}");
+    // The server runs in this process: its cap on concurrent password checks held through the
+    // flood (and through every other test's sign-ins so far).
+    let peak = backend::auth::sign_in::VERIFYING.peak();
+    assert!(
+        (1..=backend::auth::sign_in::MAX_VERIFYING).contains(&peak),
+        "at most {} password checks at once, saw {peak}",
+        backend::auth::sign_in::MAX_VERIFYING
+    );
 
     let rows: Vec<(String, String, serde_json::Value)> = app.audit_actions().await;
     let count = |action: &str| rows.iter().filter(|(a, _, _)| a == action).count();

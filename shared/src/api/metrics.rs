@@ -53,9 +53,13 @@ impl TrafficSummary {
         self.count(|s| (400..500).contains(&s) && !is_model_error(s) && !is_throttled(s))
     }
 
-    /// The share of requests the model failed over the window; `None` without requests.
+    /// The share of the requests that reached the model which it failed, over the window;
+    /// `None` when none reached it. Throttled requests never reached it, so they count on
+    /// neither side (as the gates judge): 3 failures of 3 that got through is 100 %, even if
+    /// 12 more were shed.
     pub fn model_error_rate(&self) -> Option<f64> {
-        (self.requests > 0).then(|| self.model_errors() as f64 / self.requests as f64)
+        let reached = self.requests.saturating_sub(self.throttled());
+        (reached > 0).then(|| self.model_errors() as f64 / reached as f64)
     }
 }
 
@@ -130,7 +134,7 @@ mod tests {
         assert_eq!(traffic.model_errors(), 5);
         assert_eq!(traffic.throttled(), 67);
         assert_eq!(traffic.client_errors(), 8);
-        assert_eq!(traffic.model_error_rate(), Some(0.05));
+        assert_eq!(traffic.model_error_rate(), Some(5.0 / 33.0), "429s never reached it");
         assert_eq!(TrafficSummary::default().model_error_rate(), None);
     }
 }
