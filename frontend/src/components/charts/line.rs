@@ -60,8 +60,8 @@ pub struct Threshold {
     pub label: String,
 }
 
-const WIDTH: f64 = 560.0;
-const HEIGHT: f64 = 190.0;
+const WIDTH: f64 = 480.0;
+const HEIGHT: f64 = 180.0;
 const LEFT: f64 = 58.0;
 const RIGHT: f64 = 22.0;
 const TOP: f64 = 10.0;
@@ -110,6 +110,18 @@ fn latest(series: &ChartSeries, unit: &str) -> String {
     match last {
         Some(v) => format!("{} {v:.1} {unit}", series.name),
         None => format!("{} no data", series.name),
+    }
+}
+
+/// A legend's sample of a line. SVG attributes, not a `style`: the console's
+/// Content-Security-Policy refuses inline styles.
+#[component]
+fn Swatch(colour: &'static str, dashed: bool) -> impl IntoView {
+    view! {
+        <svg class="swatch" viewBox="0 0 24 8" aria-hidden="true">
+            <line x1="0" x2="24" y1="4" y2="4" stroke=colour stroke-width="3"
+                stroke-dasharray=dashed.then_some("6 3") />
+        </svg>
     }
 }
 
@@ -220,14 +232,11 @@ pub fn LineChart(
     let legend = series
         .iter()
         .map(|s| {
-            let style = format!("border-top-color: {}", s.colour.hex());
-            view! {
-                <li><span class="swatch" class:dashed=s.dashed style=style></span>{s.name.clone()}</li>
-            }
+            view! { <li><Swatch colour=s.colour.hex() dashed=s.dashed />{s.name.clone()}</li> }
         })
         .collect_view();
     let threshold_legend = threshold.map(|t| {
-        view! { <li><span class="swatch threshold"></span>{t.label}</li> }
+        view! { <li><Swatch colour="#b42318" dashed=true />{t.label}</li> }
     });
     view! {
         <figure class="chart" data-testid=testid>
