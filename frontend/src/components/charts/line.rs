@@ -4,7 +4,7 @@
 //! overlap the lines and screen readers get text. No chart library: the console's bundle stays
 //! small and the few shapes it needs are easy to read here.
 
-use super::scale::{clock_label, nice_ticks, tick_label, time_ticks, Linear};
+use super::scale::{clock_label, clock_seconds, nice_ticks, tick_label, time_ticks, Linear};
 use leptos::prelude::*;
 
 /// A series' colour. Blue and green go to the deployments a rollout compares (the old one blue,
@@ -60,6 +60,8 @@ pub struct Threshold {
     pub label: String,
 }
 
+/// Series longer than this get no hover targets (the DOM would grow for little use).
+const MAX_TARGETS: usize = 120;
 const WIDTH: f64 = 480.0;
 const HEIGHT: f64 = 180.0;
 const LEFT: f64 = 58.0;
@@ -218,6 +220,20 @@ pub fn LineChart(
                 .collect_view()
         })
         .collect_view();
+    // Invisible targets over each point: hovering one shows its exact value and time.
+    let targets = series
+        .iter()
+        .filter(|s| s.points.len() <= MAX_TARGETS)
+        .flat_map(|s| {
+            s.points.iter().filter_map(move |(at, v)| {
+                let v = v.filter(|v| v.is_finite())?;
+                let tip = format!("{} at {} UTC: {v:.1} {unit}", s.name, clock_seconds(*at));
+                Some(view! {
+                    <circle class="target" cx=x.at(*at as f64) cy=y.at(v) r="6"><title>{tip}</title></circle>
+                })
+            })
+        })
+        .collect_view();
     let threshold_line = threshold.as_ref().map(|t| {
         let py = y.at(t.value);
         view! { <line class="threshold" x1=LEFT x2=WIDTH - RIGHT y1=py y2=py /> }
@@ -250,6 +266,7 @@ pub fn LineChart(
                 <text class="tick" x="4" y=HEIGHT - 8.0>"UTC"</text>
                 {threshold_line}
                 {lines}
+                {targets}
             </svg>
             <ul class="chart-legend">{legend}{threshold_legend}</ul>
         </figure>
