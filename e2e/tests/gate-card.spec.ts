@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { OPERATOR } from '../accounts';
-import { ApiClient, uniqueName } from '../api-client';
+import { ApiClient } from '../api-client';
 import { ConsolePage } from '../console-page';
 import { fits, RolloutPage } from '../rollout-page';
 
@@ -20,22 +20,7 @@ test.afterAll(async () => {
 
 test('a gated step shows its gate: the settings until the gate has judged, then the judgement', async ({ page }) => {
   test.setTimeout(120_000);
-  const name = uniqueName('gate');
-  await api.createEndpoint(name);
-  await api.createDeployment(name, 'blue', 'regression-v1');
-  await api.setTraffic(name, { blue: 100 });
-  const started = await api.send('POST', `/api/v1/endpoints/${name}/rollouts`, {
-    deployment: {
-      name: 'green',
-      model: 'azureml:regression-v2:1',
-      environment: 'azureml:python-stdlib:1',
-      instance_type: 'Standard_DS3_v2',
-      instance_count: 1,
-    },
-    reason: 'gate card check',
-  });
-  expect(started.status, JSON.stringify(started.body)).toBe(201);
-  const id: string = started.body.id;
+  const { name, id } = await api.startRollout('gate', 'gate card check');
 
   const console = new ConsolePage(page);
   await console.signInAs(OPERATOR);
