@@ -109,6 +109,29 @@ export class ApiClient {
     });
   }
 
+  /**
+   * A new endpoint whose blue deployment (v1) takes all live traffic, and a rollout to a green
+   * deployment of `model` started on it with the seed plan. Returns the endpoint and rollout.
+   */
+  async startRollout(prefix: string, reason: string, model = 'regression-v2'): Promise<{ name: string; id: string }> {
+    const name = uniqueName(prefix);
+    await this.createEndpoint(name);
+    await this.createDeployment(name, 'blue', 'regression-v1');
+    await this.setTraffic(name, { blue: 100 });
+    const started = await this.send('POST', `/api/v1/endpoints/${name}/rollouts`, {
+      deployment: {
+        name: 'green',
+        model: `azureml:${model}:1`,
+        environment: 'azureml:python-stdlib:1',
+        instance_type: 'Standard_DS3_v2',
+        instance_count: 1,
+      },
+      reason,
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    return { name, id: started.body.id };
+  }
+
   async deleteDeployment(endpoint: string, deployment: string) {
     await this.requestApproved('DELETE', `/api/v1/endpoints/${endpoint}/deployments/${deployment}?reason=e2e+clean-up`);
   }

@@ -5,6 +5,7 @@
 
 use super::password;
 use super::session::{self, CurrentSession, SessionSettings};
+use super::turns::Turns;
 use crate::audit::{self, AuditEvent};
 use crate::secret::Secret;
 use crate::store::users;
@@ -14,7 +15,6 @@ use shared::Username;
 use sqlx::{PgConnection, PgPool};
 use std::net::IpAddr;
 use std::time::Duration;
-use super::turns::Turns;
 
 /// How many failed sign-ins are allowed within `window` before further attempts get 429.
 #[derive(Debug, Clone, Copy)]

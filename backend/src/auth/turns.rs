@@ -72,6 +72,10 @@ mod tests {
             job.await.expect("job");
         }
         assert_eq!(turns.peak(), 4, "twenty jobs filled every slot, never more");
-        assert_eq!(turns.running.load(Ordering::SeqCst), 0, "every turn was given back");
+        assert_eq!(
+            turns.running.load(Ordering::SeqCst),
+            0,
+            "every turn was given back"
+        );
     }
 }

@@ -70,7 +70,10 @@ mod tests {
         let start = Instant::now();
         assert_eq!(backoff.delay(start), Duration::from_secs(1));
         backoff.restarted(start + Duration::from_secs(1));
-        assert_eq!(backoff.delay(start + Duration::from_secs(5)), Duration::from_secs(2));
+        assert_eq!(
+            backoff.delay(start + Duration::from_secs(5)),
+            Duration::from_secs(2)
+        );
         backoff.restarted(start + Duration::from_secs(7));
         let much_later = start + Duration::from_secs(7) + STABLE_AFTER + Duration::from_secs(1);
         assert_eq!(backoff.delay(much_later), Duration::from_secs(1));

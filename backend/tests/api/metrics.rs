@@ -106,7 +106,10 @@ async fn a_faulty_green_shows_its_real_latency_and_failure_share_with_429s_apart
     assert_eq!(live.throttled(), throttled as u64, "429s are counted apart");
     let share = failed as f64 / (sent.len() - throttled) as f64;
     let rate = live.model_error_rate().expect("a rate");
-    assert!((rate - share).abs() < 1e-12, "of those that reached the model");
+    assert!(
+        (rate - share).abs() < 1e-12,
+        "of those that reached the model"
+    );
     assert!((0.15..=0.45).contains(&share), "about 30 % fail: {share}");
     let p50 = live.p50_ms.expect("a median");
     let p95 = live.p95_ms.expect("a p95");

@@ -134,7 +134,11 @@ mod tests {
         assert_eq!(traffic.model_errors(), 5);
         assert_eq!(traffic.throttled(), 67);
         assert_eq!(traffic.client_errors(), 8);
-        assert_eq!(traffic.model_error_rate(), Some(5.0 / 33.0), "429s never reached it");
+        assert_eq!(
+            traffic.model_error_rate(),
+            Some(5.0 / 33.0),
+            "429s never reached it"
+        );
         assert_eq!(TrafficSummary::default().model_error_rate(), None);
     }
 }

@@ -4,7 +4,7 @@
 //! overlap the lines and screen readers get text. No chart library: the console's bundle stays
 //! small and the few shapes it needs are easy to read here.
 
-use super::scale::{clock_label, nice_ticks, tick_label, time_ticks, Linear};
+use super::scale::{clock_label, clock_seconds, nice_ticks, tick_label, time_ticks, Linear};
 use leptos::prelude::*;
 
 /// A series' colour. Blue and green go to the deployments a rollout compares (the old one blue,
@@ -60,8 +60,10 @@ pub struct Threshold {
     pub label: String,
 }
 
-const WIDTH: f64 = 560.0;
-const HEIGHT: f64 = 190.0;
+/// Series longer than this get no hover targets (the DOM would grow for little use).
+const MAX_TARGETS: usize = 120;
+const WIDTH: f64 = 480.0;
+const HEIGHT: f64 = 180.0;
 const LEFT: f64 = 58.0;
 const RIGHT: f64 = 22.0;
 const TOP: f64 = 10.0;
@@ -110,6 +112,18 @@ fn latest(series: &ChartSeries, unit: &str) -> String {
     match last {
         Some(v) => format!("{} {v:.1} {unit}", series.name),
         None => format!("{} no data", series.name),
+    }
+}
+
+/// A legend's sample of a line. SVG attributes, not a `style`: the console's
+/// Content-Security-Policy refuses inline styles.
+#[component]
+fn Swatch(colour: &'static str, dashed: bool) -> impl IntoView {
+    view! {
+        <svg class="swatch" viewBox="0 0 24 8" aria-hidden="true">
+            <line x1="0" x2="24" y1="4" y2="4" stroke=colour stroke-width="3"
+                stroke-dasharray=dashed.then_some("6 3") />
+        </svg>
     }
 }
 
@@ -206,6 +220,20 @@ pub fn LineChart(
                 .collect_view()
         })
         .collect_view();
+    // Invisible targets over each point: hovering one shows its exact value and time.
+    let targets = series
+        .iter()
+        .filter(|s| s.points.len() <= MAX_TARGETS)
+        .flat_map(|s| {
+            s.points.iter().filter_map(move |(at, v)| {
+                let v = v.filter(|v| v.is_finite())?;
+                let tip = format!("{} at {} UTC: {v:.1} {unit}", s.name, clock_seconds(*at));
+                Some(view! {
+                    <circle class="target" cx=x.at(*at as f64) cy=y.at(v) r="6"><title>{tip}</title></circle>
+                })
+            })
+        })
+        .collect_view();
     let threshold_line = threshold.as_ref().map(|t| {
         let py = y.at(t.value);
         view! { <line class="threshold" x1=LEFT x2=WIDTH - RIGHT y1=py y2=py /> }
@@ -220,21 +248,11 @@ pub fn LineChart(
     let legend = series
         .iter()
         .map(|s| {
-            // An SVG line, not a styled span: the Content-Security-Policy refuses inline styles.
-            let dash = s.dashed.then_some("4 3");
-            view! {
-                <li>
-                    <svg class="swatch-line" viewBox="0 0 22 6" width="22" height="6" aria-hidden="true">
-                        <line x1="0" x2="22" y1="3" y2="3" stroke=s.colour.hex() stroke-width="3"
-                            stroke-dasharray=dash />
-                    </svg>
-                    {s.name.clone()}
-                </li>
-            }
+            view! { <li><Swatch colour=s.colour.hex() dashed=s.dashed />{s.name.clone()}</li> }
         })
         .collect_view();
     let threshold_legend = threshold.map(|t| {
-        view! { <li><span class="swatch threshold"></span>{t.label}</li> }
+        view! { <li><Swatch colour="#b42318" dashed=true />{t.label}</li> }
     });
     view! {
         <figure class="chart" data-testid=testid>
@@ -248,6 +266,7 @@ pub fn LineChart(
                 <text class="tick" x="4" y=HEIGHT - 8.0>"UTC"</text>
                 {threshold_line}
                 {lines}
+                {targets}
             </svg>
             <ul class="chart-legend">{legend}{threshold_legend}</ul>
         </figure>

@@ -86,21 +86,27 @@ pub fn verdict(v: Verdict) -> (&'static str, &'static str) {
     }
 }
 
-/// "+10 % of blue or +25 ms, whichever is larger".
+/// "+10 % of blue or +25 ms, whichever is larger"; "−5.00 pp" for a metric where lower is
+/// worse (prediction agreement).
 pub fn tolerance(rule: &GateRule) -> String {
     let metric = Some(rule.metric);
-    let absolute = if is_share(metric) {
-        format!("{:.2} pp", rule.absolute * 100.0)
+    let sign = if rule.metric == GateMetric::PredictionAgreement {
+        "−"
     } else {
-        format!("{} ms", rule.absolute)
+        "+"
+    };
+    let absolute = if is_share(metric) {
+        format!("{sign}{:.2} pp", rule.absolute * 100.0)
+    } else {
+        format!("{sign}{} ms", rule.absolute)
     };
     if rule.relative > 0.0 {
         format!(
-            "+{:.0} % of blue or +{absolute}, whichever is larger",
+            "{sign}{:.0} % of blue or {absolute}, whichever is larger",
             rule.relative * 100.0
         )
     } else {
-        format!("+{absolute}")
+        absolute
     }
 }
 
@@ -141,10 +147,11 @@ pub fn reasons(m: &MetricJudgement, rule: Option<&GateRule>) -> Vec<String> {
             } else {
                 "lower"
             };
-            out.push(format!(
-                "green significantly {way} (p {} < {ALPHA})",
-                p_value(m.p_value)
-            ));
+            let p = match m.p_value {
+                Some(p) if p < 0.001 => "p < 0.001".to_owned(),
+                p => format!("p = {}", p_value(p)),
+            };
+            out.push(format!("green significantly {way} ({p}, below {ALPHA})"));
             if let Some(t) = tolerance {
                 out.push(format!("beyond the tolerated {t}"));
             }

@@ -32,7 +32,7 @@ fn MetricRow(m: MetricJudgement, rule: Option<GateRule>) -> impl IntoView {
             <td data-label="Green">{format::value(metric, m.experiment_value)}
                 <span class="muted samples">{format!(" n={}", m.experiment_samples)}</span></td>
             <td data-label="Effect">{format::effect(metric, m.control_value, m.experiment_value)}</td>
-            <td data-label="p-value">{format::p_value(m.p_value)}</td>
+            <td data-label="p-value" class="p-value">{format::p_value(m.p_value)}</td>
             <td data-label="Verdict"><span class=format!("badge gate-{class}") data-testid="gate-metric-verdict">{verdict}</span></td>
             <td data-label="Why" class="wide">{reasons.join("; ")}</td>
         </tr>

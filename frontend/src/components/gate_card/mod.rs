@@ -27,33 +27,31 @@ pub fn span(d: Duration) -> String {
     }
 }
 
-/// The outcome's word, badge class, and what it means for the rollout.
-fn outcome(o: Outcome, decided: bool) -> (&'static str, &'static str, &'static str) {
+/// The outcome's word, which is also its badge's class (`gate-pass`, …).
+fn word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "pass",
+        Outcome::Marginal => "marginal",
+        Outcome::Fail => "fail",
+        Outcome::Inconclusive => "inconclusive",
+    }
+}
+
+/// What the outcome means for the rollout: what happened once decided, or that the gate still
+/// watches.
+fn meaning(o: Outcome, decided: bool) -> String {
+    let so_far = |how: &str| format!("{how} so far: the gate keeps watching until the window ends");
     match (o, decided) {
-        (Outcome::Pass, true) => ("pass", "pass", "green passed: the rollout went on"),
-        (Outcome::Pass, false) => ("pass", "pass", "passing so far; the gate still watches"),
-        (Outcome::Marginal, true) => (
-            "marginal",
-            "marginal",
-            "neither clearly good nor bad: an approver decides",
-        ),
-        (Outcome::Marginal, false) => (
-            "marginal",
-            "marginal",
-            "marginal so far; the gate still watches",
-        ),
-        (Outcome::Fail, true) => ("fail", "fail", "green failed: traffic went back to blue"),
-        (Outcome::Fail, false) => ("fail", "fail", "failing so far; the gate still watches"),
-        (Outcome::Inconclusive, true) => (
-            "inconclusive",
-            "inconclusive",
-            "not enough data in the window: an approver decides",
-        ),
-        (Outcome::Inconclusive, false) => (
-            "inconclusive",
-            "inconclusive",
-            "not enough data yet: the gate keeps watching",
-        ),
+        (Outcome::Pass, true) => "green passed: the rollout went on".into(),
+        (Outcome::Marginal, true) => "neither clearly good nor bad: an approver decides".into(),
+        (Outcome::Fail, true) => "green failed: traffic went back to blue".into(),
+        (Outcome::Inconclusive, true) => {
+            "not enough data in the window: an approver decides".into()
+        }
+        (Outcome::Inconclusive, false) => "not enough data yet: the gate keeps watching".into(),
+        (Outcome::Pass, false) => so_far("passing"),
+        (Outcome::Marginal, false) => so_far("marginal"),
+        (Outcome::Fail, false) => so_far("failing"),
     }
 }
 
@@ -115,7 +113,11 @@ fn Judged(report: GateReport) -> impl IntoView {
 #[component]
 pub fn GateCard(check: GateCheck, gate: Option<Gate>) -> impl IntoView {
     let report = check.report;
-    let (word, class, meaning) = outcome(report.judgement.outcome, check.decided);
+    let (word, meaning) = (
+        word(report.judgement.outcome),
+        meaning(report.judgement.outcome, check.decided),
+    );
+    let class = word;
     let when = if check.decided {
         "decided"
     } else {

@@ -128,9 +128,12 @@ pub fn Metrics() -> impl IntoView {
                         view! {
                             <div class="metric" class:failing=failing data-testid=format!("metrics-{name}")
                                 data-failing=failing.to_string()>
-                                <h3>{name.clone()} " " <span class="muted role">{role}</span></h3>
-                                <TrafficBlock title="Live" name=name.clone() traffic=d.live.clone()
-                                    window=window.clone() baseline=baseline blue=compare.clone() />
+                                <h3>{name.clone()} " " <span class="muted deployment-role">{role}</span></h3>
+                                // A mirror-only deployment's empty live block would only add noise.
+                                {(d.live.requests > 0 || d.mirrored.requests == 0).then(|| view! {
+                                    <TrafficBlock title="Live" name=name.clone() traffic=d.live.clone()
+                                        window=window.clone() baseline=baseline blue=compare.clone() />
+                                })}
                                 {(d.mirrored.requests > 0).then(|| view! {
                                     <TrafficBlock title="Mirrored" name=name.clone() traffic=d.mirrored.clone()
                                         window=window.clone() baseline=baseline blue=compare.clone() />
