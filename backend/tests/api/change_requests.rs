@@ -18,8 +18,8 @@ async fn request_shift(operator: &Client) -> Value {
     let (_, current) = operator
         .get(&format!("/api/v1/endpoints/{ENDPOINT}/traffic"))
         .await;
-    let (status, request) = operator
-        .send(
+    let (status, location, request) = operator
+        .send_for_location(
             Method::PUT,
             &format!("/api/v1/endpoints/{ENDPOINT}/traffic"),
             Some(json!({
@@ -31,7 +31,18 @@ async fn request_shift(operator: &Client) -> Value {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{request}");
     assert_eq!(request["state"], "pending");
+    assert_locates_the_request(operator, location, &request).await;
     request
+}
+
+/// A `202` that created a change request names its URL in `Location`, and that URL reads it.
+async fn assert_locates_the_request(client: &Client, location: Option<String>, request: &Value) {
+    let id = request["id"].as_str().expect("a change request id");
+    let expected = format!("/api/v1/change-requests/{id}");
+    assert_eq!(location.as_deref(), Some(expected.as_str()), "{request}");
+    let (status, found) = client.get(&expected).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["id"], request["id"], "{found}");
 }
 
 async fn decide(
@@ -243,8 +254,11 @@ async fn only_an_admin_breaks_the_glass_and_it_is_audited_as_such() {
     let mut admin = app.client();
     app.add_user("root", Role::Admin).await;
     admin.sign_in("root", PASSWORD).await;
-    let (status, applied) = admin.send(Method::PUT, &path, Some(body)).await;
+    let (status, location, applied) = admin
+        .send_for_location(Method::PUT, &path, Some(body))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{applied}");
+    assert_locates_the_request(&admin, location, &applied).await;
     assert_eq!(applied["state"], "approved");
     assert_eq!(applied["break_glass"]["by"], "root");
     assert_eq!(applied["break_glass"]["comment"], "incident 42");
@@ -269,10 +283,11 @@ async fn a_delete_waits_for_approval_and_needs_a_reason() {
     let (status, body) = operator.send(Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["fields"][0]["field"], "reason");
-    let (status, request) = operator
-        .send(Method::DELETE, &format!("{path}?reason=unused"), None)
+    let (status, location, request) = operator
+        .send_for_location(Method::DELETE, &format!("{path}?reason=unused"), None)
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{request}");
+    assert_locates_the_request(&operator, location, &request).await;
     assert_eq!(
         request["change"],
         json!({ "kind": "delete_deployment", "deployment": "green" })

@@ -313,6 +313,35 @@ impl Client {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Like [`Client::send`], with the answer's `Location` header too.
+    pub async fn send_for_location(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(CSRF_HEADER, self.csrf.as_deref().unwrap_or("sign-in"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("body");
+        (
+            status,
+            location,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
     pub async fn sign_in(&mut self, name: &str, password: &str) -> (StatusCode, Value) {
         let (status, body) = self
             .send(

@@ -234,6 +234,116 @@ async fn a_rollback_at_ten_percent_restores_blue_without_approval() {
     workspace.emulator.shutdown().await;
 }
 
+/// The rollout's audit event `action`, which must be the only one: (actor, details).
+async fn the_audit_event(app: &TestApp, id: &str, action: &str) -> (String, Value) {
+    let found: Vec<(String, Value)> = sqlx::query_as(
+        "select actor, details from audit_events
+          where action = $1 and details->>'rollout_id' = $2 order by id",
+    )
+    .bind(action)
+    .bind(id)
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("read the audit log");
+    assert_eq!(found.len(), 1, "one {action}: {found:?}");
+    found.into_iter().next().expect("one")
+}
+
+/// Sends `action` (pause, resume, abort) to rollout `id` as `client` with `reason`.
+async fn steer(client: &Client, id: &str, action: &str, reason: &str) -> Value {
+    let (status, body) = client
+        .send(
+            Method::POST,
+            &format!("/api/v1/rollouts/{id}/{action}"),
+            Some(json!({ "reason": reason })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_during_the_bake_at_ten_percent_restores_blue_and_audits_pause_resume_and_abort() {
+    let (app, workspace, alice) = blue_only().await;
+    let bob = app.signed_in("bob", Role::Approver).await;
+    let plan = json!({ "steps": [
+        { "kind": "deploy" },
+        { "kind": "smoke_test" },
+        { "kind": "shift", "percent": 10 },
+        { "kind": "bake", "duration": "PT10M" },
+        { "kind": "shift", "percent": 100 },
+    ]});
+    let id = start(&alice, plan).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    bob_approves_next(&alice, &bob, &id, 2).await;
+    until(&alice, &id, "the bake", |r| {
+        r["current_step"] == 3 && r["steps"][3]["state"] == "running"
+    })
+    .await;
+    let at_ten = json!({ "blue": 90, "green": 10 });
+    assert_eq!(live(&workspace).await["traffic"], at_ten);
+
+    // Pausing and resuming hold the split where it is.
+    let paused = steer(&alice, &id, "pause", "looking at the dashboards").await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    assert_eq!(live(&workspace).await["traffic"], at_ten);
+    let resumed = steer(&alice, &id, "resume", "dashboards look fine").await;
+    assert_eq!(resumed["state"], "running", "{resumed}");
+    until(&alice, &id, "the bake again", |r| {
+        r["current_step"] == 3 && r["steps"][3]["state"] == "running"
+    })
+    .await;
+    assert_eq!(live(&workspace).await["traffic"], at_ten);
+
+    // Abort needs a reason, and no approval.
+    let path = format!("/api/v1/rollouts/{id}/abort");
+    let (status, body) = alice.send(Method::POST, &path, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "reason");
+    steer(&alice, &id, "abort", "error rate is up").await;
+    let ended = until(&alice, &id, "aborted", |r| r["state"] == "aborted").await;
+    let split = live(&workspace).await;
+    let share = |map: &Value, name: &str| map[name].as_i64().unwrap_or(0);
+    assert_eq!(
+        (
+            share(&split["traffic"], "blue"),
+            share(&split["traffic"], "green")
+        ),
+        (100, 0),
+        "{split}"
+    );
+    let mirrored: i64 = split["mirror"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_i64).sum())
+        .unwrap_or(0);
+    assert_eq!(mirrored, 0, "mirror off: {split}");
+    assert_eq!(ended["steps"][3]["state"], "skipped", "{ended}");
+    assert_eq!(ended["steps"][4]["state"], "skipped", "{ended}");
+
+    for (action, reason, to) in [
+        ("rollout.pause", "looking at the dashboards", "paused"),
+        ("rollout.resume", "dashboards look fine", "running"),
+        ("rollout.abort", "error rate is up", "aborting"),
+    ] {
+        let (actor, details) = the_audit_event(&app, &id, action).await;
+        assert_eq!(actor, "alice", "{action}");
+        assert_eq!(details["reason"], reason, "{action}: {details}");
+        assert_eq!(details["to"], to, "{action}: {details}");
+    }
+    let (_, end) = the_audit_event(&app, &id, "rollout.end").await;
+    assert_eq!(end["to"], "aborted", "{end}");
+    let requests: i64 =
+        sqlx::query_scalar("select count(*) from change_requests where rollout_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("count the rollout's requests");
+    assert_eq!(requests, 1, "only the 10 % shift asked; the abort did not");
+    workspace.emulator.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_step_pauses_the_rollout_and_resume_asks_again() {
     let (app, workspace, alice) = blue_only().await;

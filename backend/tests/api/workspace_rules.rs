@@ -97,6 +97,34 @@ async fn concurrent_and_stale_traffic_changes_never_overwrite_silently() {
         stale_request["stale"]["send"]["traffic"],
         json!({ "blue": 90, "green": 10 })
     );
+    // The audit log says who found it stale, what it expected and what it found instead.
+    let stale_events: Vec<(String, Value)> = sqlx::query_as(
+        "select actor, details from audit_events where action = 'change_request.stale'",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("read the audit log");
+    assert_eq!(stale_events.len(), 1, "{stale_events:?}");
+    let (actor, details) = &stale_events[0];
+    assert_eq!(actor, helpers::APPROVER, "the approval that found it stale");
+    assert_eq!(details["change_request_id"], second["id"], "{details}");
+    let share = |split: &Value, name: &str| split["traffic"][name].as_i64().unwrap_or(0);
+    assert_eq!(
+        (
+            share(&details["before"], "blue"),
+            share(&details["before"], "green")
+        ),
+        (100, 0),
+        "expected: {details}"
+    );
+    assert_eq!(
+        (
+            share(&details["found"], "blue"),
+            share(&details["found"], "green")
+        ),
+        (90, 10),
+        "found instead: {details}"
+    );
 
     // The workspace holds exactly the first change.
     let now = traffic(&operator).await;

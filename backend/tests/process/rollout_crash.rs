@@ -96,6 +96,25 @@ fn start(state: &std::path::Path, url: &str, crash: bool) -> Server {
     )
 }
 
+/// Waits for a server life to end and names the crash points that ended it (as it printed
+/// them); a life that ended any other way fails the test.
+fn crash_points_that_ended(server: &mut Server) -> Vec<String> {
+    server.wait();
+    let logs = server.logs();
+    let points: Vec<String> = logs
+        .lines()
+        .filter_map(|line| line.split_once("failpoint ")?.1.split_once(": aborting"))
+        .map(|(point, _)| point)
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        !points.is_empty(),
+        "a server life ended without reaching a crash point:\n{}",
+        tail(&logs)
+    );
+    points
+}
+
 /// Asks for a change as alice and has bob approve it; waits for it to be applied.
 fn approved(alice: &Api, bob: &Api, method: reqwest::Method, path: &str, body: Value) {
     let (status, request) = alice.send(method, path, body).expect("request");
@@ -139,7 +158,7 @@ async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_
             String::from_utf8_lossy(&added.stderr)
         );
     }
-    let (rollout, lives) = tokio::task::spawn_blocking(move || {
+    let (rollout, deaths) = tokio::task::spawn_blocking(move || {
         // Set up blue at 100 % and start the rollout on a server without crash points.
         let calm = start(&path, &url, false);
         let alice = Api::sign_in(&calm.url, "alice").expect("alice");
@@ -172,20 +191,19 @@ async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_
 
         // Now every life of the server ends at the next crash point; bob approves whatever
         // waits. Each restart carries the rollout on from where it was.
-        let mut lives = 0;
+        let mut deaths: Vec<Vec<String>> = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
-            assert!(Instant::now() < deadline, "the rollout did not end across {lives} lives");
-            lives += 1;
+            assert!(Instant::now() < deadline, "the rollout did not end across {} lives", deaths.len() + 1);
             let mut server = start(&path, &url, true);
             let (Some(alice), Some(bob)) = (Api::sign_in(&server.url, "alice"), Api::sign_in(&server.url, "bob")) else {
-                server.wait();
+                deaths.push(crash_points_that_ended(&mut server));
                 continue;
             };
             while server.child.try_wait().ok().flatten().is_none() {
                 let Some(now) = alice.get(&format!("/api/v1/rollouts/{id}")) else { break };
                 match now["state"].as_str() {
-                    Some("succeeded") => return (now, lives),
+                    Some("succeeded") => return (now, deaths),
                     Some("failed" | "paused" | "aborted" | "rolled_back") => panic!("the rollout ended badly: {now}\n{}", tail(&server.logs())),
                     _ => {}
                 }
@@ -194,14 +212,32 @@ async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
-            server.wait();
+            deaths.push(crash_points_that_ended(&mut server));
         }
     })
     .await
     .expect("driver");
+    // Each step's end is committed in a life of its own: the crash point right after that
+    // commit ends the life at once. So exactly 7 lives end at `rollout-step-end` (unless a
+    // write's delayed crash lands in the microseconds between that commit and that point).
+    let ended_at = |point: &str| {
+        deaths
+            .iter()
+            .filter(|d| d.iter().any(|p| p == point))
+            .count()
+    };
+    assert_eq!(ended_at("rollout-step-end"), 7, "{deaths:?}");
+    // The writes' crash points can't be counted exactly: each fires 700 ms after its write
+    // started (so that the write is under way), and when the write and its step's end finish
+    // within those 700 ms, the step end's crash comes first and the write's never fires. Each
+    // write is issued once, so each of them ends at most one life: the deploy and the mirror's
+    // switch-off (`rollout-operation`), the four approved requests (`change-request-operation`).
+    assert!(ended_at("rollout-operation") <= 2, "{deaths:?}");
+    assert!(ended_at("change-request-operation") <= 4, "{deaths:?}");
+    let lives = deaths.len() + 1;
     assert!(
-        lives >= 8,
-        "a crash at each step end and write: {lives} lives"
+        (8..=14).contains(&lives),
+        "a crash at each of 7 step ends and at most at each of 6 writes, then the life that saw the end: {lives} lives, {deaths:?}"
     );
     assert!(
         rollout["steps"]
@@ -277,6 +313,101 @@ async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_
         "mirror on, mirror off, 10 %, 100 %: {writes:?}"
     );
     assert_eq!(writes.len(), 6, "nothing else was written: {writes:?}");
+    let id = rollout["id"].as_str().expect("id");
+    each_audit_event_once(&db.pool, id).await;
     let (verified, said) = audit_verify(&db, state.path());
     assert!(verified, "{said}");
+}
+
+/// Across the crashes, no audit event of rollout `id` was lost or doubled: one start and one
+/// end, one start and one end per step, one create, approve and applied per change request,
+/// and one event per workspace write.
+async fn each_audit_event_once(pool: &sqlx::PgPool, id: &str) {
+    let rollout_events: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select action, details->>'step' from audit_events
+          where details->>'rollout_id' = $1 and action like 'rollout.%' order by id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .expect("the rollout's audit events");
+    let count = |action: &str, step: Option<&str>| {
+        rollout_events
+            .iter()
+            .filter(|(a, s)| a == action && s.as_deref() == step)
+            .count()
+    };
+    assert_eq!(count("rollout.start", None), 1, "{rollout_events:?}");
+    assert_eq!(count("rollout.end", None), 1, "{rollout_events:?}");
+    for step in 0..7 {
+        let step = step.to_string();
+        assert_eq!(
+            count("rollout.step_start", Some(&step)),
+            1,
+            "step {step}: {rollout_events:?}"
+        );
+        assert_eq!(
+            count("rollout.step_end", Some(&step)),
+            1,
+            "step {step}: {rollout_events:?}"
+        );
+    }
+    assert_eq!(
+        rollout_events.len(),
+        2 + 7 * 2,
+        "nothing else: {rollout_events:?}"
+    );
+
+    // The mirror (step 2), the shifts (3 and 5) and blue's delete (6) each asked once.
+    let requests: Vec<(String, i32)> = sqlx::query_as(
+        "select id::text, rollout_step from change_requests
+          where rollout_id = $1::uuid order by rollout_step",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .expect("the rollout's change requests");
+    let steps: Vec<i32> = requests.iter().map(|(_, step)| *step).collect();
+    assert_eq!(
+        steps,
+        [2, 3, 5, 6],
+        "one request per traffic step: {requests:?}"
+    );
+    for (request, step) in &requests {
+        let actions: Vec<String> = sqlx::query_scalar(
+            "select action from audit_events where details->>'change_request_id' = $1 order by id",
+        )
+        .bind(request)
+        .fetch_all(pool)
+        .await
+        .expect("the request's audit events");
+        assert_eq!(
+            actions,
+            [
+                "change_request.create",
+                "change_request.approve",
+                "change_request.applied"
+            ],
+            "step {step}'s request {request}"
+        );
+    }
+
+    // Each workspace write of the rollout ended once, and its end was audited once.
+    let writes: Vec<(String, String, i64)> = sqlx::query_as(
+        "select o.id::text, o.kind,
+                (select count(*) from audit_events a
+                  where a.action = o.kind and a.details->>'operation_id' = o.id::text)
+           from operations o
+          where o.created_at >= (select created_at from rollouts where id = $1::uuid)
+          order by o.created_at",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .expect("the rollout's operations");
+    assert_eq!(writes.len(), 6, "{writes:?}");
+    assert!(
+        writes.iter().all(|(_, _, audited)| *audited == 1),
+        "{writes:?}"
+    );
 }
