@@ -334,6 +334,29 @@ async fn an_abort_during_the_bake_at_ten_percent_restores_blue_and_audits_pause_
     }
     let (_, end) = the_audit_event(&app, &id, "rollout.end").await;
     assert_eq!(end["to"], "aborted", "{end}");
+    // Every started step has its end in the log: the bake ended skipped; the last shift never
+    // started, so it has neither.
+    let ends: Vec<(Value,)> = sqlx::query_as(
+        "select details from audit_events
+          where action = 'rollout.step_end' and details->>'rollout_id' = $1 order by id",
+    )
+    .bind(&id)
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("read the step ends");
+    let ends: Vec<(Value, Value)> = ends
+        .into_iter()
+        .map(|(d,)| (d["step"].clone(), d["state"].clone()))
+        .collect();
+    assert_eq!(
+        ends,
+        vec![
+            (json!(0), json!("succeeded")),
+            (json!(1), json!("succeeded")),
+            (json!(2), json!("succeeded")),
+            (json!(3), json!("skipped")),
+        ]
+    );
     let requests: i64 =
         sqlx::query_scalar("select count(*) from change_requests where rollout_id = $1::uuid")
             .bind(&id)

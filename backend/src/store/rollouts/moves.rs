@@ -72,16 +72,56 @@ pub async fn move_rollout(
         .await?;
     }
     if to.is_terminal() {
-        sqlx::query!(
-            "update rollout_steps set state = 'skipped'
-              where rollout_id = $1 and state in ('pending', 'running', 'waiting_for_approval')",
-            r.id,
-        )
-        .execute(&mut *tx)
-        .await?;
+        skip_the_rest(tx, r).await?;
     }
     announce(tx, r.id).await?;
     Ok(true)
+}
+
+/// A rollout that ended skips the steps it did not finish. A step that had started (its start
+/// is audited) ends here as `skipped`, on the timeline and audited like any other step end, so
+/// the log never shows a start without its end.
+async fn skip_the_rest(tx: &mut PgConnection, r: &RolloutRecord) -> Result<(), StoreError> {
+    let skipped = sqlx::query!(
+        r#"with open as (
+               select index, state from rollout_steps
+                where rollout_id = $1 and state in ('pending', 'running', 'waiting_for_approval')
+                  for update)
+           update rollout_steps s
+              set state = 'skipped',
+                  finished_at = case when open.state = 'pending' then s.finished_at else now() end
+             from open
+            where s.rollout_id = $1 and s.index = open.index
+        returning s.index as "index!", open.state as "from_state!""#,
+        r.id,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for step in skipped {
+        let from = StepState::parse(&step.from_state)
+            .ok_or_else(|| StoreError::conflict("state", "a step in an unknown state"))?;
+        if from == StepState::Pending {
+            continue;
+        }
+        let index = u32::try_from(step.index).unwrap_or_default();
+        let transition = Transition::Step {
+            index,
+            event: StepEvent::Skip,
+            from,
+            to: StepState::Skipped,
+        };
+        timeline(tx, r.id, None, &transition, None, None).await?;
+        let kind = r.plan.steps.get(index as usize).map(|s| s.kind());
+        record(
+            tx,
+            crate::bootstrap::SYSTEM_ACTOR,
+            AuditAction::RolloutStepEnd,
+            &r.endpoint,
+            json!({ "rollout_id": r.id, "step": index, "kind": kind, "state": StepState::Skipped, "error": null }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// What else a step's move stores.
