@@ -80,7 +80,7 @@ pub(super) async fn watch(
             roll_back(ctx, r, index, &report, GateDecision::Failed, None).await
         }
         Outcome::Pass if over => {
-            let mut tx = ctx.pool.begin().await?;
+            let mut tx = store::begin(&ctx.pool, r.id).await?;
             gates::save_check(&mut tx, r, index, &report, true, None).await?;
             gates::record_decision(&mut tx, r, index, GateDecision::Passed, &report, None).await?;
             tx.commit().await?;
@@ -89,7 +89,7 @@ pub(super) async fn watch(
         Outcome::Marginal if over => ask(ctx, r, index, &report).await,
         Outcome::Inconclusive if out_of_patience => ask(ctx, r, index, &report).await,
         _ => {
-            let mut tx = ctx.pool.begin().await?;
+            let mut tx = store::begin(&ctx.pool, r.id).await?;
             gates::save_check(&mut tx, r, index, &report, false, None).await?;
             tx.commit().await?;
             let left = (end - now).to_std().unwrap_or(JUDGE_EVERY);
@@ -111,7 +111,7 @@ async fn roll_back(
     request: Option<Uuid>,
 ) -> Result<GateNext, RolloutError> {
     let reason = format!("step {}: {}", index + 1, report.summary());
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = store::begin(&ctx.pool, r.id).await?;
     if store::move_rollout(
         &mut tx,
         r,
@@ -156,7 +156,7 @@ async fn ask(
         rollout: Some((r.id, index)),
         at_least: 1,
     };
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = store::begin(&ctx.pool, r.id).await?;
     let asked = requests::create_in(&mut tx, &new).await?.summary.id;
     gates::save_check(&mut tx, r, index, report, true, Some(asked)).await?;
     gates::record_decision(
@@ -190,7 +190,7 @@ async fn approver(
         ChangeRequestState::Pending | ChangeRequestState::Approved => Ok(GateNext::Wait(WAIT)),
         ChangeRequestState::Applied => {
             if r.state == RolloutState::WaitingForApproval {
-                let mut tx = ctx.pool.begin().await?;
+                let mut tx = store::begin(&ctx.pool, r.id).await?;
                 if store::move_rollout(&mut tx, r, r.state, RolloutEvent::Approved, None, None)
                     .await?
                 {
@@ -210,7 +210,7 @@ async fn approver(
         }
         // A pause or an abort withdrew it; once resumed, the gate judges again.
         ChangeRequestState::Cancelled => {
-            let mut tx = ctx.pool.begin().await?;
+            let mut tx = store::begin(&ctx.pool, r.id).await?;
             gates::save_check(&mut tx, r, index, &stored.report, false, None).await?;
             tx.commit().await?;
             Ok(GateNext::Wait(Duration::ZERO))

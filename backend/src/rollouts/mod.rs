@@ -109,7 +109,7 @@ pub async fn act(
     event: RolloutEvent,
     reason: Option<&str>,
 ) -> Result<(), RolloutError> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = store::begin(&ctx.pool, id).await?;
     let rollout = store::load(&mut tx, id)
         .await?
         .ok_or(RolloutError::NotFound)?;

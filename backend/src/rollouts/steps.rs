@@ -41,7 +41,7 @@ pub(super) async fn tick(ctx: &Context, id: Uuid) -> Result<Duration, RolloutErr
         .ok_or(RolloutError::NotFound)?;
     match rollout.state {
         RolloutState::Pending => {
-            let mut tx = ctx.pool.begin().await?;
+            let mut tx = store::begin(&ctx.pool, rollout.id).await?;
             store::move_rollout(
                 &mut tx,
                 &rollout,
@@ -68,7 +68,7 @@ async fn step(ctx: &Context, r: &RolloutRecord) -> Result<Duration, RolloutError
         ));
     };
     if step.state == StepState::Pending {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = store::begin(&ctx.pool, r.id).await?;
         store::move_step(
             &mut tx,
             r,
@@ -122,7 +122,7 @@ async fn succeed(
     r: &RolloutRecord,
     step: &StepRecord,
 ) -> Result<Duration, RolloutError> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = store::begin(&ctx.pool, r.id).await?;
     store::move_step(
         &mut tx,
         r,
@@ -158,7 +158,7 @@ async fn fail(
     step: &StepRecord,
     why: &str,
 ) -> Result<Duration, RolloutError> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = store::begin(&ctx.pool, r.id).await?;
     store::move_step(
         &mut tx,
         r,
@@ -220,7 +220,7 @@ async fn deploy(
                 Some(&r.new_deployment),
             )
             .request(json!({ "rollout_id": r.id, "deployment": new_deployment::recorded(&r.deployment) }));
-            let mut tx = ctx.pool.begin().await?;
+            let mut tx = store::begin(&ctx.pool, r.id).await?;
             let started = ctx.operations.insert(&mut tx, &job).await?;
             store::note_step(&mut tx, r, step.index, Some(started.id), None).await?;
             tx.commit().await?;
@@ -349,7 +349,7 @@ async fn traffic_step(
             rollout: Some((r.id, step.index)),
             at_least: required_approvals(plan_step, 1),
         };
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = store::begin(&ctx.pool, r.id).await?;
         let asked = requests::create_in(&mut tx, &new).await?;
         store::move_step(
             &mut tx,
@@ -371,7 +371,7 @@ async fn traffic_step(
         .await?
         .ok_or(RolloutError::NotFound)?;
     let lapsed = |event| async move {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = store::begin(&ctx.pool, r.id).await?;
         store::move_step(
             &mut tx,
             r,
@@ -397,7 +397,7 @@ async fn traffic_step(
         ChangeRequestState::Pending | ChangeRequestState::Approved => Ok(WAIT),
         ChangeRequestState::Applied => {
             if step.state == StepState::WaitingForApproval {
-                let mut tx = ctx.pool.begin().await?;
+                let mut tx = store::begin(&ctx.pool, r.id).await?;
                 store::move_step(
                     &mut tx,
                     r,
@@ -443,7 +443,7 @@ async fn applied(
         return succeed(ctx, r, step).await;
     };
     let Some(since) = step.applied_at else {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = store::begin(&ctx.pool, r.id).await?;
         store::note_step(&mut tx, r, step.index, None, Some(Utc::now())).await?;
         tx.commit().await?;
         return Ok(NOW);
@@ -525,7 +525,7 @@ async fn restore_split(
         "mirror_traffic": target.mirror_traffic,
         "why": why,
     }));
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = store::begin(&ctx.pool, r.id).await?;
     let started = ctx.operations.insert(&mut tx, &job).await?;
     match for_ {
         RestoreFor::Step(index) => {
@@ -561,7 +561,7 @@ async fn restore(ctx: &Context, r: &RolloutRecord) -> Result<Duration, RolloutEr
     }
     let live = live_split(&ctx.workspace, &r.endpoint).await?;
     if live.same_effect(&r.known_good) {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = store::begin(&ctx.pool, r.id).await?;
         store::move_rollout(&mut tx, r, r.state, RolloutEvent::Restored, None, None).await?;
         tx.commit().await?;
         return Ok(IDLE);

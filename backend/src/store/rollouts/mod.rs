@@ -92,6 +92,21 @@ fn db_index(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
+/// Begins a transaction that changes rollout `id`, holding the rollout's row first. Every such
+/// transaction takes the row before anything else — before the audit log's lock in particular —
+/// so a person's move and the executor's tick queue behind each other instead of deadlocking
+/// (each used to take the two locks in its own order: an abort during a step's end failed).
+pub async fn begin(
+    pool: &PgPool,
+    id: Uuid,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query_scalar!("select id from rollouts where id = $1 for update", id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// Stores a new pending rollout with one pending row per step, audited as `rollout.start`.
 /// A second active rollout on the endpoint is a `Conflict` (the database's unique index).
 pub async fn create(pool: &PgPool, new: &NewRollout) -> Result<Uuid, StoreError> {
