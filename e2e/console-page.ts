@@ -1,4 +1,4 @@
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect, type Browser, type Locator, type Page } from '@playwright/test';
 
 /** The console as a person sees it: the sign-in form and the top bar. */
 export class ConsolePage {
@@ -54,4 +54,14 @@ export class ConsolePage {
     await this.signIn(account.name, account.password);
     await expect(this.currentUser).toHaveText(account.name);
   }
+}
+
+/** A browser of its own, signed in as `account`, with the live feed connected. */
+export async function signedIn(browser: Browser, account: { name: string; password: string }) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const console = new ConsolePage(page);
+  await console.signInAs(account);
+  await expect(page.getByTestId('live-feed')).toHaveAttribute('data-connected', 'true');
+  return { context, page, console };
 }

@@ -1,8 +1,8 @@
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { ADMIN, APPROVER, OPERATOR, VIEWER } from '../accounts';
 import { ApiClient, uniqueName } from '../api-client';
 import { ApprovalsPage } from '../approvals-page';
-import { ConsolePage } from '../console-page';
+import { ConsolePage, signedIn } from '../console-page';
 import { EndpointPage } from '../endpoint-page';
 
 let api: ApiClient;
@@ -23,15 +23,6 @@ test.afterAll(async () => {
   await api.dispose();
 });
 
-/** A browser of its own, signed in as `account`, with the live feed connected. */
-async function signedIn(browser: Browser, account: { name: string; password: string }) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const console = new ConsolePage(page);
-  await console.signInAs(account);
-  await expect(page.getByTestId('live-feed')).toHaveAttribute('data-connected', 'true');
-  return { context, page, console };
-}
 
 test('a rejection with a comment ends the request, in both browsers, without a reload', async ({ browser }) => {
   test.setTimeout(90_000);

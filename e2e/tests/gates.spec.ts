@@ -1,7 +1,7 @@
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { APPROVER, OPERATOR } from '../accounts';
 import { ApiClient, uniqueName } from '../api-client';
-import { ConsolePage } from '../console-page';
+import { signedIn } from '../console-page';
 import { RolloutPage } from '../rollout-page';
 
 // The rollout's steps: deploy, smoke test, a gated mirror, shift to 100 %.
@@ -19,14 +19,6 @@ test.afterAll(async () => {
   await api.dispose();
 });
 
-async function signedIn(browser: Browser, account: { name: string; password: string }) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const console = new ConsolePage(page);
-  await console.signInAs(account);
-  await expect(page.getByTestId('live-feed')).toHaveAttribute('data-connected', 'true');
-  return { context, page, console };
-}
 
 /** Clients calling the endpoint steadily, through the API's test call, until stopped. */
 function steadyLoad(endpoint: string): { stop: () => Promise<number> } {
@@ -110,7 +102,6 @@ test('under steady load a failing green fails its mirror gate and rolls back by 
     await expect(card).toHaveAttribute('data-outcome', 'fail');
   }
 
-  if (process.env.GATE_SHOT) await carolView.step(MIRROR).getByTestId('gate-card').screenshot({ path: process.env.GATE_SHOT });
   const traffic = await api.get(`/api/v1/endpoints/${name}/traffic`);
   expect(traffic.traffic.blue).toBe(100);
   expect(Object.values(traffic.mirror_traffic).filter((share) => share !== 0)).toEqual([]);

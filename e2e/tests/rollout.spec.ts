@@ -1,8 +1,8 @@
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { APPROVER, OPERATOR, VIEWER } from '../accounts';
 import { ApiClient, uniqueName } from '../api-client';
 import { ApprovalsPage } from '../approvals-page';
-import { ConsolePage } from '../console-page';
+import { signedIn } from '../console-page';
 import { EndpointPage } from '../endpoint-page';
 import { fits, RolloutPage, RolloutsPanel, unlabelledOrUnhooked } from '../rollout-page';
 
@@ -24,15 +24,6 @@ test.afterAll(async () => {
   await api.dispose();
 });
 
-/** A browser of its own, signed in as `account`, with the live feed connected. */
-async function signedIn(browser: Browser, account: { name: string; password: string }) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const console = new ConsolePage(page);
-  await console.signInAs(account);
-  await expect(page.getByTestId('live-feed')).toHaveAttribute('data-connected', 'true');
-  return { context, page, console };
-}
 
 /** An endpoint whose blue deployment (v1) takes all live traffic, set up through the API. */
 async function blueEndpoint(): Promise<string> {
