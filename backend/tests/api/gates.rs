@@ -219,6 +219,10 @@ async fn a_good_green_passes_and_the_prediction_diff_measures_how_it_differs() {
     assert_eq!(check["report"]["granularity"], "per_request");
     let agreement = &check["report"]["agreement"];
     let compared = agreement["requests"].as_u64().expect("requests");
+    println!(
+        "v2 vs v1 over the mirror window: score {}, agreement {agreement}",
+        check["report"]["judgement"]["score"]
+    );
     assert!(compared >= 50, "{agreement}");
     assert!(
         agreement["share"].as_f64().expect("share") < 1.0,
