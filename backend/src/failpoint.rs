@@ -2,6 +2,19 @@
 //! (comma-separated), the process aborts the first time it reaches one of them: no destructors,
 //! no graceful stop, as `kill -9` would end it. Unset (always, outside those tests), reaching a
 //! point costs one cached lookup.
+//!
+//! The points, and how often a rollout reaches each. A test that restarts the server with the
+//! same points after every crash needs no counter: each point is reached once per step or per
+//! write, and a restarted process carries on past it without reaching it again.
+//! - `rollout-step-end`: right after a rollout step's end is committed; once per step.
+//! - `operation-write-done`: in `OperationRunner::run`, once the workspace has answered a
+//!   write (and its progress is stored) but before the operation's end is; once per write, as
+//!   only the process that issued the write reaches it (the process that takes the operation
+//!   up afterwards follows it in the workspace and has no crash point).
+//! - `rollout-operation`, `change-request-operation`: 700 ms after a rollout step or an approved
+//!   change request started its workspace write, so that a slow write (a deploy) dies while
+//!   the workspace is still at it. Whichever of this and `operation-write-done` comes first
+//!   ends the life, so with both configured each write ends exactly one life mid-operation.
 
 use std::time::Duration;
 

@@ -273,6 +273,11 @@ impl OperationRunner {
         self.running.spawn(async move {
             let new = job.operation;
             let outcome = runner.observe(id, work()).await;
+            // The workspace has answered and every report is stored, but the end is not: a
+            // process that dies here leaves the write in effect and the operation running,
+            // for a live process to take up (`take_up`, which has no crash point, so the
+            // write is crashed once, in the process that issued it).
+            crate::failpoint::hit("operation-write-done");
             let (result, after) = match outcome {
                 Ok(after) => (Ok(()), after),
                 Err(err) => {

@@ -8,7 +8,16 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const ENDPOINT: &str = "crash-roll";
-const CRASH_POINTS: &str = "rollout-step-end,rollout-operation,change-request-operation";
+/// The step boundaries and each write's two mid-operation points (`backend/src/failpoint.rs`):
+/// 700 ms into the write, and once the workspace answered it but before its end is stored.
+const CRASH_POINTS: &str =
+    "rollout-step-end,rollout-operation,change-request-operation,operation-write-done";
+/// The points that end a life while one of the rollout's workspace writes is in flight.
+const WRITE_POINTS: [&str; 3] = [
+    "rollout-operation",
+    "change-request-operation",
+    "operation-write-done",
+];
 
 /// A signed-in user of one server life; every call tolerates the server dying under it.
 struct Api {
@@ -97,10 +106,18 @@ fn start(state: &std::path::Path, url: &str, crash: bool) -> Server {
 }
 
 /// Waits for a server life to end and names the crash points that ended it (as it printed
-/// them); a life that ended any other way fails the test.
+/// them); a life that ended any other way (no crash point printed, or not by the abort a crash
+/// point makes) fails the test.
 fn crash_points_that_ended(server: &mut Server) -> Vec<String> {
-    server.wait();
+    use std::os::unix::process::ExitStatusExt;
+    let status = server.wait();
     let logs = server.logs();
+    assert_eq!(
+        status.signal(),
+        Some(6),
+        "a server life ended other than by a crash point's abort ({status}):\n{}",
+        tail(&logs)
+    );
     let points: Vec<String> = logs
         .lines()
         .filter_map(|line| line.split_once("failpoint ")?.1.split_once(": aborting"))
@@ -218,26 +235,44 @@ async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_
     .await
     .expect("driver");
     // Each step's end is committed in a life of its own: the crash point right after that
-    // commit ends the life at once. So exactly 7 lives end at `rollout-step-end` (unless a
-    // write's delayed crash lands in the microseconds between that commit and that point).
-    let ended_at = |point: &str| {
+    // commit ends the life at once. So exactly 7 lives end at `rollout-step-end`.
+    let ended_at = |points: &[&str]| {
         deaths
             .iter()
-            .filter(|d| d.iter().any(|p| p == point))
+            .filter(|d| d.iter().any(|p| points.contains(&p.as_str())))
             .count()
     };
-    assert_eq!(ended_at("rollout-step-end"), 7, "{deaths:?}");
-    // The writes' crash points can't be counted exactly: each fires 700 ms after its write
-    // started (so that the write is under way), and when the write and its step's end finish
-    // within those 700 ms, the step end's crash comes first and the write's never fires. Each
-    // write is issued once, so each of them ends at most one life: the deploy and the mirror's
-    // switch-off (`rollout-operation`), the four approved requests (`change-request-operation`).
-    assert!(ended_at("rollout-operation") <= 2, "{deaths:?}");
-    assert!(ended_at("change-request-operation") <= 4, "{deaths:?}");
-    let lives = deaths.len() + 1;
+    assert_eq!(ended_at(&["rollout-step-end"]), 7, "{deaths:?}");
+    // Each of the 6 writes (the deploy, mirror on and off, 10 %, 100 %, blue's delete) ends
+    // exactly one life while its operation is in flight: 700 ms into the write when it is still
+    // at the workspace by then (`rollout-operation` for the deploy and the mirror's switch-off,
+    // `change-request-operation` for the four approved requests), otherwise the moment the
+    // workspace has answered it, before its end is stored (`operation-write-done`). Which of
+    // the two fires depends on the write's speed; that exactly one does, does not. The process
+    // that takes the operation up has no crash point, so no write is crashed twice.
+    assert_eq!(ended_at(&WRITE_POINTS), 6, "{deaths:?}");
+    assert!(ended_at(&["rollout-operation"]) <= 2, "{deaths:?}");
+    assert!(ended_at(&["change-request-operation"]) <= 4, "{deaths:?}");
+    // No life ends at both a step end and a write.
     assert!(
-        (8..=14).contains(&lives),
-        "a crash at each of 7 step ends and at most at each of 6 writes, then the life that saw the end: {lives} lives, {deaths:?}"
+        deaths.iter().all(|d| {
+            let write = d.iter().any(|p| WRITE_POINTS.contains(&p.as_str()));
+            let step = d.iter().any(|p| p == "rollout-step-end");
+            write != step
+        }),
+        "{deaths:?}"
+    );
+    let lives = deaths.len() + 1;
+    assert_eq!(
+        lives, 14,
+        "a crash at each of 7 step ends and in each of 6 writes, then the life that saw the end: {deaths:?}"
+    );
+    eprintln!(
+        "lives: {lives}; ended at rollout-step-end {}, rollout-operation {}, change-request-operation {}, operation-write-done {}: {deaths:?}",
+        ended_at(&["rollout-step-end"]),
+        ended_at(&["rollout-operation"]),
+        ended_at(&["change-request-operation"]),
+        ended_at(&["operation-write-done"]),
     );
     assert!(
         rollout["steps"]
@@ -392,11 +427,14 @@ async fn each_audit_event_once(pool: &sqlx::PgPool, id: &str) {
         );
     }
 
-    // Each workspace write of the rollout ended once, and its end was audited once.
-    let writes: Vec<(String, String, i64)> = sqlx::query_as(
+    // Each workspace write of the rollout ended once, and its end was audited once; and each
+    // was taken up once by a later life, its own having died while it was in flight.
+    let writes: Vec<(String, String, i64, i64)> = sqlx::query_as(
         "select o.id::text, o.kind,
                 (select count(*) from audit_events a
-                  where a.action = o.kind and a.details->>'operation_id' = o.id::text)
+                  where a.action = o.kind and a.details->>'operation_id' = o.id::text),
+                (select count(*) from jsonb_array_elements(o.progress) p
+                  where p::text like '%Greenlight stopped while this operation ran%')
            from operations o
           where o.created_at >= (select created_at from rollouts where id = $1::uuid)
           order by o.created_at",
@@ -407,7 +445,11 @@ async fn each_audit_event_once(pool: &sqlx::PgPool, id: &str) {
     .expect("the rollout's operations");
     assert_eq!(writes.len(), 6, "{writes:?}");
     assert!(
-        writes.iter().all(|(_, _, audited)| *audited == 1),
+        writes.iter().all(|(_, _, audited, _)| *audited == 1),
         "{writes:?}"
+    );
+    assert!(
+        writes.iter().all(|(_, _, _, taken_up)| *taken_up == 1),
+        "each write crashed in flight once, and was taken up once: {writes:?}"
     );
 }
