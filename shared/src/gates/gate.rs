@@ -4,11 +4,11 @@
 //! is [`super::config`].
 
 pub use super::config::{Gate, GateMetric, GateRule, KEPT_SAMPLES, MAX_MIN_SAMPLES};
-use super::judge::{
-    judge, Judgement, MetricRule, Samples, Statistic, Thresholds, Tolerance, Verdict,
-};
+use super::judge::{judge, Judgement, MetricRule, Samples, Statistic, Thresholds, Tolerance};
 use super::predictions::{agreement, answer, Agreement, NumberTolerance};
-use super::window::{is_model_error, is_throttled, AnswerPair, TrafficSamples, WindowSamples};
+use super::window::{
+    is_model_error, is_throttled, AnswerPair, DeploymentSamples, TrafficSamples, WindowSamples,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -67,62 +67,6 @@ pub struct GateReport {
     /// mirrors nothing.
     pub agreement: Option<Agreement>,
     pub series: Vec<MetricSeries>,
-}
-
-impl GateReport {
-    /// Whether a critical metric of `gate` failed: the gate fails whatever the rest shows, so
-    /// the rollout rolls back at once instead of serving a broken model to the window's end.
-    pub fn failed_critically(&self, gate: &Gate) -> bool {
-        gate.rules
-            .iter()
-            .filter(|rule| rule.critical && !rule.report_only)
-            .any(|rule| {
-                self.judgement.metrics.iter().any(|m| {
-                    m.name == rule.metric.as_str()
-                        && matches!(m.verdict, Verdict::High | Verdict::Low)
-                })
-            })
-    }
-
-    /// One line for a timeline, an audit event or a change request: the outcome, the score and
-    /// the metrics that did not pass.
-    pub fn summary(&self) -> String {
-        let outcome = self.judgement.outcome.as_str();
-        let score = self
-            .judgement
-            .score
-            .map_or_else(|| "no score".to_owned(), |s| format!("score {s:.0}"));
-        let failing: Vec<String> = self
-            .judgement
-            .metrics
-            .iter()
-            .filter(|m| matches!(m.verdict, Verdict::High | Verdict::Low))
-            .map(|m| {
-                let value =
-                    |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
-                format!(
-                    "{} {} vs {}",
-                    m.name,
-                    value(m.experiment_value),
-                    value(m.control_value)
-                )
-            })
-            .collect();
-        if failing.is_empty() {
-            format!("gate {outcome} ({score})")
-        } else {
-            format!("gate {outcome} ({score}; {})", failing.join(", "))
-        }
-    }
-
-    /// The report without the differing answers' samples: they hold callers' requests, so
-    /// the audit log and viewers get the numbers only.
-    pub fn without_samples(mut self) -> Self {
-        if let Some(agreement) = &mut self.agreement {
-            agreement.samples.clear();
-        }
-        self
-    }
 }
 
 /// One side's samples of each metric, and its request counts.
@@ -189,6 +133,22 @@ impl Side {
     }
 }
 
+/// Green's samples of the judged `traffic`. Azure Monitor does not tell mirrored copies from
+/// live requests (a mirror deployment's requests count as its own): where the window has
+/// per-minute series and no mirrored ones, green's own series are its mirrored traffic — during
+/// a mirror step green takes no live traffic (a plan rule), so all it served were the copies.
+fn judged(green: &DeploymentSamples, traffic: JudgedTraffic) -> &TrafficSamples {
+    match (traffic, &green.mirrored, &green.live) {
+        (
+            JudgedTraffic::Mirrored,
+            TrafficSamples::PerMinute(copies),
+            TrafficSamples::PerMinute(_),
+        ) if copies.is_empty() => &green.live,
+        (JudgedTraffic::Mirrored, _, _) => &green.mirrored,
+        (JudgedTraffic::Live, _, _) => &green.live,
+    }
+}
+
 /// Judges `experiment` (green) against `control` (blue) over `window`: green's `traffic`
 /// against blue's live traffic.
 pub fn evaluate(
@@ -202,10 +162,8 @@ pub fn evaluate(
     let blue = window.deployments.get(control).unwrap_or(&empty);
     let green = window.deployments.get(experiment).unwrap_or(&empty);
     let control_side = Side::of(&blue.live);
-    let experiment_side = Side::of(match traffic {
-        JudgedTraffic::Mirrored => &green.mirrored,
-        JudgedTraffic::Live => &green.live,
-    });
+    let experiment_samples = judged(green, traffic);
+    let experiment_side = Side::of(experiment_samples);
     let pairs: Option<Vec<&AnswerPair>> = match (traffic, &window.pairs) {
         (JudgedTraffic::Mirrored, Some(pairs)) => Some(
             pairs
@@ -277,10 +235,7 @@ pub fn evaluate(
             super::series::of(
                 r.metric,
                 &blue.live,
-                match traffic {
-                    JudgedTraffic::Mirrored => &green.mirrored,
-                    JudgedTraffic::Live => &green.live,
-                },
+                experiment_samples,
                 window.start_ms,
                 window.end_ms,
             )
@@ -546,5 +501,41 @@ mod tests {
         assert_eq!(verdict(&report, GateMetric::PredictionAgreement), None);
         assert_eq!(report.series.len(), 4);
         assert_eq!(report.series[0].points.len(), 40);
+
+        // A mirror step on Azure: Monitor counts green's copies as its own requests (the
+        // window's mirrored series are empty), so they are what the mirror gate judges.
+        if let Some(green) = window.deployments.get_mut("green") {
+            green.mirrored = TrafficSamples::PerMinute(Vec::new());
+        }
+        let mirrored = evaluate(
+            &Gate::default(),
+            &window,
+            "blue",
+            "green",
+            JudgedTraffic::Mirrored,
+        );
+        assert_eq!(mirrored.experiment_requests, 40 * 100);
+        assert_eq!(mirrored.judgement.outcome, Outcome::Fail);
+        assert_eq!(mirrored.series[0].points.len(), 40);
+    }
+
+    #[test]
+    fn local_mirrored_samples_are_judged_as_they_are_even_when_empty() {
+        let mut window = mirror_window(Vec::new(), Vec::new());
+        if let Some(green) = window.deployments.get_mut("green") {
+            green.live = TrafficSamples::PerRequest(requests(60, 5.0, 0, 0));
+        }
+        let report = evaluate(
+            &Gate::default(),
+            &window,
+            "blue",
+            "green",
+            JudgedTraffic::Mirrored,
+        );
+        assert_eq!(
+            report.experiment_requests, 0,
+            "green's live requests are not its mirror"
+        );
+        assert_eq!(report.judgement.outcome, Outcome::Inconclusive);
     }
 }

@@ -4,13 +4,15 @@
 //! does so its answers can be checked against SciPy's; [`predictions`] compares green's answers
 //! to mirrored requests with blue's answers to the same requests; [`window`] is what a
 //! workspace reports of a window's traffic; [`gate`] is a step's gate and [`gate::evaluate`]
-//! turns a window into the report the executor acts on and the console draws ([`series`]).
+//! turns a window into the report the executor acts on and the console draws ([`series`]);
+//! [`report`] reads a report off for the executor, the audit log and the console.
 
 pub mod config;
 pub mod gate;
 pub mod judge;
 pub mod mann_whitney;
 pub mod predictions;
+pub mod report;
 pub mod series;
 pub mod window;
 
