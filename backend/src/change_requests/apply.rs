@@ -15,12 +15,21 @@ use uuid::Uuid;
 /// A job and the work it does, not started yet.
 pub(super) struct Prepared {
     pub job: Job,
-    change: Change,
+    work: Work,
     endpoint: EndpointName,
     before: TrafficSplit,
     client: Arc<ArmClient>,
 }
 
+/// The workspace call an applied change makes.
+enum Work {
+    Traffic(TrafficSplit),
+    DeleteDeployment(shared::DeploymentName),
+    DeleteEndpoint,
+}
+
+/// The operation that applies `change`; `None` for a change that makes no workspace call (a
+/// gate's pass, applied as it is approved).
 pub(super) fn job(
     ctx: &Context,
     request_id: Uuid,
@@ -29,16 +38,20 @@ pub(super) fn job(
     before: &TrafficSplit,
     requester: &Username,
     approvers: &[Username],
-) -> Prepared {
-    let (kind, deployment) = match change {
-        Change::Traffic { .. } => (OperationKind::TrafficChange, None),
-        Change::DeleteDeployment { deployment } => {
-            (OperationKind::DeploymentDelete, Some(deployment))
-        }
-        Change::DeleteEndpoint => (OperationKind::EndpointDelete, None),
-        // Never reaches here (`pass_gate` applies it without an operation); a traffic
-        // operation changing nothing is the harmless reading if it ever did.
-        Change::PassGate { .. } => (OperationKind::TrafficChange, None),
+) -> Option<Prepared> {
+    let (kind, deployment, work) = match change {
+        Change::Traffic { after } => (
+            OperationKind::TrafficChange,
+            None,
+            Work::Traffic(after.clone()),
+        ),
+        Change::DeleteDeployment { deployment } => (
+            OperationKind::DeploymentDelete,
+            Some(deployment),
+            Work::DeleteDeployment(deployment.clone()),
+        ),
+        Change::DeleteEndpoint => (OperationKind::EndpointDelete, None, Work::DeleteEndpoint),
+        Change::PassGate { .. } => return None,
     };
     let mut request = json!({
         "change_request_id": request_id,
@@ -51,13 +64,13 @@ pub(super) fn job(
     let job = Job::new(kind, requester.as_str(), endpoint, deployment)
         .before(json!(before))
         .request(request);
-    Prepared {
+    Some(Prepared {
         job,
-        change: change.clone(),
+        work,
         endpoint: endpoint.clone(),
         before: before.clone(),
         client: Arc::clone(&ctx.workspace),
-    }
+    })
 }
 
 impl Prepared {
@@ -65,14 +78,14 @@ impl Prepared {
     pub fn start(self, runner: &OperationRunner, id: Uuid) {
         let Prepared {
             job,
-            change,
+            work,
             endpoint,
             before,
             client,
         } = self;
         runner.run(id, job, move || async move {
-            match change {
-                Change::Traffic { after } => {
+            match work {
+                Work::Traffic(after) => {
                     let updated = client
                         .update_traffic(
                             &endpoint,
@@ -83,15 +96,14 @@ impl Prepared {
                         .await?;
                     Ok(json!(TrafficState::of(&updated)))
                 }
-                Change::DeleteDeployment { deployment } => {
+                Work::DeleteDeployment(deployment) => {
                     client.delete_deployment(&endpoint, &deployment).await?;
                     Ok(Value::Null)
                 }
-                Change::DeleteEndpoint => {
+                Work::DeleteEndpoint => {
                     client.delete_endpoint(&endpoint).await?;
                     Ok(Value::Null)
                 }
-                Change::PassGate { .. } => Ok(Value::Null),
             }
         });
     }

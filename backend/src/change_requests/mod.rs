@@ -143,10 +143,7 @@ async fn apply_in(
     applying: Applying<'_>,
     break_glass: Option<(&shared::Username, &str)>,
 ) -> Result<ChangeRequestDetail, ChangeError> {
-    if let Change::PassGate { .. } = applying.change {
-        return pass_gate(tx, applying, break_glass).await;
-    }
-    let job = apply::job(
+    let prepared = apply::job(
         ctx,
         applying.id,
         applying.change,
@@ -155,6 +152,9 @@ async fn apply_in(
         applying.requester,
         applying.approvers,
     );
+    let Some(job) = prepared else {
+        return pass_gate(tx, applying, break_glass).await;
+    };
     let operation = ctx.operations.insert(&mut tx, &job.job).await?;
     store::transition(
         &mut tx,
@@ -178,7 +178,7 @@ async fn apply_in(
     Ok(detail)
 }
 
-/// A gate's request needs no workspace call: approving it applies it at once (the rollout's
+/// A change with no workspace call (a gate's pass): approving it applies it at once (the rollout's
 /// executor sees it applied and lets the rollout continue), audited as any applied request.
 async fn pass_gate(
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,

@@ -43,12 +43,10 @@ async fn detail(state: &AppState, id: Uuid, role: Role) -> Result<RolloutDetail,
         .ok_or(ApiError::NotFound)?;
     if !role.allows(Role::Operator) {
         for step in &mut found.steps {
-            if let Some(check) = step.gate.take() {
-                step.gate = Some(GateCheck {
-                    report: check.report.without_samples(),
-                    ..check
-                });
-            }
+            step.gate = step.gate.take().map(|check| GateCheck {
+                report: check.report.without_samples(),
+                ..check
+            });
         }
     }
     Ok(found)

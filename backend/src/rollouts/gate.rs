@@ -6,6 +6,7 @@
 //! the rollout's starter approves to continue, or rejects to roll back. Every decision is
 //! audited with the report in the transaction that acts on it.
 
+use super::steps::later;
 use super::RolloutError;
 use crate::change_requests::{live_split, Context};
 use crate::store::change_requests::{self as requests, NewChangeRequest};
@@ -58,9 +59,7 @@ pub(super) async fn watch(
         };
     }
     let now = Utc::now();
-    let after =
-        |d: Duration| w.since + chrono::Duration::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
-    let end = after(w.duration);
+    let end = later(w.since, w.duration);
     let window = ctx
         .workspace
         .window_samples(&r.endpoint, w.since, now)
@@ -73,8 +72,7 @@ pub(super) async fn watch(
         w.traffic,
     );
     let over = now >= end;
-    let out_of_patience = now
-        >= end + chrono::Duration::from_std(w.gate.patience.0).unwrap_or(chrono::TimeDelta::MAX);
+    let out_of_patience = now >= later(end, w.gate.patience.0);
     match report.judgement.outcome {
         Outcome::Fail if over || report.failed_critically(w.gate) => {
             roll_back(ctx, r, index, &report, GateDecision::Failed, None).await

@@ -113,8 +113,19 @@ async fn step(ctx: &Context, r: &RolloutRecord) -> Result<Duration, RolloutError
 
 /// How long until `duration` after `since` has passed; `None` once it has.
 fn remaining(since: chrono::DateTime<Utc>, duration: Duration) -> Option<Duration> {
-    let until = since + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
-    (until - Utc::now()).to_std().ok().filter(|d| !d.is_zero())
+    (later(since, duration) - Utc::now())
+        .to_std()
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// `duration` after `at`; the end of time where that is past what a date can hold (adding
+/// `TimeDelta::MAX` to a date panics).
+pub(super) fn later(at: chrono::DateTime<Utc>, duration: Duration) -> chrono::DateTime<Utc> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
 }
 
 async fn succeed(

@@ -69,19 +69,31 @@ pub async fn check(
     rollout: Uuid,
     step: u32,
 ) -> sqlx::Result<Option<StoredCheck>> {
-    Ok(checks(conn, rollout).await?.remove(&step))
+    Ok(read(conn, rollout, Some(step)).await?.remove(&step))
 }
 
-/// Every gated step's latest judgement, by step index. A report this version can't read (a
-/// newer version wrote it) is left out rather than failing the whole rollout's view.
+/// Every gated step's latest judgement, by step index.
 pub async fn checks(
     conn: &mut PgConnection,
     rollout: Uuid,
 ) -> sqlx::Result<BTreeMap<u32, StoredCheck>> {
+    read(conn, rollout, None).await
+}
+
+/// The judgements of rollout `rollout` (of step `only`, if given: the executor reads one step's
+/// every few seconds and need not decode the others' reports). A report this version can't
+/// read (a newer version wrote it) is left out rather than failing the whole rollout's view.
+async fn read(
+    conn: &mut PgConnection,
+    rollout: Uuid,
+    only: Option<u32>,
+) -> sqlx::Result<BTreeMap<u32, StoredCheck>> {
     let rows = sqlx::query!(
         "select step_index, judged_at, decided, change_request_id, report
-           from rollout_gate_checks where rollout_id = $1",
+           from rollout_gate_checks
+          where rollout_id = $1 and ($2::integer is null or step_index = $2)",
         rollout,
+        only.map(db_index),
     )
     .fetch_all(&mut *conn)
     .await?;
