@@ -142,18 +142,7 @@ async fn a_rollout_shows_variable_names_never_values() {
     let (app, workspace) = spawn_app_with_workspace().await;
     let operator = app.signed_in("olga", Role::Operator).await;
     let viewer = app.signed_in("vic", Role::Viewer).await;
-    operator
-        .create_endpoint_with(ENDPOINT, &[deployment("blue", "regression-v1")])
-        .await;
-    let path = format!("/api/v1/endpoints/{ENDPOINT}/traffic");
-    let (_, current) = operator.get(&path).await;
-    app.approved(
-        &operator,
-        Method::PUT,
-        &path,
-        Some(json!({ "traffic": { "blue": 100 }, "version": current["version"] })),
-    )
-    .await;
+    app.blue_takes_all(&operator, ENDPOINT).await;
     let mut green = deployment("green", "regression-v2");
     green["environment_variables"] = json!({ "API_KEY": VALUE });
     let (status, started) = operator

@@ -62,18 +62,7 @@ async fn blue_only() -> (crate::helpers::TestApp, LocalWorkspace, Client, Client
     let (app, workspace) = spawn_app_with_workspace().await;
     let alice = app.signed_in("alice", Role::Operator).await;
     let bob = app.signed_in("bob", Role::Approver).await;
-    alice
-        .create_endpoint_with(ENDPOINT, &[deployment_request("blue", "regression-v1")])
-        .await;
-    let path = format!("/api/v1/endpoints/{ENDPOINT}/traffic");
-    let (_, current) = alice.get(&path).await;
-    app.approved(
-        &alice,
-        Method::PUT,
-        &path,
-        Some(json!({ "traffic": { "blue": 100 }, "version": current["version"] })),
-    )
-    .await;
+    app.blue_takes_all(&alice, ENDPOINT).await;
     (app, workspace, alice, bob)
 }
 

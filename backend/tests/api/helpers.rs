@@ -117,6 +117,19 @@ fn with_reason(method: &Method, path: &str, body: Option<Value>) -> (String, Opt
 }
 
 impl TestApp {
+    /// Has `client` create `endpoint` with blue (v1) alone, and all live traffic on blue
+    /// (approved): where a rollout starts from.
+    pub async fn blue_takes_all(&self, client: &Client, endpoint: &str) {
+        client
+            .create_endpoint_with(endpoint, &[deployment_request("blue", "regression-v1")])
+            .await;
+        let path = format!("/api/v1/endpoints/{endpoint}/traffic");
+        let (_, current) = client.get(&path).await;
+        let change = json!({ "traffic": { "blue": 100 }, "version": current["version"] });
+        self.approved(client, Method::PUT, &path, Some(change))
+            .await;
+    }
+
     /// A client signed in as the approver [`APPROVER`].
     pub async fn approver(&self) -> Client {
         let exists: bool =

@@ -29,18 +29,7 @@ fn short_plan() -> Value {
 async fn blue_only() -> (TestApp, LocalWorkspace, Client) {
     let (app, workspace) = spawn_app_with_workspace().await;
     let alice = app.signed_in("alice", Role::Operator).await;
-    alice
-        .create_endpoint_with(ENDPOINT, &[deployment_request("blue", "regression-v1")])
-        .await;
-    let path = format!("/api/v1/endpoints/{ENDPOINT}/traffic");
-    let (_, current) = alice.get(&path).await;
-    app.approved(
-        &alice,
-        Method::PUT,
-        &path,
-        Some(json!({ "traffic": { "blue": 100 }, "version": current["version"] })),
-    )
-    .await;
+    app.blue_takes_all(&alice, ENDPOINT).await;
     (app, workspace, alice)
 }
 

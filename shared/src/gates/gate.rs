@@ -336,6 +336,17 @@ mod tests {
         window
     }
 
+    /// The default gate's judgement of green's mirrored requests in `window`.
+    fn mirror_report(window: &WindowSamples) -> GateReport {
+        evaluate(
+            &Gate::default(),
+            window,
+            "blue",
+            "green",
+            JudgedTraffic::Mirrored,
+        )
+    }
+
     fn verdict(report: &GateReport, metric: GateMetric) -> Option<Verdict> {
         report
             .judgement
@@ -348,13 +359,7 @@ mod tests {
     #[test]
     fn a_green_failing_a_third_of_its_mirrored_requests_fails_the_default_gate() {
         let window = mirror_window(requests(60, 5.0, 3, 0), vec![pair("[1.0]", "[1.0]")]);
-        let report = evaluate(
-            &Gate::default(),
-            &window,
-            "blue",
-            "green",
-            JudgedTraffic::Mirrored,
-        );
+        let report = mirror_report(&window);
         assert_eq!(report.judgement.outcome, Outcome::Fail, "{report:?}");
         assert_eq!(verdict(&report, GateMetric::ErrorRate), Some(Verdict::High));
         assert_eq!(report.experiment_requests, 60);
@@ -387,13 +392,7 @@ mod tests {
         let mut pairs = vec![pair("[10.5]", "[10.5]"); 8];
         pairs.extend(vec![pair("[10.5]", "[11.0]"); 12]);
         let window = mirror_window(requests(60, 5.0, 0, 0), pairs);
-        let report = evaluate(
-            &Gate::default(),
-            &window,
-            "blue",
-            "green",
-            JudgedTraffic::Mirrored,
-        );
+        let report = mirror_report(&window);
         assert_eq!(report.judgement.outcome, Outcome::Pass, "{report:?}");
         let agreement = report.agreement.as_ref().expect("mirrored pairs compared");
         assert_eq!((agreement.requests, agreement.agreeing), (20, 8));
@@ -428,13 +427,7 @@ mod tests {
     #[test]
     fn throttled_mirror_requests_are_counted_apart_and_never_judged_as_errors() {
         let window = mirror_window(requests(90, 5.0, 0, 3), vec![]);
-        let report = evaluate(
-            &Gate::default(),
-            &window,
-            "blue",
-            "green",
-            JudgedTraffic::Mirrored,
-        );
+        let report = mirror_report(&window);
         assert_eq!(report.experiment_throttled, 30);
         assert_eq!(report.experiment_requests, 60);
         assert_eq!(verdict(&report, GateMetric::ErrorRate), Some(Verdict::Pass));
@@ -443,13 +436,7 @@ mod tests {
     #[test]
     fn too_few_mirrored_requests_leave_the_gate_inconclusive() {
         let window = mirror_window(requests(10, 5.0, 0, 0), vec![]);
-        let report = evaluate(
-            &Gate::default(),
-            &window,
-            "blue",
-            "green",
-            JudgedTraffic::Mirrored,
-        );
+        let report = mirror_report(&window);
         assert_eq!(report.judgement.outcome, Outcome::Inconclusive);
     }
 
@@ -507,13 +494,7 @@ mod tests {
         if let Some(green) = window.deployments.get_mut("green") {
             green.mirrored = TrafficSamples::PerMinute(Vec::new());
         }
-        let mirrored = evaluate(
-            &Gate::default(),
-            &window,
-            "blue",
-            "green",
-            JudgedTraffic::Mirrored,
-        );
+        let mirrored = mirror_report(&window);
         assert_eq!(mirrored.experiment_requests, 40 * 100);
         assert_eq!(mirrored.judgement.outcome, Outcome::Fail);
         assert_eq!(mirrored.series[0].points.len(), 40);
@@ -525,13 +506,7 @@ mod tests {
         if let Some(green) = window.deployments.get_mut("green") {
             green.live = TrafficSamples::PerRequest(requests(60, 5.0, 0, 0));
         }
-        let report = evaluate(
-            &Gate::default(),
-            &window,
-            "blue",
-            "green",
-            JudgedTraffic::Mirrored,
-        );
+        let report = mirror_report(&window);
         assert_eq!(
             report.experiment_requests, 0,
             "green's live requests are not its mirror"
