@@ -166,8 +166,9 @@ async fn the_seed_rollout_runs_with_an_approval_for_every_traffic_step() {
     workspace.emulator.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rollback_at_ten_percent_restores_blue_without_approval() {
+/// A rollout whose 10 % shift bob approved, heading into a 10-minute bake: alice (who started
+/// it) and the rollout's id.
+async fn shifted_ten_percent_before_a_long_bake() -> (TestApp, LocalWorkspace, Client, String) {
     let (app, workspace, alice) = blue_only().await;
     let bob = app.signed_in("bob", Role::Approver).await;
     let plan = json!({ "steps": [
@@ -182,6 +183,12 @@ async fn a_rollback_at_ten_percent_restores_blue_without_approval() {
         .expect("id")
         .to_owned();
     bob_approves_next(&alice, &bob, &id, 2).await;
+    (app, workspace, alice, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_at_ten_percent_restores_blue_without_approval() {
+    let (app, workspace, alice, id) = shifted_ten_percent_before_a_long_bake().await;
     until(&alice, &id, "the bake", |r| r["current_step"] == 3).await;
     assert_eq!(
         live(&workspace).await["traffic"],
@@ -253,20 +260,7 @@ async fn steer(client: &Client, id: &str, action: &str, reason: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_during_the_bake_at_ten_percent_restores_blue_and_audits_pause_resume_and_abort() {
-    let (app, workspace, alice) = blue_only().await;
-    let bob = app.signed_in("bob", Role::Approver).await;
-    let plan = json!({ "steps": [
-        { "kind": "deploy" },
-        { "kind": "smoke_test" },
-        { "kind": "shift", "percent": 10 },
-        { "kind": "bake", "duration": "PT10M" },
-        { "kind": "shift", "percent": 100 },
-    ]});
-    let id = start(&alice, plan).await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    bob_approves_next(&alice, &bob, &id, 2).await;
+    let (app, workspace, alice, id) = shifted_ten_percent_before_a_long_bake().await;
     until(&alice, &id, "the bake", |r| {
         r["current_step"] == 3 && r["steps"][3]["state"] == "running"
     })
