@@ -241,9 +241,19 @@ async fn deploy(
         return match operation(ctx, op).await? {
             (OperationStatus::Running, _) => Ok(WAIT),
             (OperationStatus::Succeeded, _) => succeed(ctx, r, step).await,
-            // Whether the model failed to start or Azure failed the create, the deployment's
-            // own state tells once the step runs again.
-            (OperationStatus::Failed, why) => interrupt(ctx, r, step, &why).await,
+            // A deployment that exists, failed, could not start its model: the rollout fails.
+            // None at all: the workspace failed the create, which may go better later.
+            (OperationStatus::Failed, why) => {
+                match ctx
+                    .workspace
+                    .get_deployment(&r.endpoint, &r.new_deployment)
+                    .await
+                {
+                    Ok(_) => fail(ctx, r, step, &why).await,
+                    Err(err) if err.is_not_found() => interrupt(ctx, r, step, &why).await,
+                    Err(err) => Err(err.into()),
+                }
+            }
         };
     }
     let client = Arc::clone(&ctx.workspace);

@@ -3,8 +3,8 @@
 //! that ends Failed pauses the rollout with Azure's message, nothing of the change applied,
 //! until someone resumes it — and the change is asked for, and approved, again.
 
-use crate::helpers::{Client, LocalWorkspace};
-use crate::rollouts::{blue_only, bob_approves_next, live, short_plan, start, until};
+use crate::helpers::{deployment_request, Client, LocalWorkspace};
+use crate::rollouts::{blue_only, bob_approves_next, live, short_plan, start, until, ENDPOINT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::Role;
@@ -205,5 +205,51 @@ async fn a_failed_operation_pauses_with_azures_message_and_resuming_asks_again()
         .filter(|(action, actor, _)| action == "rollout.resume" && actor == "alice")
         .count();
     assert_eq!(resumes, 2);
+    workspace.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_green_whose_model_cannot_start_fails_the_rollout_rather_than_pausing_it() {
+    let (_app, workspace, alice) = blue_only().await;
+    let code = tempfile::tempdir().expect("code dir");
+    std::fs::write(
+        code.path().join("score.py"),
+        "def init():\n    raise ValueError('model file is corrupt')\n\ndef run(raw):\n    return raw\n",
+    )
+    .expect("write score.py");
+    let url = format!(
+        "{}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/\
+         Microsoft.MachineLearningServices/workspaces/local/codes/corrupt/versions/1?api-version=2024-04-01",
+        workspace.emulator.control_url
+    );
+    let registered = reqwest::Client::new()
+        .put(url)
+        .bearer_auth("api-test-token")
+        .json(&json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }))
+        .send()
+        .await
+        .expect("register code");
+    assert!(registered.status().is_success());
+    let mut green = deployment_request("green", "regression-v2");
+    green["code"] = json!("azureml:corrupt:1");
+    let (status, rollout) = alice
+        .send(
+            Method::POST,
+            &format!("/api/v1/endpoints/{ENDPOINT}/rollouts"),
+            Some(json!({ "deployment": green, "plan": short_plan() })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rollout}");
+    let failed = until(&alice, &id_of(&rollout), "the failure", |r| {
+        r["state"] == "failed" || r["state"] == "paused"
+    })
+    .await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(
+        failed["steps"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("model file is corrupt")),
+        "{failed}"
+    );
     workspace.emulator.shutdown().await;
 }
