@@ -5,6 +5,7 @@ pub mod extract;
 pub mod password;
 pub mod session;
 pub mod sign_in;
+pub mod tokens;
 pub mod turns;
 
 pub use extract::{Admin, Anyone, Authenticated, MinRole, Operator, Signed};

@@ -63,6 +63,11 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("abort_rollout", Some(Operator)),
         ("rollback_rollout", Some(Operator)),
         ("stream_events", Some(Viewer)),
+        // Everyone manages their own tokens (the role is capped by the creator's); an admin
+        // sees and revokes all.
+        ("list_tokens", Some(Viewer)),
+        ("create_token", Some(Viewer)),
+        ("revoke_token", Some(Viewer)),
     ])
 }
 

@@ -22,5 +22,6 @@ mod rollout_flow;
 mod rollouts;
 mod session;
 mod text_rules;
+mod tokens;
 mod users;
 mod workspace_rules;
