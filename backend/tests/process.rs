@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 mod replicas;
 #[path = "process/rollout_crash.rs"]
 mod rollout_crash;
+#[path = "process/tokens.rs"]
+mod tokens;
 
 const BIN: &str = env!("CARGO_BIN_EXE_greenlight");
 const READY: &str = "Greenlight is ready at ";

@@ -20,6 +20,7 @@ mod metrics;
 mod operation_end;
 mod rollout_flow;
 mod rollouts;
+mod scrape;
 mod session;
 mod text_rules;
 mod tokens;
