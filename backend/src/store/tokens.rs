@@ -226,3 +226,18 @@ pub async fn find_for_use(
     .fetch_optional(conn)
     .await
 }
+
+/// Whether token `id` still authenticates (not expired or revoked, its creator not disabled):
+/// for long-lived requests such as event streams, which must end with their token.
+pub async fn is_usable(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(
+             select 1 from api_tokens t join users u on u.id = t.created_by
+              where t.id = $1 and t.revoked_at is null and t.expires_at > now()
+                and u.disabled_at is null
+         ) as "usable!""#,
+        id,
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -423,3 +423,51 @@ async fn a_token_counts_as_its_creator_for_the_two_person_rule() {
     let (status, body) = approve(&app, Approval::Session(&bob), alices_own).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn a_tokens_event_stream_carries_events_until_the_token_is_revoked() {
+    let (app, _workspace) = spawn_app_with_workspace().await;
+    let olga = app.signed_in("olga", Role::Operator).await;
+    let created = create_token(&olga, "watcher", Role::Viewer).await;
+    let secret = created["secret"].as_str().expect("secret");
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/api/v1/events", app.url))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .expect("open the live feed");
+    assert_eq!(stream.status(), StatusCode::OK);
+    olga.create_endpoint_with("watched", &[]).await;
+    let mut received = String::new();
+    let got_one = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while !received.lines().any(|line| line.starts_with("id:")) {
+            let chunk = stream.chunk().await.expect("readable").expect("still open");
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(
+        got_one.is_ok(),
+        "an event reaches the token's stream: {received}"
+    );
+
+    let id = created["token"]["id"].as_str().expect("id");
+    let (status, _) = olga
+        .send(Method::DELETE, &format!("/api/v1/tokens/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    olga.create_endpoint_with("after-revoke", &[]).await;
+    received.clear();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(chunk) = stream.chunk().await.expect("readable") {
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends once its token is revoked");
+    // What was sent before the revocation may still be in flight; nothing after it is sent.
+    assert!(
+        !received.contains("after-revoke"),
+        "no event after the revocation: {received}"
+    );
+}
