@@ -378,11 +378,28 @@ async fn a_token_counts_as_its_creator_for_the_two_person_rule() {
     let (app, _workspace) = spawn_app_with_workspace().await;
     let alice = app.signed_in("alice", Role::Approver).await;
     let bob = app.signed_in("bob", Role::Approver).await;
-    for endpoint in ["by-token", "by-alice"] {
-        alice.create_endpoint_with(endpoint, &[]).await;
-    }
+    alice.create_endpoint_with("by-alice", &[]).await;
     let alices_token = secret_of(&alice, "ci", Role::Approver).await;
     let bobs_token = secret_of(&bob, "bot", Role::Approver).await;
+
+    // An operation the token starts is requested by the token, and its end recorded so.
+    let (status, started) = bearer(
+        &app,
+        &alices_token,
+        Method::POST,
+        "/api/v1/endpoints",
+        Some(json!({ "name": "by-token" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    assert_eq!(started["requested_by"], "alice/token:ci");
+    let ended = alice.finish(&started).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    let created = audit_rows(&app, "endpoint.create").await;
+    assert_eq!(
+        created.last().map(|(actor, _, _)| actor.as_str()),
+        Some("alice/token:ci")
+    );
 
     // Asked for with alice's token: alice's request, recorded as the token's.
     let by_token = token_requests_delete(&app, &alices_token, "by-token").await;
