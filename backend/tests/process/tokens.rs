@@ -4,10 +4,13 @@
 use super::{common, http, serve, state_dir, user_add, BIN};
 use std::process::Command;
 
-fn token_create(url: &str, args: &[&str]) -> std::process::Output {
+/// `greenlight token create` of token `ci` for olga with `role`, for 30 days.
+fn token_create(url: &str, role: &str) -> std::process::Output {
     Command::new(BIN)
-        .args(["token", "create"])
-        .args(args)
+        .args([
+            "token", "create", "--user", "olga", "--name", "ci", "--role", role,
+        ])
+        .args(["--expires-in", "30d"])
         .env("DATABASE_URL", url)
         .output()
         .expect("token create")
@@ -29,19 +32,7 @@ async fn token_create_prints_a_secret_once_that_a_running_server_accepts() {
         String::from_utf8_lossy(&added.stderr)
     );
 
-    let refused = token_create(
-        &url,
-        &[
-            "--user",
-            "olga",
-            "--name",
-            "ci",
-            "--role",
-            "admin",
-            "--expires-in",
-            "30d",
-        ],
-    );
+    let refused = token_create(&url, "admin");
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -50,19 +41,7 @@ async fn token_create_prints_a_secret_once_that_a_running_server_accepts() {
     );
     assert!(refused.stdout.is_empty());
 
-    let created = token_create(
-        &url,
-        &[
-            "--user",
-            "olga",
-            "--name",
-            "ci",
-            "--role",
-            "operator",
-            "--expires-in",
-            "30d",
-        ],
-    );
+    let created = token_create(&url, "operator");
     assert!(
         created.status.success(),
         "{}",

@@ -3,6 +3,7 @@
 //! with their role, expiry, last use and state, each with a revoke button.
 
 use crate::api::{self, ApiError};
+use crate::components::clipboard::copy;
 use crate::pages::{current_role, SignedIn};
 use crate::remote::{ErrorNote, Remote};
 use crate::submit::AnswerExt;
@@ -121,7 +122,7 @@ fn NewToken(on_created: Callback<()>) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer);
     let days = RwSignal::new(30u32);
-    let copied = RwSignal::new(None::<&'static str>);
+    let copied = RwSignal::new(None::<String>);
     let own_role = move || current_role().unwrap_or(Role::Viewer);
     let problems = Memo::new(move |_| {
         let request = CreateTokenRequest {
@@ -158,20 +159,6 @@ fn NewToken(on_created: Callback<()>) -> impl IntoView {
                 expires_in_days: days.get_untracked(),
             });
         }
-    };
-    let copy = move |secret: String| {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let promise = window.navigator().clipboard().write_text(&secret);
-        leptos::task::spawn_local(async move {
-            let outcome = wasm_bindgen_futures::JsFuture::from(promise).await;
-            copied.set(Some(if outcome.is_ok() {
-                "Copied"
-            } else {
-                "Copy failed: select the token and copy it"
-            }));
-        });
     };
     view! {
         <form class="card" on:submit=submit aria-labelledby="new-token-title">
@@ -214,7 +201,7 @@ fn NewToken(on_created: Callback<()>) -> impl IntoView {
                         <p class="uri">
                             <code data-testid="new-token-secret">{created.secret.clone()}</code>
                             <button type="button" class="secondary small" data-testid="copy-token"
-                                aria-label="Copy the token" on:click=move |_| copy(secret.clone())>"Copy"</button>
+                                aria-label="Copy the token" on:click=move |_| copy(&secret, "token", copied)>"Copy"</button>
                             <span class="muted" role="status">{move || copied.get()}</span>
                         </p>
                     </div>
