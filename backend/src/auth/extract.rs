@@ -30,6 +30,9 @@ pub struct Signed;
 /// Any signed-in user, even one who must still change a one-time password.
 #[derive(Debug)]
 pub struct Anyone;
+/// Any signed-in person whose password is their own: not an API token (minting tokens).
+#[derive(Debug)]
+pub struct Person;
 #[derive(Debug)]
 pub struct Operator;
 #[derive(Debug)]
@@ -45,6 +48,10 @@ impl MinRole for Signed {
 impl MinRole for Anyone {
     const ROLE: Role = Role::Viewer;
     const WITH_ONE_TIME_PASSWORD: bool = true;
+    const WITH_TOKEN: bool = false;
+}
+impl MinRole for Person {
+    const ROLE: Role = Role::Viewer;
     const WITH_TOKEN: bool = false;
 }
 impl MinRole for Operator {

@@ -20,7 +20,7 @@ mod operations;
 mod passwords;
 mod paths;
 mod policy;
-pub mod prometheus;
+mod prometheus;
 mod query;
 mod rollouts;
 mod scoring;
@@ -43,7 +43,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use middleware::PUBLIC_WRITES;
-pub use prometheus::PATH as METRICS_PATH;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use super::json::AppJson;
 use super::paths::IdPath;
 use super::AppState;
 use crate::auth::tokens::new_secret;
-use crate::auth::{Authenticated, CurrentSession};
+use crate::auth::{Authenticated, CurrentSession, Person};
 use crate::store::tokens::{self as store, NewToken};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -36,13 +36,10 @@ fn owner_filter(session: &CurrentSession) -> Option<Uuid> {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    auth: Authenticated,
+    // A person, not a token: a leaked token must not be able to mint itself successors.
+    auth: Authenticated<Person>,
     AppJson(request): AppJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, AppJson<CreatedToken>), ApiError> {
-    // A leaked token must not be able to mint itself successors.
-    if auth.session.token.is_some() {
-        return Err(ApiError::NotWithToken);
-    }
     let user = &auth.session.user;
     request.check(user.role).map_err(ApiError::rejected)?;
     let (secret, secret_hash) = new_secret();

@@ -10,7 +10,7 @@ use shared::Role;
 use std::collections::BTreeMap;
 
 /// Who may call what: `None` is public, `Some(role)` the lowest role admitted.
-fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
+pub(crate) fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
     use Role::{Admin, Operator, Viewer};
     BTreeMap::from([
         ("get_health", None),
@@ -71,13 +71,13 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
     ])
 }
 
-struct Operation {
-    id: String,
-    method: Method,
-    path: String,
+pub(crate) struct Operation {
+    pub id: String,
+    pub method: Method,
+    pub path: String,
 }
 
-fn operations() -> Vec<Operation> {
+pub(crate) fn operations() -> Vec<Operation> {
     let document = serde_json::to_value(backend::http::openapi_document()).expect("json");
     let mut found = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {

@@ -488,3 +488,53 @@ async fn a_tokens_event_stream_carries_events_until_the_token_is_revoked() {
         "no event after the revocation: {received}"
     );
 }
+
+/// What an API token may never do, whatever its role: the session's own routes and minting
+/// more tokens.
+const NOT_WITH_TOKEN: [&str; 4] = ["get_session", "sign_out", "change_password", "create_token"];
+
+#[tokio::test]
+async fn a_token_is_admitted_exactly_where_its_role_is_like_a_session() {
+    let app = spawn_app().await;
+    let roles = crate::authorization::minimum_roles();
+    let mut checked = 0;
+    for role in [Role::Viewer, Role::Operator, Role::Approver, Role::Admin] {
+        let creator = app.signed_in(&format!("as-{role}"), Role::Admin).await;
+        let secret = secret_of(&creator, "matrix", role).await;
+        for operation in crate::authorization::operations() {
+            if operation.id == "stream_events" {
+                continue; // a stream: covered by its own test above
+            }
+            let body = (operation.method != Method::GET && operation.method != Method::DELETE)
+                .then(|| json!({}));
+            let (status, answer) = bearer(
+                &app,
+                &secret,
+                operation.method.clone(),
+                &operation.path,
+                body,
+            )
+            .await;
+            let what = format!("{} as a {role} token: {status} {answer}", operation.id);
+            let code = &answer["error"]["code"];
+            if NOT_WITH_TOKEN.contains(&operation.id.as_str()) {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                assert_eq!(code, "not_with_token", "{what}");
+            } else if roles[operation.id.as_str()].is_some_and(|needed| role < needed) {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                assert_eq!(code, "forbidden", "{what}");
+            } else {
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "admitted: {what}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    let streams = 1;
+    assert_eq!(
+        checked,
+        4 * (crate::authorization::operations().len() - streams)
+    );
+}
