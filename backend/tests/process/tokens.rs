@@ -82,7 +82,10 @@ async fn token_create_prints_a_secret_once_that_a_running_server_accepts() {
         assert_eq!(list["items"][0]["name"], "ci");
         assert_eq!(list["items"][0]["created_by"], "olga");
         assert!(!list.to_string().contains(&secret));
-        assert!(!server.logs().contains(&secret), "the secret reached the log");
+        assert!(
+            !server.logs().contains(&secret),
+            "the secret reached the log"
+        );
     })
     .await
     .expect("server thread");
