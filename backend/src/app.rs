@@ -78,8 +78,11 @@ impl App {
         let audit_chain = Arc::new(ChainWatch::starting_at(
             checkpointer.as_ref().and_then(Checkpointer::head),
         ));
+        let http_metrics =
+            crate::prometheus::HttpMetrics::new(http::route_templates().iter().map(String::as_str));
         let state = AppState {
             audit_chain,
+            http_metrics: Arc::new(http_metrics),
             events: EventHub::new(settings.pool.clone()),
             operations,
             pool: settings.pool,

@@ -1,8 +1,10 @@
-//! Dispatching the command line to `serve`, `user add` and `audit verify`.
+//! Dispatching the command line to `serve`, `user add`, `token create` and `audit verify`.
 
 use crate::audit::{self, Anchor, Verdict};
 use crate::auth::password;
-use crate::config::{AuditCommand, Cli, Command, LogFormat, UserAddArgs, UserCommand};
+use crate::config::{
+    AuditCommand, Cli, Command, LogFormat, TokenCommand, TokenCreateArgs, UserAddArgs, UserCommand,
+};
 use crate::postgres::Database;
 use crate::secret::Secret;
 use crate::store::users::{self, PasswordOrigin};
@@ -51,6 +53,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::User(UserCommand::Add(args))) => {
             telemetry::init(LogFormat::Text, "warn");
             user_add(args).await
+        }
+        Some(Command::Token(TokenCommand::Create(args))) => {
+            telemetry::init(LogFormat::Text, "warn");
+            token_create(args).await
         }
         Some(Command::Audit(AuditCommand::Verify(args))) => {
             telemetry::init(LogFormat::Text, "warn");
@@ -165,5 +171,53 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
             password.expose()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `greenlight token create`: the secret alone on standard output (so a script can capture it),
+/// what was created on standard error.
+async fn token_create(args: TokenCreateArgs) -> anyhow::Result<ExitCode> {
+    use shared::api::tokens::{check_token_name, check_token_role};
+    let username = Username::parse(&args.user).context("invalid user name")?;
+    check_token_name(&args.name).map_err(anyhow::Error::msg)?;
+    let database = Database::open(
+        args.database.database_url.as_deref(),
+        &args.database.state_dir,
+    )
+    .await?;
+    let created = async {
+        let mut conn = database.pool.acquire().await?;
+        let user = users::find_by_username(&mut conn, &username)
+            .await?
+            .with_context(|| format!("there is no user {username}"))?
+            .info;
+        drop(conn);
+        anyhow::ensure!(!user.disabled, "user {username} is disabled");
+        check_token_role(args.role, user.role).map_err(anyhow::Error::msg)?;
+        let (secret, secret_hash) = crate::auth::tokens::new_secret();
+        let new = crate::store::tokens::NewToken {
+            name: &args.name,
+            role: args.role,
+            days: args.expires_in,
+            secret_hash: &secret_hash,
+        };
+        let token =
+            crate::store::tokens::create(&database.pool, CLI_ACTOR, (user.id, &username), &new)
+                .await?;
+        Ok::<_, anyhow::Error>((token, secret))
+    }
+    .await;
+    database.close().await;
+    let (token, secret) = created?;
+    eprintln!(
+        "created token {} of {} with role {}, expiring {} (the secret below is shown only once)",
+        token.name,
+        token.created_by,
+        token.role,
+        token
+            .expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    println!("{}", secret.expose());
     Ok(ExitCode::SUCCESS)
 }

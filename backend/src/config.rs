@@ -30,6 +30,9 @@ pub enum Command {
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage API tokens for scripts and service accounts.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Run only the local workspace: an Azure ML online-endpoint emulator that really serves
     /// models, speaking the ARM REST API.
     Emulator(EmulatorArgs),
@@ -220,6 +223,32 @@ pub struct UserAddArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token acting as a user and print its secret once, alone on standard
+    /// output (send it as `Authorization: Bearer <secret>`).
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The user the token acts as (its creator).
+    #[arg(long)]
+    pub user: String,
+    /// The token's name: lowercase letters, digits, '.', '_' or '-'; unique among the user's
+    /// unrevoked tokens.
+    #[arg(long)]
+    pub name: String,
+    /// What the token may do: at most the user's own role.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Role,
+    /// How long it works: 30d, 4w or 1y (at most a year).
+    #[arg(long, value_parser = shared::api::tokens::parse_token_lifetime)]
+    pub expires_in: u32,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute the hash chain and name the first row that does not match.
     Verify(AuditVerifyArgs),
@@ -250,6 +279,31 @@ mod tests {
         let cli = Cli::try_parse_from(["greenlight"]).expect("parses");
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn token_create_takes_a_lifetime_in_days_weeks_or_a_year() {
+        let parse = |lifetime: &str| {
+            Cli::try_parse_from([
+                "greenlight",
+                "token",
+                "create",
+                "--user",
+                "alice",
+                "--name",
+                "ci",
+                "--role",
+                "viewer",
+                "--expires-in",
+                lifetime,
+            ])
+        };
+        match parse("4w").expect("parses").command {
+            Some(Command::Token(TokenCommand::Create(args))) => assert_eq!(args.expires_in, 28),
+            other => panic!("not token create: {other:?}"),
+        }
+        let err = parse("2y").expect_err("too long");
+        assert!(err.to_string().contains("365 days"), "{err}");
     }
 
     #[test]

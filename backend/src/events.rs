@@ -56,6 +56,11 @@ impl EventHub {
         self.closed.send_replace(true);
     }
 
+    /// How many streams follow the feed now.
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// Resolves when the hub is closed.
     pub fn closed(&self) -> watch::Receiver<bool> {
         self.closed.subscribe()

@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics_summary;
 pub mod operations;
 pub mod postgres;
+pub mod prometheus;
 pub mod rollouts;
 pub mod secret;
 pub mod server;

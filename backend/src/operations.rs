@@ -76,7 +76,8 @@ impl Job {
                 kind,
                 endpoint: endpoint.to_string(),
                 deployment: deployment.map(DeploymentName::to_string),
-                requested_by: requested_by.to_owned(),
+                // Its end is recorded outside the request: name the token now, if one asked.
+                requested_by: crate::audit::attribution::actor(requested_by),
                 before: Value::Null,
                 request: Value::Null,
             },

@@ -16,6 +16,8 @@ mod db_restart;
 mod replicas;
 #[path = "process/rollout_crash.rs"]
 mod rollout_crash;
+#[path = "process/tokens.rs"]
+mod tokens;
 
 const BIN: &str = env!("CARGO_BIN_EXE_greenlight");
 const READY: &str = "Greenlight is ready at ";

@@ -33,6 +33,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/audit") view=pages::audit::AuditPage />
                 <Route path=path!("/rollouts/:id") view=pages::rollout::RolloutPage />
                 <Route path=path!("/password") view=pages::password::PasswordPage />
+                <Route path=path!("/tokens") view=pages::tokens::TokensPage />
             </Routes>
         </Router>
     }

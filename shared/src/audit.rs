@@ -91,10 +91,15 @@ pub enum AuditAction {
     /// A gate decided: passed, failed (the rollout rolls back), or asked an approver.
     #[serde(rename = "rollout.gate")]
     RolloutGate,
+    /// Someone created an API token (never its secret).
+    #[serde(rename = "token.create")]
+    TokenCreate,
+    #[serde(rename = "token.revoke")]
+    TokenRevoke,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -132,6 +137,8 @@ impl AuditAction {
         AuditAction::RolloutStepStart,
         AuditAction::RolloutStepEnd,
         AuditAction::RolloutGate,
+        AuditAction::TokenCreate,
+        AuditAction::TokenRevoke,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -192,6 +199,8 @@ impl AuditAction {
             AuditAction::RolloutStepStart => "rollout.step_start",
             AuditAction::RolloutStepEnd => "rollout.step_end",
             AuditAction::RolloutGate => "rollout.gate",
+            AuditAction::TokenCreate => "token.create",
+            AuditAction::TokenRevoke => "token.revoke",
         }
     }
 }

@@ -23,7 +23,15 @@ pub struct AuditEvent {
 }
 
 /// Appends `event` to the chain inside the caller's transaction and returns its id.
+///
+/// Within a request made with an API token, an event of the token's creator names the token
+/// (see [`super::attribution`]).
 pub async fn record(tx: &mut PgConnection, event: &AuditEvent) -> sqlx::Result<i64> {
+    let attributed = super::attribution::attribute(&event.actor, &event.details);
+    let (actor, details) = match &attributed {
+        Some((actor, details)) => (actor.as_str(), details),
+        None => (event.actor.as_str(), &event.details),
+    };
     sqlx::query!("select pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
         .execute(&mut *tx)
         .await?;
@@ -43,10 +51,10 @@ pub async fn record(tx: &mut PgConnection, event: &AuditEvent) -> sqlx::Result<i
         &RowContent {
             id,
             at,
-            actor: &event.actor,
+            actor,
             action: event.action.as_str(),
             target: &event.target,
-            details: &event.details,
+            details,
         },
     );
     sqlx::query!(
@@ -55,10 +63,10 @@ pub async fn record(tx: &mut PgConnection, event: &AuditEvent) -> sqlx::Result<i
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
         at,
-        event.actor,
+        actor,
         event.action.as_str(),
         event.target,
-        event.details,
+        details,
         prev_hash,
         hash.as_slice(),
     )

@@ -6,6 +6,7 @@
 //! chain's head is anchored outside the database by a signed checkpoint file (see
 //! [`checkpoint`]), so a cut tail or a recomputed chain is detected too.
 
+pub mod attribution;
 mod chain;
 pub mod checkpoint;
 mod verify;

@@ -4,6 +4,9 @@
 //! A session opened with a one-time password is admitted only where `R` is [`Anyone`]: reading
 //! the session, changing the password and signing out. Everything else answers 403
 //! `password_change_required` until the owner has chosen their own password.
+//!
+//! A request with an API token arrives with its creator's session-like principal (the token's
+//! role, capped by the creator's) and is admitted by the same rule.
 
 use super::session::CurrentSession;
 use crate::http::error::ApiError;
@@ -17,6 +20,8 @@ pub trait MinRole: Send + Sync + 'static {
     const ROLE: Role;
     /// Whether a session that must still change its one-time password is admitted.
     const WITH_ONE_TIME_PASSWORD: bool = false;
+    /// Whether a request with an API token instead of a session is admitted.
+    const WITH_TOKEN: bool = true;
 }
 
 /// Any signed-in user whose password is their own.
@@ -25,6 +30,9 @@ pub struct Signed;
 /// Any signed-in user, even one who must still change a one-time password.
 #[derive(Debug)]
 pub struct Anyone;
+/// Any signed-in person whose password is their own: not an API token (minting tokens).
+#[derive(Debug)]
+pub struct Person;
 #[derive(Debug)]
 pub struct Operator;
 #[derive(Debug)]
@@ -35,9 +43,16 @@ pub struct Admin;
 impl MinRole for Signed {
     const ROLE: Role = Role::Viewer;
 }
+/// `Anyone` routes are the session's own (reading it, signing out, changing the password): an
+/// API token has no session, and must never change its creator's password.
 impl MinRole for Anyone {
     const ROLE: Role = Role::Viewer;
     const WITH_ONE_TIME_PASSWORD: bool = true;
+    const WITH_TOKEN: bool = false;
+}
+impl MinRole for Person {
+    const ROLE: Role = Role::Viewer;
+    const WITH_TOKEN: bool = false;
 }
 impl MinRole for Operator {
     const ROLE: Role = Role::Operator;
@@ -65,6 +80,9 @@ impl<S: Send + Sync, R: MinRole> FromRequestParts<S> for Authenticated<R> {
             .get::<CurrentSession>()
             .cloned()
             .ok_or(ApiError::Unauthenticated)?;
+        if session.token.is_some() && !R::WITH_TOKEN {
+            return Err(ApiError::NotWithToken);
+        }
         if session.user.must_change_password && !R::WITH_ONE_TIME_PASSWORD {
             return Err(ApiError::PasswordChangeRequired);
         }

@@ -5,9 +5,10 @@ pub mod extract;
 pub mod password;
 pub mod session;
 pub mod sign_in;
+pub mod tokens;
 pub mod turns;
 
-pub use extract::{Admin, Anyone, Authenticated, MinRole, Operator, Signed};
+pub use extract::{Admin, Anyone, Authenticated, MinRole, Operator, Person, Signed};
 pub use session::{CurrentSession, SessionSettings};
 pub use sign_in::{RateLimits, Reentry, SignInOutcome};
 

@@ -4,6 +4,7 @@
 //! so reading the table does not let anyone sign in. A session ends at its absolute expiry or
 //! after `idle` without requests, whichever comes first.
 
+use crate::audit::attribution::TokenActor;
 use crate::audit::{self, AuditEvent};
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
@@ -38,6 +39,9 @@ pub struct CurrentSession {
     pub user: UserInfo,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+    /// The API token the request authenticated with, instead of a session cookie: the request
+    /// acts as its creator (`user`, with the token's role) and has no session row or CSRF token.
+    pub token: Option<TokenActor>,
 }
 
 impl CurrentSession {
@@ -95,6 +99,7 @@ pub async fn create(
             user: user.clone(),
             csrf_token,
             expires_at,
+            token: None,
         },
     ))
 }
@@ -162,6 +167,7 @@ pub async fn load(
         },
         csrf_token: row.csrf_token,
         expires_at: row.expires_at,
+        token: None,
     }))
 }
 

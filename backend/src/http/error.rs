@@ -21,6 +21,12 @@ pub enum ApiError {
     Unauthenticated,
     #[error("wrong user name or password")]
     InvalidCredentials,
+    /// An `Authorization` header whose API token does not authenticate (which rule, in words).
+    #[error("{0}")]
+    TokenRefused(crate::auth::tokens::TokenRefused),
+    /// What only a person at the console may do (their session, password, new tokens).
+    #[error("an API token can't do this; sign in at the console")]
+    NotWithToken,
     #[error("this needs the {0} role or higher")]
     Forbidden(Role),
     /// The account signed in with a one-time password: nothing but changing it (or signing out)
@@ -145,10 +151,13 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::CsrfFailed(_) | Self::PasswordChangeRequired => {
-                StatusCode::FORBIDDEN
+            Self::Unauthenticated | Self::InvalidCredentials | Self::TokenRefused(_) => {
+                StatusCode::UNAUTHORIZED
             }
+            Self::Forbidden(_)
+            | Self::CsrfFailed(_)
+            | Self::PasswordChangeRequired
+            | Self::NotWithToken => StatusCode::FORBIDDEN,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Decision {
@@ -178,7 +187,9 @@ impl ApiError {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::TokenRefused(_) => "invalid_token",
             Self::Forbidden(_) => "forbidden",
+            Self::NotWithToken => "not_with_token",
             Self::PasswordChangeRequired => "password_change_required",
             Self::CsrfFailed(_) => "csrf_failed",
             Self::RateLimited(_) => "rate_limited",
@@ -386,6 +397,13 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Self::TokenRefused(_) = &self {
+            // RFC 6750: a refused bearer token says so, for clients that look.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
+        }
         if let Self::RateLimited(wait) = &self {
             if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -34,11 +34,17 @@ struct Cursor {
     backlog: VecDeque<StoredEvent>,
     live: tokio::sync::broadcast::Receiver<StoredEvent>,
     closed: tokio::sync::watch::Receiver<bool>,
-    /// The session the stream was opened with: once it ends (sign-out, expiry), so does the
-    /// stream, and no event is sent after it.
-    session: Vec<u8>,
+    /// The session (or API token) the stream was opened with: once it ends (sign-out, expiry,
+    /// revocation), so does the stream, and no event is sent after it.
+    session: Standing,
     sessions: SessionSettings,
     check: tokio::time::Interval,
+}
+
+/// What a stream stands on: a session, by the hash of its id, or an API token, by its id.
+enum Standing {
+    Session(Vec<u8>),
+    Token(uuid::Uuid),
 }
 
 fn to_sse(event: &StoredEvent) -> Event {
@@ -59,7 +65,13 @@ impl Cursor {
     /// False once the stream's session is gone. A database hiccup does not end the stream; the
     /// next check decides.
     async fn session_live(&self) -> bool {
-        match session::is_live(&self.pool, &self.session, &self.sessions).await {
+        let live = match &self.session {
+            Standing::Session(id_hash) => {
+                session::is_live(&self.pool, id_hash, &self.sessions).await
+            }
+            Standing::Token(id) => crate::store::tokens::is_usable(&self.pool, *id).await,
+        };
+        match live {
             Ok(live) => live,
             Err(err) => {
                 tracing::warn!(error = %err, "checking an event stream's session failed");
@@ -152,7 +164,10 @@ pub async fn stream(
         backlog: backlog.into(),
         live,
         closed: state.events.closed(),
-        session: auth.session.id_hash.clone(),
+        session: match &auth.session.token {
+            Some(token) => Standing::Token(token.id),
+            None => Standing::Session(auth.session.id_hash.clone()),
+        },
         sessions: state.sessions,
         check: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK),
     };

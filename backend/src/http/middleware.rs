@@ -1,9 +1,15 @@
-//! Middleware every request passes: request ids and logging, session loading, and the guard
-//! that refuses state-changing requests without a session and a CSRF token.
+//! Middleware every request passes: request ids and logging, session (or API token) loading,
+//! and the guard that refuses state-changing requests without a session and a CSRF token.
+//!
+//! One rule decides who asks: a request with an `Authorization` header is authenticated by
+//! that header alone (an API token; anything else there is refused with 401), and any session
+//! cookie beside it is ignored. Only a request without one is a browser session's.
 
 use super::error::{ApiError, REQUEST_ID};
 use super::AppState;
+use crate::audit::attribution;
 use crate::auth::session::{self, COOKIE_NAME};
+use crate::auth::tokens::{self, TokenRefused};
 use crate::auth::CurrentSession;
 use crate::secret::{constant_time_eq, Secret};
 use axum::extract::{Request, State};
@@ -54,15 +60,33 @@ pub async fn request_id(request: Request, next: Next) -> Response {
     response
 }
 
-/// Loads the session named by the cookie, if any, into the API request's extensions.
+/// Loads who is asking into the API request's extensions: the API token of the
+/// `Authorization` header (the request then runs as done with it, for the audit log), else
+/// the session named by the cookie, if any. `/metrics` takes a token too.
 pub async fn load_session(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     // Static assets need no session; sparing them the lookup keeps page loads off the database.
-    let is_api = request.uri().path().starts_with("/api/");
-    if let Some(cookie) = session_cookie(request.headers()).filter(|_| is_api) {
+    let path = request.uri().path();
+    let is_api = path.starts_with("/api/") || path == super::prometheus::PATH;
+    if !is_api {
+        return Ok(next.run(request).await);
+    }
+    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+        let secret = value
+            .to_str()
+            .map_err(|_| TokenRefused::Malformed)
+            .and_then(tokens::bearer)
+            .map_err(ApiError::TokenRefused)?;
+        let (current, token) = tokens::authenticate(&state.pool, &secret)
+            .await?
+            .map_err(ApiError::TokenRefused)?;
+        request.extensions_mut().insert(current);
+        return Ok(attribution::acting_with(token, next.run(request)).await);
+    }
+    if let Some(cookie) = session_cookie(request.headers()) {
         if let Some(current) = session::load(&state.pool, &cookie, &state.sessions).await? {
             request.extensions_mut().insert(current);
         }
@@ -70,9 +94,9 @@ pub async fn load_session(
     Ok(next.run(request).await)
 }
 
-/// Default-deny for writes: every request that is not GET/HEAD/OPTIONS must carry the CSRF
-/// header, come from our own origin, and — unless it is a listed public write — carry a
-/// session whose CSRF token matches. Applied to the whole router, so a route added later is
+/// Default-deny for writes: every request that is not GET/HEAD/OPTIONS must come from our own
+/// origin and either carry an API token, or carry the CSRF header and — unless it is a listed
+/// public write — a session whose CSRF token matches. Applied to the whole router, so a route added later is
 /// covered without anyone remembering to.
 pub async fn guard(
     State(state): State<AppState>,
@@ -84,6 +108,16 @@ pub async fn guard(
         return Ok(next.run(request).await);
     }
     check_origin(request.headers(), state.public_origin.as_deref())?;
+    // An API token rides in a header no other site can make a browser send (that would need a
+    // CORS preflight, which Greenlight never grants), and no cookie is involved: nothing to
+    // forge, so no CSRF header either.
+    let with_token = request
+        .extensions()
+        .get::<CurrentSession>()
+        .is_some_and(|current| current.token.is_some());
+    if with_token {
+        return Ok(next.run(request).await);
+    }
     let token = request
         .headers()
         .get(CSRF_HEADER)

@@ -20,11 +20,13 @@ mod operations;
 mod passwords;
 mod paths;
 mod policy;
+mod prometheus;
 mod query;
 mod rollouts;
 mod scoring;
 mod session;
 mod static_files;
+mod tokens;
 mod traffic;
 mod users;
 mod workspace_access;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub public_origin: Option<String>,
     /// How far the audit chain is verified, extended on each look.
     pub audit_chain: Arc<crate::audit::ChainWatch>,
+    /// Requests counted per route, for `/metrics`.
+    pub http_metrics: Arc<crate::prometheus::HttpMetrics>,
 }
 
 /// Where the built console lives.
@@ -117,6 +121,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(passwords::reset))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+}
+
+/// Every route template the router matches, for counting requests per route.
+pub fn route_templates() -> Vec<String> {
+    let mut routes: Vec<String> = openapi_document().paths.paths.into_keys().collect();
+    routes.extend(["/api/openapi.json", "/api/{*rest}", prometheus::PATH].map(str::to_owned));
+    routes
 }
 
 /// The OpenAPI document of [`router`]'s API.
@@ -137,6 +150,7 @@ pub fn router(state: AppState, ui: &UiConfig) -> Router {
                 async move { Json(document) }
             }),
         )
+        .route(prometheus::PATH, get(prometheus::scrape))
         // Unknown API paths answer in the error envelope rather than with the console's HTML.
         .route(
             "/api/{*rest}",
@@ -151,6 +165,10 @@ pub fn router(state: AppState, ui: &UiConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::load_session,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            prometheus::count,
         ))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .layer(axum::middleware::from_fn(headers::security_headers))

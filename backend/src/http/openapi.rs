@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "operations", description = "Long-running work that answered 202"),
         (name = "events", description = "The live feed (Server-Sent Events)"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "tokens", description = "API tokens for scripts: `Authorization: Bearer glt_…`"),
     )
 )]
 pub struct ApiDoc;
@@ -37,6 +38,12 @@ impl Modify for SessionCookie {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
                 crate::auth::session::COOKIE_NAME,
             ))),
+        );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(utoipa::openapi::security::Http::new(
+                utoipa::openapi::security::HttpAuthScheme::Bearer,
+            )),
         );
     }
 }

@@ -7,9 +7,11 @@
 
 pub mod audit;
 pub mod change_requests;
+pub mod gauges;
 pub mod leases;
 pub mod operations;
 pub mod rollouts;
+pub mod tokens;
 pub mod users;
 
 use sqlx::error::DatabaseError;

@@ -10,7 +10,7 @@ use shared::Role;
 use std::collections::BTreeMap;
 
 /// Who may call what: `None` is public, `Some(role)` the lowest role admitted.
-fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
+pub(crate) fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
     use Role::{Admin, Operator, Viewer};
     BTreeMap::from([
         ("get_health", None),
@@ -63,16 +63,21 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("abort_rollout", Some(Operator)),
         ("rollback_rollout", Some(Operator)),
         ("stream_events", Some(Viewer)),
+        // Everyone manages their own tokens (the role is capped by the creator's); an admin
+        // sees and revokes all.
+        ("list_tokens", Some(Viewer)),
+        ("create_token", Some(Viewer)),
+        ("revoke_token", Some(Viewer)),
     ])
 }
 
-struct Operation {
-    id: String,
-    method: Method,
-    path: String,
+pub(crate) struct Operation {
+    pub id: String,
+    pub method: Method,
+    pub path: String,
 }
 
-fn operations() -> Vec<Operation> {
+pub(crate) fn operations() -> Vec<Operation> {
     let document = serde_json::to_value(backend::http::openapi_document()).expect("json");
     let mut found = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {

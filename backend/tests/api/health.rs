@@ -88,6 +88,9 @@ async fn the_openapi_document_describes_every_api_operation() {
         ("post", "/api/v1/rollouts/{id}/abort"),
         ("post", "/api/v1/rollouts/{id}/rollback"),
         ("get", "/api/v1/events"),
+        ("get", "/api/v1/tokens"),
+        ("post", "/api/v1/tokens"),
+        ("delete", "/api/v1/tokens/{id}"),
         (
             "get",
             "/api/v1/endpoints/{endpoint}/deployments/{deployment}/sample-request",

@@ -2,6 +2,7 @@
 
 pub mod change_request;
 pub mod charts;
+pub mod clipboard;
 pub mod confirm_delete;
 pub mod gate_card;
 pub mod operation_progress;

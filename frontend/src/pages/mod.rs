@@ -6,6 +6,7 @@ pub mod endpoint;
 pub mod endpoints;
 pub mod password;
 pub mod rollout;
+pub mod tokens;
 pub mod users;
 
 use crate::api;
@@ -55,6 +56,9 @@ pub fn TopBar() -> impl IntoView {
                             })}
                             {info.user.role.allows(Role::Admin).then(|| view! {
                                 <a href="/users" data-testid="nav-users">"Users"</a>
+                            })}
+                            {(!info.user.must_change_password).then(|| view! {
+                                <a href="/tokens" data-testid="nav-tokens">"API tokens"</a>
                             })}
                             <a href="/password" data-testid="nav-password">"Password"</a>
                         </nav>

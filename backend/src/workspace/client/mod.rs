@@ -82,6 +82,15 @@ pub struct ArmClient {
     credential: Arc<dyn TokenSource>,
     /// One lock per endpoint: this process sends one change to an endpoint at a time.
     endpoint_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Every ARM call's status and latency, for `/metrics`.
+    calls: ArmCalls,
+}
+
+/// ARM calls counted by final status (after retries; `error` when no answer came) and timed.
+#[derive(Debug, Default)]
+pub struct ArmCalls {
+    pub statuses: crate::prometheus::StatusCounters,
+    pub latency: crate::prometheus::Histogram,
 }
 
 impl ArmClient {
@@ -107,7 +116,13 @@ impl ArmClient {
             config,
             credential,
             endpoint_locks: Mutex::new(HashMap::new()),
+            calls: ArmCalls::default(),
         }
+    }
+
+    /// The ARM calls this client made so far.
+    pub fn calls(&self) -> &ArmCalls {
+        &self.calls
     }
 
     /// Greenlight's name for this client's workspace, stored beside endpoint names.
@@ -127,8 +142,23 @@ impl ArmClient {
         )
     }
 
-    /// Sends one request with a fresh token and the API version, retrying transient failures.
+    /// Sends one request with a fresh token and the API version, retrying transient failures;
+    /// counts and times the call (retries included) in [`ArmClient::calls`].
     async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Body>,
+    ) -> Result<Response, WorkspaceError> {
+        let started = std::time::Instant::now();
+        let sent = self.send_untimed(method, url, body).await;
+        self.calls.latency.observe(started.elapsed());
+        let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+        self.calls.statuses.count(status);
+        sent
+    }
+
+    async fn send_untimed(
         &self,
         method: Method,
         url: &str,

@@ -18,7 +18,7 @@ pub fn Overview() -> impl IntoView {
     let data = use_endpoint();
     let feed = use_feed();
     let navigate = use_navigate();
-    let copied = RwSignal::new(None::<&'static str>);
+    let copied = RwSignal::new(None::<String>);
     let delete = Action::new_local(move |reason: &String| {
         let (name, reason) = (data.name(), reason.clone());
         async move {
@@ -44,21 +44,9 @@ pub fn Overview() -> impl IntoView {
     });
 
     let copy = move |_| {
-        let Some(uri) = data.endpoint.ok().and_then(|e| e.scoring_uri) else {
-            return;
-        };
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let promise = window.navigator().clipboard().write_text(&uri);
-        leptos::task::spawn_local(async move {
-            let outcome = wasm_bindgen_futures::JsFuture::from(promise).await;
-            copied.set(Some(if outcome.is_ok() {
-                "Copied"
-            } else {
-                "Copy failed: select the URI and copy it"
-            }));
-        });
+        if let Some(uri) = data.endpoint.ok().and_then(|e| e.scoring_uri) {
+            crate::components::clipboard::copy(&uri, "URI", copied);
+        }
     };
     let confirmed = Callback::new(move |reason: String| {
         delete.dispatch_local(reason);
