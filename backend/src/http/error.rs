@@ -23,6 +23,12 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("this needs the {0} role or higher")]
     Forbidden(Role),
+    /// `--local-accounts=false`: only single sign-on lets people in.
+    #[error(
+        "local accounts are switched off on this server; sign in with single sign-on \
+         (GET /api/v1/session/oidc/start)"
+    )]
+    LocalAccountsDisabled,
     /// The account signed in with a one-time password: nothing but changing it (or signing out)
     /// is allowed until its owner has.
     #[error("change your one-time password first (PUT /api/v1/session/password)")]
@@ -146,9 +152,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::CsrfFailed(_) | Self::PasswordChangeRequired => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Forbidden(_)
+            | Self::CsrfFailed(_)
+            | Self::PasswordChangeRequired
+            | Self::LocalAccountsDisabled => StatusCode::FORBIDDEN,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Decision {
@@ -180,6 +187,7 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
             Self::PasswordChangeRequired => "password_change_required",
+            Self::LocalAccountsDisabled => "local_accounts_disabled",
             Self::CsrfFailed(_) => "csrf_failed",
             Self::RateLimited(_) => "rate_limited",
             Self::Validation { .. } => "validation_failed",

@@ -15,6 +15,7 @@ pub mod json;
 mod keys;
 pub mod middleware;
 mod observe;
+mod oidc;
 mod openapi;
 mod operations;
 mod passwords;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub public_origin: Option<String>,
     /// How far the audit chain is verified, extended on each look.
     pub audit_chain: Arc<crate::audit::ChainWatch>,
+    /// Local accounts and / or single sign-on.
+    pub sign_in: crate::auth::oidc::SignInConfig,
 }
 
 /// Where the built console lives.
@@ -113,6 +116,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
             session::sign_in,
             session::sign_out
         ))
+        .routes(routes!(oidc::methods))
+        .routes(routes!(oidc::start))
+        .routes(routes!(oidc::callback))
         .routes(routes!(passwords::change_own))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
