@@ -223,8 +223,13 @@ pub struct SignInArgs {
     #[arg(long, env = "GREENLIGHT_OIDC_CLIENT_ID")]
     pub oidc_client_id: Option<String>,
     /// The client secret (prefer the environment variable; never logged).
-    #[arg(long, env = "GREENLIGHT_OIDC_CLIENT_SECRET", hide_env_values = true)]
-    pub oidc_client_secret: Option<String>,
+    #[arg(
+        long,
+        env = "GREENLIGHT_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
+    pub oidc_client_secret: Option<crate::secret::Secret>,
     /// Scopes asked for, separated by spaces.
     #[arg(
         long,
@@ -276,6 +281,10 @@ pub enum AuditCommand {
 pub struct AuditVerifyArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+fn parse_secret(raw: &str) -> Result<crate::secret::Secret, std::convert::Infallible> {
+    Ok(crate::secret::Secret::new(raw))
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {

@@ -1,4 +1,5 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,4 +143,50 @@ test('a user whose groups map to no role is told so', async ({ browser }) => {
   // The password form is still there: local accounts are on.
   await expect(page.getByTestId('username')).toBeVisible();
   await context.close();
+});
+
+test('with local accounts off the sign-in page offers only single sign-on, and the API refuses passwords', async ({ page }) => {
+  test.setTimeout(90_000);
+  const dir = mkdtempSync(join(tmpdir(), 'gl-e2e-sso-only-'));
+  chmodSync(dir, 0o755);
+  addAccounts(dir, [ADMIN]);
+  const ssoOnly = await serve(
+    [
+      '--state-dir', dir,
+      '--ui-dir', process.env.GREENLIGHT_UI_DIR ?? '',
+      '--examples-dir', join(__dirname, '..', '..', 'examples'),
+      '--local-accounts=false',
+      '--oidc-issuer', provider.issuer,
+      '--oidc-client-id', CLIENT_ID,
+      '--oidc-role-map', 'gl-admins=admin',
+      '--oidc-display-name', 'Test IdP',
+    ],
+    { GREENLIGHT_OIDC_CLIENT_SECRET: CLIENT_SECRET },
+  );
+  try {
+    await page.goto(`${ssoOnly.url}/signin`);
+    await expect(page.getByTestId('sso-sign-in')).toHaveText('Sign in with Test IdP');
+    await expect(page.getByTestId('username')).toBeHidden();
+    await expect(page.getByTestId('password')).toBeHidden();
+    const refused = await page.request.post(`${ssoOnly.url}/api/v1/session`, {
+      data: { username: ADMIN.name, password: ADMIN.password },
+      headers: { 'x-csrf-token': 'sign-in' },
+    });
+    expect(refused.status()).toBe(403);
+    expect((await refused.json()).error.code).toBe('local_accounts_disabled');
+  } finally {
+    await ssoOnly.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bad role map stops the start with a message naming the flag', () => {
+  const started = spawnSync(
+    process.env.GREENLIGHT_BIN ?? 'greenlight',
+    ['serve', '--oidc-issuer', provider.issuer, '--oidc-client-id', CLIENT_ID, '--oidc-role-map', 'gl-ops=superuser'],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
+  expect(started.status).not.toBe(0);
+  expect(started.stderr).toContain('--oidc-role-map');
+  expect(started.stderr).toContain('role must be one of viewer, operator, approver, admin');
 });

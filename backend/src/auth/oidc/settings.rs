@@ -118,8 +118,7 @@ impl OidcSettings {
             client_secret: args
                 .oidc_client_secret
                 .clone()
-                .filter(|s| !s.is_empty())
-                .map(Secret::new),
+                .filter(|s| !s.expose().is_empty()),
             scopes,
             role_claim: args.oidc_role_claim.trim().to_owned(),
             role_map,
@@ -209,6 +208,29 @@ mod tests {
         assert!(RoleMap::parse("=admin").is_err_and(|e| e.contains("no group")));
         assert!(RoleMap::parse("a=admin,a=viewer").is_err_and(|e| e.contains("twice")));
         assert!(RoleMap::parse(" , ").is_err());
+    }
+
+    #[test]
+    fn the_client_secret_never_shows_in_debug_output() {
+        let parsed = args(&[
+            "--oidc-issuer",
+            "https://id.example.com",
+            "--oidc-client-id",
+            "gl",
+            "--oidc-client-secret",
+            "s3cr3t-value",
+            "--oidc-role-map",
+            "g=admin",
+        ]);
+        let options = SignInOptions::from_args(&parsed).expect("valid");
+        for shown in [format!("{parsed:?}"), format!("{options:?}")] {
+            assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        }
+        let secret = options
+            .oidc
+            .and_then(|o| o.client_secret)
+            .expect("a secret");
+        assert_eq!(secret.expose(), "s3cr3t-value");
     }
 
     #[test]
