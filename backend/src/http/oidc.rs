@@ -2,9 +2,9 @@
 //! single sign-on's two browser legs. Both legs are top-level navigations, so they answer with
 //! redirects: to the provider, then to the console (or to its sign-in page with `?sso_error=`).
 
-use super::session::{cookie_header, session_cookie};
+use super::session::{scoped_cookie, session_cookie};
 use super::AppState;
-use crate::auth::oidc::{Callback, BINDING_COOKIE, LOGIN_TTL};
+use crate::auth::oidc::{Answer, Callback, BINDING_COOKIE, LOGIN_TTL};
 use crate::auth::SessionSettings;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Query, State};
@@ -80,15 +80,12 @@ pub async fn callback(
     let client = connect_info.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0 .0.ip());
     let callback = query.map(|q| q.0).unwrap_or_default();
     let binding = super::middleware::cookie(&headers, BINDING_COOKIE);
-    let outcome = oidc
-        .finish(
-            &state.pool,
-            &callback,
-            binding.as_ref(),
-            &state.sessions,
-            &client.to_string(),
-        )
-        .await;
+    let answer = Answer {
+        callback: &callback,
+        binding: binding.as_ref(),
+        client_addr: &client.to_string(),
+    };
+    let outcome = oidc.finish(&state.pool, &answer, &state.sessions).await;
     match outcome {
         Ok((cookie, _session)) => redirect(
             "/",
@@ -122,11 +119,10 @@ fn to_sign_in_page(error: SsoError, settings: &SessionSettings) -> Response {
 
 /// The binding cookie: sent only to the single sign-on paths, gone after `max_age` seconds.
 fn binding_cookie(value: &str, max_age: u64, settings: &SessionSettings) -> HeaderValue {
-    let session_style = cookie_header(value, std::time::Duration::from_secs(max_age), settings);
-    let text = session_style
-        .to_str()
-        .unwrap_or_default()
-        .replacen(crate::auth::session::COOKIE_NAME, BINDING_COOKIE, 1)
-        .replacen("Path=/;", "Path=/api/v1/session/oidc;", 1);
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    scoped_cookie(
+        (BINDING_COOKIE, "/api/v1/session/oidc"),
+        value,
+        std::time::Duration::from_secs(max_age),
+        settings,
+    )
 }

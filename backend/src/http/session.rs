@@ -98,7 +98,14 @@ pub(super) fn session_cookie(value: &Secret, settings: &SessionSettings) -> Head
 
 /// The session cookie with `value` for `lifetime`; setting and clearing it carry the same flags,
 /// so a browser treats them as the same cookie.
-pub(super) fn cookie_header(
+fn cookie_header(value: &str, lifetime: Duration, settings: &SessionSettings) -> HeaderValue {
+    scoped_cookie((COOKIE_NAME, "/"), value, lifetime, settings)
+}
+
+/// An HttpOnly, SameSite=Lax cookie `name` sent to `path` and below, `Secure` when the console
+/// is served over https.
+pub(super) fn scoped_cookie(
+    (name, path): (&str, &str),
     value: &str,
     lifetime: Duration,
     settings: &SessionSettings,
@@ -109,7 +116,7 @@ pub(super) fn cookie_header(
         ""
     };
     let cookie = format!(
-        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         lifetime.as_secs()
     );
     // The value is hex and the rest is ours, so this cannot fail; stay total anyway.

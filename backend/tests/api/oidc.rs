@@ -329,3 +329,56 @@ async fn without_single_sign_on_the_methods_offer_passwords_and_start_says_why_n
         .await;
     assert_eq!(at, "/signin?sso_error=not_configured");
 }
+
+#[tokio::test]
+async fn start_sends_pkce_state_and_nonce_and_binds_them_to_a_short_lived_cookie() {
+    let (app, issuer) = app_with_sso(true).await;
+    let response = Browser::new(&app)
+        .http
+        .get(format!("{}/api/v1/session/oidc/start", app.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let cookie = response.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(cookie.starts_with("greenlight_oidc="), "{cookie}");
+    for flag in [
+        "Path=/api/v1/session/oidc",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=600",
+    ] {
+        assert!(cookie.contains(flag), "{flag} in {cookie}");
+    }
+    let location = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .expect("ascii");
+    let url = oauth2::url::Url::parse(location).expect("a URL");
+    assert!(location.starts_with(&format!("{}/authorize?", issuer.url)));
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(query["scope"], "openid profile email");
+    assert_eq!(
+        query["redirect_uri"],
+        format!("{}/api/v1/session/oidc/callback", app.url)
+    );
+    for random in ["state", "nonce", "code_challenge"] {
+        assert!(query[random].len() >= 22, "{random}: {}", query[random]);
+    }
+    // The state is stored only as its SHA-256.
+    let (state_hash, nonce): (Vec<u8>, String) =
+        sqlx::query_as("select state_hash, nonce from oidc_logins")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("one pending sign-in");
+    use sha2::Digest;
+    assert_eq!(
+        state_hash,
+        sha2::Sha256::digest(query["state"].as_bytes()).to_vec()
+    );
+    assert_eq!(nonce, query["nonce"]);
+}

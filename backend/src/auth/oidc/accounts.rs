@@ -120,20 +120,12 @@ async fn update_role(
         )
         .execute(&mut *tx)
         .await?;
-        audit::record(
-            tx,
-            &AuditEvent {
-                actor: ACTOR.to_owned(),
-                action: AuditAction::UserRoleChange,
-                target: username.to_string(),
-                details: serde_json::json!({
-                    "before": { "role": before },
-                    "after": { "role": identity.role },
-                    "issuer": identity.issuer,
-                }),
-            },
-        )
-        .await?;
+        let details = serde_json::json!({
+            "before": { "role": before },
+            "after": { "role": identity.role },
+            "issuer": identity.issuer,
+        });
+        record(tx, AuditAction::UserRoleChange, &username, details).await?;
     }
     Ok(info(linked.id, username, identity.role))
 }
@@ -159,23 +151,34 @@ async fn create(tx: &mut PgConnection, identity: &Identity<'_>) -> Result<UserIn
     )
     .execute(&mut *tx)
     .await?;
+    let details = serde_json::json!({
+        "user_id": id,
+        "role": identity.role,
+        "method": "oidc",
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+    });
+    record(tx, AuditAction::UserCreate, &username, details).await?;
+    Ok(info(id, username, identity.role))
+}
+
+/// Records a change single sign-on made to `target`'s account.
+async fn record(
+    tx: &mut PgConnection,
+    action: AuditAction,
+    target: &Username,
+    details: serde_json::Value,
+) -> sqlx::Result<i64> {
     audit::record(
         tx,
         &AuditEvent {
             actor: ACTOR.to_owned(),
-            action: AuditAction::UserCreate,
-            target: username.to_string(),
-            details: serde_json::json!({
-                "user_id": id,
-                "role": identity.role,
-                "method": "oidc",
-                "issuer": identity.issuer,
-                "subject": identity.subject,
-            }),
+            action,
+            target: target.to_string(),
+            details,
         },
     )
-    .await?;
-    Ok(info(id, username, identity.role))
+    .await
 }
 
 /// A valid user name made of the first usable candidate: lowercased, the part before an `@`,

@@ -58,6 +58,16 @@ pub struct Callback {
     pub error: Option<String>,
 }
 
+/// The provider's answer as the browser brought it back.
+#[derive(Debug)]
+pub struct Answer<'a> {
+    pub callback: &'a Callback,
+    /// The binding cookie, when the browser sent it.
+    pub binding: Option<&'a Secret>,
+    /// The browser's address, for the audit log.
+    pub client_addr: &'a str,
+}
+
 /// Single sign-on with one OpenID Connect provider.
 #[derive(Debug)]
 pub struct Oidc {
@@ -144,17 +154,13 @@ impl Oidc {
     pub async fn finish(
         &self,
         pool: &PgPool,
-        callback: &Callback,
-        binding: Option<&Secret>,
+        answer: &Answer<'_>,
         sessions: &SessionSettings,
-        client_addr: &str,
     ) -> Result<(Secret, CurrentSession), Refusal> {
-        let outcome = self
-            .attempt(pool, callback, binding, sessions, client_addr)
-            .await;
+        let outcome = self.attempt(pool, answer, sessions).await;
         if let Err(refusal) = &outcome {
             tracing::warn!(reason = %refusal.kind, detail = %refusal.detail, "single sign-on refused");
-            if let Err(err) = record_refusal(pool, refusal, client_addr).await {
+            if let Err(err) = record_refusal(pool, refusal, answer.client_addr).await {
                 tracing::error!(error = %err, "recording a refused single sign-on");
             }
         }
@@ -164,10 +170,12 @@ impl Oidc {
     async fn attempt(
         &self,
         pool: &PgPool,
-        callback: &Callback,
-        binding: Option<&Secret>,
+        &Answer {
+            callback,
+            binding,
+            client_addr,
+        }: &Answer<'_>,
         sessions: &SessionSettings,
-        client_addr: &str,
     ) -> Result<(Secret, CurrentSession), Refusal> {
         let state = callback.state.as_deref().unwrap_or_default();
         // The state is used up whatever happens next, so an answer cannot be replayed.

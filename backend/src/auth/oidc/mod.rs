@@ -13,7 +13,7 @@ mod logins;
 mod provider;
 pub mod settings;
 
-pub use flow::{Callback, Oidc};
+pub use flow::{Answer, Callback, Oidc};
 pub use settings::{OidcSettings, RoleMap, SignInOptions};
 
 use shared::api::SsoError;
