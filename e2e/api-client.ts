@@ -12,8 +12,8 @@ export class ApiClient {
     readonly csrf: string,
   ) {}
 
-  static async signIn(name: string, password: string): Promise<ApiClient> {
-    const context = await request.newContext({ baseURL: ConsolePage.baseUrl() });
+  static async signIn(name: string, password: string, baseURL = ConsolePage.baseUrl()): Promise<ApiClient> {
+    const context = await request.newContext({ baseURL });
     const answer = await context.post('/api/v1/session', {
       data: { username: name, password },
       headers: { 'x-csrf-token': 'sign-in' },

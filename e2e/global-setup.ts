@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN, APPROVER, OPERATOR, VIEWER } from './accounts';
-import { serve } from './server';
+import { addAccounts, serve } from './server';
 
 /**
  * Starts a real Greenlight (its own private Postgres in a fresh state directory, port 0) and
@@ -21,16 +20,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   // When the tests run as root, Postgres runs as an unprivileged account that must enter it.
   chmodSync(stateDir, 0o755);
 
-  for (const account of [OPERATOR, VIEWER, ADMIN, APPROVER]) {
-    const add = spawnSync(
-      bin,
-      ['user', 'add', account.name, '--role', account.role, '--password-stdin', '--state-dir', stateDir],
-      { input: `${account.password}\n`, encoding: 'utf8' },
-    );
-    if (add.status !== 0) {
-      throw new Error(`greenlight user add failed: ${add.stderr}`);
-    }
-  }
+  addAccounts(stateDir, [OPERATOR, VIEWER, ADMIN, APPROVER]);
 
   const server = await serve([
     '--state-dir', stateDir, '--ui-dir', uiDir,

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 const READY = /Greenlight is ready at (http:\/\/\S+)/;
 
@@ -41,4 +41,20 @@ export async function serve(args: string[], env: Record<string, string> = {}): P
       await exited;
     },
   };
+}
+
+/** Creates local `accounts` in `stateDir` with `greenlight user add`, before a server starts. */
+export function addAccounts(stateDir: string, accounts: { name: string; role: string; password: string }[]): void {
+  const bin = process.env.GREENLIGHT_BIN;
+  if (!bin) throw new Error('set GREENLIGHT_BIN (scripts/test.sh does)');
+  for (const account of accounts) {
+    const add = spawnSync(
+      bin,
+      ['user', 'add', account.name, '--role', account.role, '--password-stdin', '--state-dir', stateDir],
+      { input: `${account.password}\n`, encoding: 'utf8' },
+    );
+    if (add.status !== 0) {
+      throw new Error(`greenlight user add failed: ${add.stderr}`);
+    }
+  }
 }

@@ -40,6 +40,8 @@ pub struct AppSettings {
     /// Where the audit chain's head is anchored (`serve`: its state dir), when it is: a
     /// checkpoint now, every [`CHECKPOINT_INTERVAL`] while serving, once more after a stop.
     pub audit_anchor: Option<PathBuf>,
+    /// Local accounts and / or single sign-on (`--local-accounts`, `--oidc-*`).
+    pub sign_in: crate::auth::oidc::SignInOptions,
 }
 
 /// A built app, bound to its listener and ready to serve.
@@ -80,7 +82,18 @@ impl App {
         ));
         let http_metrics =
             crate::prometheus::HttpMetrics::new(http::route_templates().iter().map(String::as_str));
+        // The redirect URI the provider sends browsers back to: on the public URL when set.
+        let public_base = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let sign_in = crate::auth::oidc::SignInConfig::new(settings.sign_in, &public_base)
+            .context("setting up single sign-on")?;
+        if let Some(oidc) = &sign_in.oidc {
+            tracing::info!(redirect_uri = oidc.redirect_uri(), "single sign-on is on");
+        }
         let state = AppState {
+            sign_in,
             audit_chain,
             http_metrics: Arc::new(http_metrics),
             events: EventHub::new(settings.pool.clone()),

@@ -200,6 +200,58 @@ pub struct ServeArgs {
     pub workspace: WorkspaceArgs,
     #[command(flatten)]
     pub azure: AzureArgs,
+    /// Boxed: the flags' strings would make `serve` the one large variant of [`Command`].
+    #[command(flatten)]
+    pub sign_in: Box<SignInArgs>,
+}
+
+/// How people sign in: local accounts and / or single sign-on with an OpenID Connect provider
+/// (checked at start-up by `crate::auth::oidc::OidcSettings::from_args`).
+#[derive(Debug, Clone, Args)]
+pub struct SignInArgs {
+    /// Whether local accounts (user name and password) may sign in. `--local-accounts=false`
+    /// leaves single sign-on as the only way in (it then needs --oidc-issuer).
+    #[arg(
+        long,
+        env = "GREENLIGHT_LOCAL_ACCOUNTS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub local_accounts: bool,
+    /// The OpenID Connect issuer, e.g. https://login.microsoftonline.com/<tenant>/v2.0; its
+    /// /.well-known/openid-configuration is read on first use. Single sign-on is off without it.
+    #[arg(long, env = "GREENLIGHT_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The client (application) id registered at the provider.
+    #[arg(long, env = "GREENLIGHT_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret (prefer the environment variable; never logged).
+    #[arg(
+        long,
+        env = "GREENLIGHT_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
+    pub oidc_client_secret: Option<crate::secret::Secret>,
+    /// Scopes asked for, separated by spaces.
+    #[arg(
+        long,
+        env = "GREENLIGHT_OIDC_SCOPES",
+        default_value = "openid profile email"
+    )]
+    pub oidc_scopes: String,
+    /// The id_token claim holding the user's groups (a string or a list; a dotted path such as
+    /// realm_access.roles reaches into objects).
+    #[arg(long, env = "GREENLIGHT_OIDC_ROLE_CLAIM", default_value = "groups")]
+    pub oidc_role_claim: String,
+    /// Group → role, e.g. gl-viewers=viewer,gl-ops=operator,gl-approvers=approver,gl-admins=admin.
+    /// The highest role among a user's groups wins; a user with none of them is refused.
+    #[arg(long, env = "GREENLIGHT_OIDC_ROLE_MAP")]
+    pub oidc_role_map: Option<String>,
+    /// The provider's name on the sign-in button ("Sign in with …"); the issuer's host when
+    /// left out.
+    #[arg(long, env = "GREENLIGHT_OIDC_DISPLAY_NAME")]
+    pub oidc_display_name: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +310,10 @@ pub enum AuditCommand {
 pub struct AuditVerifyArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+fn parse_secret(raw: &str) -> Result<crate::secret::Secret, std::convert::Infallible> {
+    Ok(crate::secret::Secret::new(raw))
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {

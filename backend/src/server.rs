@@ -31,15 +31,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         WorkspaceKind::Azure => Some(crate::workspace::azure::client(&args.azure)?),
         WorkspaceKind::Local => None,
     };
+    // Sign-in settings too: a bad --oidc-role-map stops the start naming the flag.
+    let sign_in = crate::auth::oidc::SignInOptions::from_args(&args.sign_in)?;
     let database = Database::open(
         args.database.database_url.as_deref(),
         &args.database.state_dir,
     )
     .await?;
-    let mut accounts: Vec<_> = bootstrap::initial_admin(&database.pool)
-        .await?
-        .into_iter()
-        .collect();
+    // Without local accounts, a generated admin password would be of no use: the first admin
+    // comes from the provider's groups.
+    let mut accounts: Vec<_> = if sign_in.local_accounts {
+        bootstrap::initial_admin(&database.pool).await?
+    } else {
+        None
+    }
+    .into_iter()
+    .collect();
     if args.demo {
         accounts.extend(bootstrap::demo_accounts(&database.pool).await?);
     }
@@ -117,6 +124,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ui,
             public_url: args.public_url.clone(),
             audit_anchor: Some(args.database.state_dir.clone()),
+            sign_in,
         },
         listener,
     )

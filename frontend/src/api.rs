@@ -225,6 +225,11 @@ pub async fn sign_in(username: String, password: String) -> Result<SessionInfo, 
     Ok(info)
 }
 
+/// The ways to sign in here (anonymous): local accounts, single sign-on.
+pub async fn sign_in_methods() -> Result<shared::api::SignInMethods, ApiError> {
+    get("/api/v1/session/methods").await
+}
+
 pub async fn sign_out() -> Result<(), ApiError> {
     let result = send(with_csrf(Request::delete("/api/v1/session")), None).await;
     remember_csrf(None);

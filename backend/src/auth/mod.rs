@@ -2,6 +2,7 @@
 //! extractor that enforces a minimum role per route.
 
 pub mod extract;
+pub mod oidc;
 pub mod password;
 pub mod session;
 pub mod sign_in;

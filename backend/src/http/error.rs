@@ -29,6 +29,12 @@ pub enum ApiError {
     NotWithToken,
     #[error("this needs the {0} role or higher")]
     Forbidden(Role),
+    /// `--local-accounts=false`: only single sign-on lets people in.
+    #[error(
+        "local accounts are switched off on this server; sign in with single sign-on \
+         (GET /api/v1/session/oidc/start)"
+    )]
+    LocalAccountsDisabled,
     /// The account signed in with a one-time password: nothing but changing it (or signing out)
     /// is allowed until its owner has.
     #[error("change your one-time password first (PUT /api/v1/session/password)")]
@@ -157,7 +163,8 @@ impl ApiError {
             Self::Forbidden(_)
             | Self::CsrfFailed(_)
             | Self::PasswordChangeRequired
-            | Self::NotWithToken => StatusCode::FORBIDDEN,
+            | Self::NotWithToken
+            | Self::LocalAccountsDisabled => StatusCode::FORBIDDEN,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Decision {
@@ -191,6 +198,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotWithToken => "not_with_token",
             Self::PasswordChangeRequired => "password_change_required",
+            Self::LocalAccountsDisabled => "local_accounts_disabled",
             Self::CsrfFailed(_) => "csrf_failed",
             Self::RateLimited(_) => "rate_limited",
             Self::Validation { .. } => "validation_failed",

@@ -182,13 +182,18 @@ pub fn origin_of(public_url: &str) -> Option<String> {
 
 /// The session cookie's value, if the request carries one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<Secret> {
+    cookie(headers, COOKIE_NAME)
+}
+
+/// The value of the cookie called `wanted`, if the request carries it.
+pub fn cookie(headers: &HeaderMap, wanted: &str) -> Option<Secret> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| Secret::new(value))
 }
 

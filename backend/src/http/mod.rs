@@ -15,6 +15,7 @@ pub mod json;
 mod keys;
 pub mod middleware;
 mod observe;
+mod oidc;
 mod openapi;
 mod operations;
 mod passwords;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub audit_chain: Arc<crate::audit::ChainWatch>,
     /// Requests counted per route, for `/metrics`.
     pub http_metrics: Arc<crate::prometheus::HttpMetrics>,
+    /// Local accounts and / or single sign-on.
+    pub sign_in: crate::auth::oidc::SignInConfig,
 }
 
 /// Where the built console lives.
@@ -117,6 +120,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
             session::sign_in,
             session::sign_out
         ))
+        .routes(routes!(oidc::methods))
+        .routes(routes!(oidc::start))
+        .routes(routes!(oidc::callback))
         .routes(routes!(passwords::change_own))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))

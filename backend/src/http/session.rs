@@ -40,7 +40,7 @@ pub async fn current(auth: Authenticated<Anyone>) -> AppJson<SessionInfo> {
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
         (status = 401, description = "Wrong user name or password", body = ErrorEnvelope),
-        (status = 403, description = "Missing x-csrf-token header", body = ErrorEnvelope),
+        (status = 403, description = "Missing x-csrf-token header, or local accounts are switched off (`local_accounts_disabled`)", body = ErrorEnvelope),
         (status = 429, description = "Too many failed sign-ins", body = ErrorEnvelope),
     )
 )]
@@ -49,6 +49,9 @@ pub async fn sign_in(
     connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(request): AppJson<SignInRequest>,
 ) -> Result<Response, ApiError> {
+    if !state.sign_in.local_accounts {
+        return Err(ApiError::LocalAccountsDisabled);
+    }
     let client = connect_info.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0 .0.ip());
     let outcome = sign_in::sign_in(
         &state.pool,
@@ -89,20 +92,31 @@ pub async fn sign_out(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response())
 }
 
-fn session_cookie(value: &Secret, settings: &SessionSettings) -> HeaderValue {
+pub(super) fn session_cookie(value: &Secret, settings: &SessionSettings) -> HeaderValue {
     cookie_header(value.expose(), settings.absolute, settings)
 }
 
 /// The session cookie with `value` for `lifetime`; setting and clearing it carry the same flags,
 /// so a browser treats them as the same cookie.
 fn cookie_header(value: &str, lifetime: Duration, settings: &SessionSettings) -> HeaderValue {
+    scoped_cookie((COOKIE_NAME, "/"), value, lifetime, settings)
+}
+
+/// An HttpOnly, SameSite=Lax cookie `name` sent to `path` and below, `Secure` when the console
+/// is served over https.
+pub(super) fn scoped_cookie(
+    (name, path): (&str, &str),
+    value: &str,
+    lifetime: Duration,
+    settings: &SessionSettings,
+) -> HeaderValue {
     let secure = if settings.secure_cookie {
         "; Secure"
     } else {
         ""
     };
     let cookie = format!(
-        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         lifetime.as_secs()
     );
     // The value is hex and the rest is ours, so this cannot fail; stay total anyway.

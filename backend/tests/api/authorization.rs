@@ -15,6 +15,9 @@ pub(crate) fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
     BTreeMap::from([
         ("get_health", None),
         ("sign_in", None),
+        ("get_sign_in_methods", None),
+        ("start_sso", None),
+        ("finish_sso", None),
         ("get_about", Some(Viewer)),
         ("get_session", Some(Viewer)),
         ("sign_out", Some(Viewer)),
@@ -182,9 +185,12 @@ async fn every_operation_admits_exactly_the_roles_it_should() {
 }
 
 /// What a session opened with a one-time password may do before its owner changes it.
-const ADMITTED_WITH_ONE_TIME_PASSWORD: [&str; 5] = [
+const ADMITTED_WITH_ONE_TIME_PASSWORD: [&str; 8] = [
     "get_health",
     "sign_in",
+    "get_sign_in_methods",
+    "start_sso",
+    "finish_sso",
     "get_session",
     "sign_out",
     "change_password",

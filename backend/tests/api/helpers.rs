@@ -2,6 +2,7 @@
 
 use crate::common::{fresh_database, TestDatabase};
 use backend::app::{App, AppSettings};
+use backend::auth::oidc::SignInOptions;
 use backend::auth::{password, RateLimits, SessionSettings};
 use backend::http::UiConfig;
 use backend::secret::Secret;
@@ -201,10 +202,36 @@ async fn spawn(
     workspace: Option<std::sync::Arc<ArmClient>>,
     local_workspace: Option<shared::api::LocalWorkspaceInfo>,
 ) -> TestApp {
-    let db = fresh_database().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
+    spawn_on(
+        listener,
+        rate_limits,
+        workspace,
+        local_workspace,
+        SignInOptions::default(),
+    )
+    .await
+}
+
+/// An app with these sign-in options (single sign-on, local accounts off), on `listener`:
+/// a provider needs the redirect URI, hence the address, before the app starts.
+pub async fn spawn_app_with_sign_in(
+    listener: tokio::net::TcpListener,
+    sign_in: SignInOptions,
+) -> TestApp {
+    spawn_on(listener, RateLimits::default(), None, None, sign_in).await
+}
+
+async fn spawn_on(
+    listener: tokio::net::TcpListener,
+    rate_limits: RateLimits,
+    workspace: Option<std::sync::Arc<ArmClient>>,
+    local_workspace: Option<shared::api::LocalWorkspaceInfo>,
+    sign_in: SignInOptions,
+) -> TestApp {
+    let db = fresh_database().await;
     // Exactly what `greenlight serve` builds and runs, on a fresh database.
     let app = App::build(
         AppSettings {
@@ -218,6 +245,7 @@ async fn spawn(
             },
             public_url: None,
             audit_anchor: None,
+            sign_in,
         },
         listener,
     )

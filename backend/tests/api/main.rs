@@ -18,6 +18,8 @@ mod health;
 mod helpers;
 mod hygiene;
 mod metrics;
+mod oidc;
+mod oidc_issuer;
 mod operation_end;
 mod rollout_flow;
 mod rollouts;

@@ -6,6 +6,7 @@ pub mod endpoint;
 pub mod endpoints;
 pub mod password;
 pub mod rollout;
+mod sso;
 pub mod tokens;
 pub mod users;
 
@@ -139,11 +140,22 @@ pub fn SignIn() -> impl IntoView {
         }
     };
 
+    // Until the server has said which methods there are, the password form shows (it always
+    // did); with local accounts off it goes, leaving the single sign-on button.
+    let methods = LocalResource::new(api::sign_in_methods);
+    let local_accounts = move || {
+        methods
+            .get()
+            .and_then(Result::ok)
+            .is_none_or(|m| m.local_accounts)
+    };
+
     view! {
         <TopBar />
         <main class="page narrow">
             <h1>"Sign in"</h1>
-            <form class="card" on:submit=submit>
+            <sso::SsoSignIn methods=methods />
+            <form class="card" on:submit=submit hidden=move || !local_accounts()>
                 <label>
                     "User name"
                     <input

@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod metrics;
 pub mod operations;
 pub mod rollouts;
+pub mod sso;
 pub mod tokens;
 pub mod workspace;
 
@@ -20,6 +21,9 @@ pub use audit::{
 pub use deployments::*;
 pub use metrics::EndpointMetricsSummary;
 pub use operations::{Operation, OperationKind, OperationList, OperationStatus, ProgressEntry};
+pub use sso::{
+    SignInMethods, SsoError, SsoProvider, SSO_CALLBACK_PATH, SSO_ERROR_PARAM, SSO_START_PATH,
+};
 pub use workspace::*;
 
 /// The header that carries the CSRF token on every state-changing request.
