@@ -91,10 +91,16 @@ pub enum AuditAction {
     /// A gate decided: passed, failed (the rollout rolls back), or asked an approver.
     #[serde(rename = "rollout.gate")]
     RolloutGate,
+    /// An admin set a freeze window.
+    #[serde(rename = "freeze_window.create")]
+    FreezeWindowCreate,
+    /// An admin removed a freeze window.
+    #[serde(rename = "freeze_window.delete")]
+    FreezeWindowDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -132,6 +138,8 @@ impl AuditAction {
         AuditAction::RolloutStepStart,
         AuditAction::RolloutStepEnd,
         AuditAction::RolloutGate,
+        AuditAction::FreezeWindowCreate,
+        AuditAction::FreezeWindowDelete,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -192,6 +200,8 @@ impl AuditAction {
             AuditAction::RolloutStepStart => "rollout.step_start",
             AuditAction::RolloutStepEnd => "rollout.step_end",
             AuditAction::RolloutGate => "rollout.gate",
+            AuditAction::FreezeWindowCreate => "freeze_window.create",
+            AuditAction::FreezeWindowDelete => "freeze_window.delete",
         }
     }
 }

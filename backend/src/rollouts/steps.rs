@@ -344,6 +344,9 @@ async fn traffic_step(
         if step.applied_at.is_some() || in_effect(ctx, r, &change).await? {
             return applied(ctx, r, step, plan_step).await;
         }
+        if let Some(wait) = super::hold::frozen(ctx, r).await? {
+            return Ok(wait);
+        }
         let live = live_split(&ctx.workspace, &r.endpoint).await?;
         let new = NewChangeRequest {
             workspace: r.workspace.clone(),
@@ -535,6 +538,7 @@ async fn restore_split(
         "traffic": target.traffic,
         "mirror_traffic": target.mirror_traffic,
         "why": why,
+        "during_freeze": super::hold::during_freeze(ctx, r).await?,
     }));
     let mut tx = store::begin(&ctx.pool, r.id).await?;
     let started = ctx.operations.insert(&mut tx, &job).await?;

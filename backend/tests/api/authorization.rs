@@ -63,6 +63,10 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("abort_rollout", Some(Operator)),
         ("rollback_rollout", Some(Operator)),
         ("stream_events", Some(Viewer)),
+        ("list_freeze_windows", Some(Viewer)),
+        ("create_freeze_window", Some(Admin)),
+        ("delete_freeze_window", Some(Admin)),
+        ("get_endpoint_freeze", Some(Viewer)),
     ])
 }
 

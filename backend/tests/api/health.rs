@@ -88,6 +88,10 @@ async fn the_openapi_document_describes_every_api_operation() {
         ("post", "/api/v1/rollouts/{id}/abort"),
         ("post", "/api/v1/rollouts/{id}/rollback"),
         ("get", "/api/v1/events"),
+        ("get", "/api/v1/freeze-windows"),
+        ("post", "/api/v1/freeze-windows"),
+        ("delete", "/api/v1/freeze-windows/{id}"),
+        ("get", "/api/v1/endpoints/{endpoint}/freeze"),
         (
             "get",
             "/api/v1/endpoints/{endpoint}/deployments/{deployment}/sample-request",

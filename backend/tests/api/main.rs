@@ -11,6 +11,7 @@ mod common;
 mod endpoints;
 mod events;
 mod exposure;
+mod freeze;
 mod gates;
 mod guard;
 mod health;

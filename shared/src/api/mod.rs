@@ -7,6 +7,7 @@ pub mod audit;
 pub mod change_requests;
 mod checks;
 pub mod deployments;
+pub mod freeze;
 pub mod metrics;
 pub mod operations;
 pub mod rollouts;
