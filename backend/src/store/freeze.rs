@@ -167,16 +167,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let stored = StoredWindow::try_from(row)?;
-    audit::record(
-        &mut tx,
-        &AuditEvent {
-            actor: actor.as_str().to_owned(),
-            action: AuditAction::FreezeWindowCreate,
-            target: target(&stored),
-            details: details(&stored),
-        },
-    )
-    .await?;
+    record(&mut tx, actor, AuditAction::FreezeWindowCreate, &stored).await?;
     tx.commit().await?;
     Ok(stored)
 }
@@ -200,35 +191,39 @@ pub async fn delete(pool: &PgPool, actor: &Username, id: Uuid) -> Result<(), Sto
     .await?
     .ok_or(StoreError::NotFound)?;
     let gone = StoredWindow::try_from(row)?;
-    audit::record(
-        &mut tx,
-        &AuditEvent {
-            actor: actor.as_str().to_owned(),
-            action: AuditAction::FreezeWindowDelete,
-            target: target(&gone),
-            details: details(&gone),
-        },
-    )
-    .await?;
+    record(&mut tx, actor, AuditAction::FreezeWindowDelete, &gone).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// What a window's audit events name as their target: its endpoint, else its workspace.
-fn target(window: &StoredWindow) -> String {
-    window.endpoint.as_ref().map_or_else(
+/// Audits `action` on `window`: its target is the window's endpoint, else its workspace; the
+/// details are the whole window, so a deleted one stays readable in the log.
+async fn record(
+    tx: &mut PgConnection,
+    actor: &Username,
+    action: AuditAction,
+    window: &StoredWindow,
+) -> sqlx::Result<()> {
+    let target = window.endpoint.as_ref().map_or_else(
         || window.workspace.as_str().to_owned(),
         |e| e.as_str().to_owned(),
-    )
-}
-
-/// A window as its audit events record it.
-pub fn details(window: &StoredWindow) -> Value {
-    json!({
+    );
+    let details = json!({
         "freeze_window_id": window.id,
         "workspace": window.workspace,
         "endpoint": window.endpoint,
         "reason": window.reason,
         "schedule": window.schedule,
-    })
+    });
+    audit::record(
+        tx,
+        &AuditEvent {
+            actor: actor.as_str().to_owned(),
+            action,
+            target,
+            details,
+        },
+    )
+    .await?;
+    Ok(())
 }

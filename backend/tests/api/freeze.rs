@@ -2,13 +2,12 @@
 //! refused with `409 frozen`, and nothing is recorded or changed); going back to a rollout's
 //! known-good split still is, audited with the window; only admins set windows.
 
-use crate::common::endpoint_name;
 use crate::helpers::{self, deployment_request, Client, LocalWorkspace, TestApp};
+use crate::rollouts::until;
 use chrono::{Duration as TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::Role;
-use std::time::Duration;
 
 const ENDPOINT: &str = "frozen";
 
@@ -46,18 +45,8 @@ async fn delete_window(admin: &Client, window: &Value) {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
 
-/// Green's live share (absent counts as 0).
 async fn green(workspace: &LocalWorkspace) -> i64 {
-    let endpoint = workspace
-        .client
-        .get_endpoint(&endpoint_name(ENDPOINT))
-        .await
-        .expect("endpoint");
-    endpoint
-        .properties
-        .traffic
-        .and_then(|t| t.get("green").copied())
-        .unwrap_or(0)
+    workspace.live_share(ENDPOINT, "green").await
 }
 
 /// The audit actions recorded about change request `id`.
@@ -165,23 +154,6 @@ async fn approving_during_a_freeze_is_refused_and_nothing_applies_until_the_wind
     assert_eq!(audited[1].1["freeze_window_id"], window["id"]);
     assert_eq!(audited[1].1["reason"], "year-end freeze");
     workspace.emulator.shutdown().await;
-}
-
-/// Reads rollout `id` until `done` holds (bounded).
-async fn until(client: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let (status, rollout) = client.get(&format!("/api/v1/rollouts/{id}")).await;
-        assert_eq!(status, StatusCode::OK, "{rollout}");
-        if done(&rollout) {
-            return rollout;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waiting for {what}: {rollout}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Blue takes all of the endpoint; alice (operator) starts a rollout to green along `steps`.

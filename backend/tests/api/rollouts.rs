@@ -50,7 +50,7 @@ async fn start(alice: &Client, plan: Value) -> Value {
 }
 
 /// Reads rollout `id` until `done` holds (bounded).
-async fn until(client: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn until(client: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let (status, rollout) = client.get(&format!("/api/v1/rollouts/{id}")).await;

@@ -60,19 +60,10 @@ pub struct EndpointFreeze {
 impl FreezeNotice {
     /// "Frozen until 2026-12-27 08:00 UTC — year-end freeze", as banners and refusals say it.
     pub fn sentence(&self) -> String {
-        format!("Frozen until {} — {}", minute(self.ends_at), self.reason)
+        format!(
+            "Frozen until {} — {}",
+            super::clock(self.ends_at),
+            self.reason
+        )
     }
-}
-
-/// "2026-12-27 08:00 UTC", by hand: chrono's formatter is sizeable in the wasm bundle.
-pub fn minute(t: DateTime<Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
 }

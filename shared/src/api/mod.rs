@@ -22,6 +22,20 @@ pub use metrics::EndpointMetricsSummary;
 pub use operations::{Operation, OperationKind, OperationList, OperationStatus, ProgressEntry};
 pub use workspace::*;
 
+/// "2026-12-27 08:00 UTC", by hand: chrono's formatter is sizeable in the wasm bundle. The
+/// console writes every time this way, and so do messages that name a time.
+pub fn clock(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 /// The header that carries the CSRF token on every state-changing request.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
