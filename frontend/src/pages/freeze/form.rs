@@ -91,11 +91,11 @@ pub fn NewWindow(on_created: Callback<()>) -> impl IntoView {
     view! {
         <form class="card" aria-labelledby="freeze-new-title" data-testid="freeze-form" on:submit=submit>
             <h2 id="freeze-new-title">"New freeze window"</h2>
-            <fieldset>
+            <fieldset class="choices">
                 <legend>"Kind"</legend>
-                <label class="inline"><input type="radio" name="freeze-kind" data-testid="freeze-kind-once"
+                <label><input type="radio" name="freeze-kind" data-testid="freeze-kind-once"
                     prop:checked=move || !weekly.get() on:change=move |_| weekly.set(false) />" One-off"</label>
-                <label class="inline"><input type="radio" name="freeze-kind" data-testid="freeze-kind-weekly"
+                <label><input type="radio" name="freeze-kind" data-testid="freeze-kind-weekly"
                     prop:checked=move || weekly.get() on:change=move |_| weekly.set(true) />" Weekly"</label>
             </fieldset>
             <label>"Workspace" <input data-testid="freeze-workspace" required bind:value=workspace /></label>
@@ -103,10 +103,10 @@ pub fn NewWindow(on_created: Callback<()>) -> impl IntoView {
             <label>"Reason" <input data-testid="freeze-reason-input" required bind:value=reason /></label>
             {move || if weekly.get() {
                 view! {
-                    <fieldset>
+                    <fieldset class="choices">
                         <legend>"Days"</legend>
                         {Day::ALL.into_iter().map(|day| view! {
-                            <label class="inline">
+                            <label>
                                 <input type="checkbox" data-testid=format!("freeze-day-{}", day.as_str())
                                     prop:checked=move || days.with(|d| d.contains(&day))
                                     on:change=move |_| toggle(day) />
