@@ -10,6 +10,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "process/db_restart.rs"]
+mod db_restart;
 #[path = "process/replicas.rs"]
 mod replicas;
 #[path = "process/rollout_crash.rs"]

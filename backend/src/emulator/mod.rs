@@ -8,6 +8,7 @@
 pub mod arm;
 pub mod blobs;
 pub mod environments;
+pub mod faults;
 pub mod harness;
 pub mod instances;
 mod locks;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod operations;
 pub mod routing;
 pub mod scoring;
+mod serve;
 pub mod state;
 pub mod tls;
 pub mod workspace;
@@ -107,24 +109,22 @@ impl Emulator {
             journal_dir: config.state_dir.clone(),
             token: config.token.clone(),
             base_url: control_url.clone(),
+            faults: Arc::default(),
         })
         .merge(workspace.blobs().router());
         let scoring_app = scoring::router(Arc::clone(&workspace.routes), config.token.clone());
-        let servers = match &tls {
-            Some(tls) => vec![
-                tokio::spawn(tls::serve(
-                    control,
-                    control_app,
-                    tls.clone(),
-                    stopped.clone(),
-                )),
-                tokio::spawn(tls::serve(scoring, scoring_app, tls.clone(), stopped)),
-            ],
-            None => vec![
-                tokio::spawn(serve_until(control, control_app, stopped.clone())),
-                tokio::spawn(serve_until(scoring, scoring_app, stopped)),
-            ],
-        };
+        // The control plane is served by our own loop, which can drop a connection unanswered
+        // (the fault switch); the scoring plane by axum's, which drains requests on stop.
+        let mut servers = vec![tokio::spawn(serve::serve(
+            control,
+            control_app,
+            tls.clone(),
+            stopped.clone(),
+        ))];
+        servers.push(match &tls {
+            Some(_) => tokio::spawn(serve::serve(scoring, scoring_app, tls.clone(), stopped)),
+            None => tokio::spawn(serve_until(scoring, scoring_app, stopped)),
+        });
         Ok(Self {
             control_url,
             scoring_url,

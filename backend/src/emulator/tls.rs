@@ -6,8 +6,7 @@ use super::state::write_private;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
@@ -62,36 +61,12 @@ impl Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
         })
     }
-}
 
-/// Serves `app` over TLS on `listener` until `stop` turns true. Connections already open
-/// finish their current requests.
-pub async fn serve(
-    listener: TcpListener,
-    app: axum::Router,
-    tls: Tls,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::service::TowerToHyperService;
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = stop.wait_for(|stopped| *stopped) => return Ok(()),
-        };
-        let acceptor = tls.acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
-        tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(stream).await else {
-                return;
-            };
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(err) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%err, "TLS connection ended with an error");
-            }
-        });
+    /// The TLS side of an accepted connection.
+    pub async fn accept(
+        &self,
+        stream: TcpStream,
+    ) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+        self.acceptor.accept(stream).await
     }
 }

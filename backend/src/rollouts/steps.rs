@@ -187,6 +187,37 @@ async fn fail(
     Ok(IDLE)
 }
 
+/// The workspace failed the step's change (its operation ended Failed, as Azure's can for
+/// reasons of its own: quota, capacity, an outage): nothing of it took effect, so the step
+/// waits to run afresh and the rollout pauses with Azure's message, until someone resumes it
+/// (a traffic change is then asked for again, and approved by a second person again) or rolls
+/// it back. Both moves, and their audit events, in one transaction.
+async fn interrupt(
+    ctx: &Context,
+    r: &RolloutRecord,
+    step: &StepRecord,
+    why: &str,
+) -> Result<Duration, RolloutError> {
+    let why = format!("the workspace failed step {}: {why}", step.index + 1);
+    let mut tx = store::begin(&ctx.pool, r.id).await?;
+    store::move_step(
+        &mut tx,
+        r,
+        step.index,
+        step.state,
+        StepEvent::Interrupt,
+        StepChange {
+            change_request_id: Some(None),
+            error: Some(&why),
+            ..StepChange::default()
+        },
+    )
+    .await?;
+    store::move_rollout(&mut tx, r, r.state, RolloutEvent::Pause, None, Some(&why)).await?;
+    tx.commit().await?;
+    Ok(IDLE)
+}
+
 /// The operation `id`'s status, and its error in words.
 async fn operation(ctx: &Context, id: Uuid) -> Result<(OperationStatus, String), RolloutError> {
     let found = operations_store::get(&ctx.pool, id)
@@ -210,7 +241,19 @@ async fn deploy(
         return match operation(ctx, op).await? {
             (OperationStatus::Running, _) => Ok(WAIT),
             (OperationStatus::Succeeded, _) => succeed(ctx, r, step).await,
-            (OperationStatus::Failed, why) => fail(ctx, r, step, &why).await,
+            // A deployment that exists, failed, could not start its model: the rollout fails.
+            // None at all: the workspace failed the create, which may go better later.
+            (OperationStatus::Failed, why) => {
+                match ctx
+                    .workspace
+                    .get_deployment(&r.endpoint, &r.new_deployment)
+                    .await
+                {
+                    Ok(_) => fail(ctx, r, step, &why).await,
+                    Err(err) if err.is_not_found() => interrupt(ctx, r, step, &why).await,
+                    Err(err) => Err(err.into()),
+                }
+            }
         };
     }
     let client = Arc::clone(&ctx.workspace);
@@ -438,8 +481,16 @@ async fn traffic_step(
             lapsed(StepEvent::RequestLapsed).await
         }
         ChangeRequestState::Failed => {
-            let why = "the approved change failed in the workspace".to_owned();
-            fail(ctx, r, step, &why).await
+            let why = match request.operation_id {
+                Some(op) => operation(ctx, op).await?.1,
+                None => String::new(),
+            };
+            let why = if why.is_empty() {
+                "the approved change failed".to_owned()
+            } else {
+                format!("the approved change failed: {why}")
+            };
+            interrupt(ctx, r, step, &why).await
         }
     }
 }
@@ -489,7 +540,7 @@ async fn applied(
         return match operation(ctx, op).await? {
             (OperationStatus::Running, _) => Ok(WAIT),
             (OperationStatus::Succeeded, _) => succeed(ctx, r, step).await,
-            (OperationStatus::Failed, why) => fail(ctx, r, step, &why).await,
+            (OperationStatus::Failed, why) => interrupt(ctx, r, step, &why).await,
         };
     }
     let live = live_split(&ctx.workspace, &r.endpoint).await?;

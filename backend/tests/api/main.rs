@@ -11,6 +11,7 @@ mod common;
 mod endpoints;
 mod events;
 mod exposure;
+mod faults;
 mod freeze;
 mod gates;
 mod guard;

@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use shared::Role;
 use std::time::Duration;
 
-const ENDPOINT: &str = "roll";
+pub(crate) const ENDPOINT: &str = "roll";
 
 /// A short version of the seed plan, so a test runs in seconds.
-fn short_plan() -> Value {
+pub(crate) fn short_plan() -> Value {
     json!({ "steps": [
         { "kind": "deploy" },
         { "kind": "smoke_test" },
@@ -26,14 +26,14 @@ fn short_plan() -> Value {
 }
 
 /// An endpoint whose blue (v1) takes all traffic, and alice (operator) signed in.
-async fn blue_only() -> (TestApp, LocalWorkspace, Client) {
+pub(crate) async fn blue_only() -> (TestApp, LocalWorkspace, Client) {
     let (app, workspace) = spawn_app_with_workspace().await;
     let alice = app.signed_in("alice", Role::Operator).await;
     app.blue_takes_all(&alice, ENDPOINT).await;
     (app, workspace, alice)
 }
 
-async fn start(alice: &Client, plan: Value) -> Value {
+pub(crate) async fn start(alice: &Client, plan: Value) -> Value {
     let (status, rollout) = alice
         .send(
             Method::POST,
@@ -50,7 +50,12 @@ async fn start(alice: &Client, plan: Value) -> Value {
 }
 
 /// Reads rollout `id` until `done` holds (bounded).
-pub async fn until(client: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn until(
+    client: &Client,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let (status, rollout) = client.get(&format!("/api/v1/rollouts/{id}")).await;
@@ -66,7 +71,7 @@ pub async fn until(client: &Client, id: &str, what: &str, done: impl Fn(&Value) 
     }
 }
 
-async fn live(workspace: &LocalWorkspace) -> Value {
+pub(crate) async fn live(workspace: &LocalWorkspace) -> Value {
     let endpoint = workspace
         .client
         .get_endpoint(&endpoint_name(ENDPOINT))
@@ -77,7 +82,7 @@ async fn live(workspace: &LocalWorkspace) -> Value {
 
 /// Waits for the rollout's next pending request, checks that alice may not approve it, and has
 /// bob approve it. Returns the request.
-async fn bob_approves_next(alice: &Client, bob: &Client, id: &str, step: u64) -> Value {
+pub(crate) async fn bob_approves_next(alice: &Client, bob: &Client, id: &str, step: u64) -> Value {
     let rollout = until(alice, id, "a pending request", |r| {
         r["pending_request"]["rollout_step"] == json!(step)
     })

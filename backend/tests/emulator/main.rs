@@ -7,6 +7,7 @@ mod assets;
 mod auth;
 #[path = "../common/mod.rs"]
 mod common;
+mod faults;
 mod helpers;
 mod instances;
 mod rules;

@@ -20,14 +20,14 @@ const WRITE_POINTS: [&str; 3] = [
 ];
 
 /// A signed-in user of one server life; every call tolerates the server dying under it.
-struct Api {
+pub(super) struct Api {
     client: reqwest::blocking::Client,
     url: String,
     csrf: String,
 }
 
 impl Api {
-    fn sign_in(url: &str, name: &str) -> Option<Self> {
+    pub(super) fn sign_in(url: &str, name: &str) -> Option<Self> {
         let client = http();
         let body: Value = client
             .post(format!("{url}/api/v1/session"))
@@ -44,7 +44,7 @@ impl Api {
         })
     }
 
-    fn get(&self, path: &str) -> Option<Value> {
+    pub(super) fn get(&self, path: &str) -> Option<Value> {
         self.client
             .get(format!("{}{path}", self.url))
             .send()
@@ -53,7 +53,12 @@ impl Api {
             .ok()
     }
 
-    fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Option<(u16, Value)> {
+    pub(super) fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Option<(u16, Value)> {
         let response = self
             .client
             .request(method, format!("{}{path}", self.url))
@@ -66,7 +71,7 @@ impl Api {
     }
 
     /// Waits for operation `id` to end; `None` if the server went away.
-    fn finish(&self, id: &str) -> Option<Value> {
+    pub(super) fn finish(&self, id: &str) -> Option<Value> {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             let op = self.get(&format!("/api/v1/operations/{id}"))?;
@@ -80,7 +85,7 @@ impl Api {
 }
 
 /// The last lines of a server's log, for a failure message.
-fn tail(logs: &str) -> String {
+pub(super) fn tail(logs: &str) -> String {
     let lines: Vec<&str> = logs
         .lines()
         .filter(|l| !l.contains("request finished"))
@@ -88,7 +93,7 @@ fn tail(logs: &str) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
-fn password(name: &str) -> String {
+pub(super) fn password(name: &str) -> String {
     format!("{name}-crash-password-1")
 }
 
@@ -133,7 +138,7 @@ fn crash_points_that_ended(server: &mut Server) -> Vec<String> {
 }
 
 /// Asks for a change as alice and has bob approve it; waits for it to be applied.
-fn approved(alice: &Api, bob: &Api, method: reqwest::Method, path: &str, body: Value) {
+pub(super) fn approved(alice: &Api, bob: &Api, method: reqwest::Method, path: &str, body: Value) {
     let (status, request) = alice.send(method, path, body).expect("request");
     assert_eq!(status, 202, "{request}");
     let approve = format!(

@@ -269,6 +269,10 @@ pub enum StepEvent {
     Succeed,
     Fail,
     Skip,
+    /// The workspace failed the step's change (Azure's operation ended Failed): nothing of it
+    /// took effect, so the step waits to run afresh — a new request, a second person again —
+    /// once someone resumes the rollout.
+    Interrupt,
 }
 
 names!(StepEvent {
@@ -280,6 +284,7 @@ names!(StepEvent {
     Succeed => "succeed",
     Fail => "fail",
     Skip => "skip",
+    Interrupt => "interrupt",
 });
 
 impl StepState {
@@ -295,6 +300,7 @@ impl StepState {
             (S::WaitingForApproval, E::Rejected | E::RequestLapsed) => S::Pending,
             (S::Running | S::WaitingForApproval, E::Fail) => S::Failed,
             (S::Pending | S::Running | S::WaitingForApproval, E::Skip) => S::Skipped,
+            (S::Running | S::WaitingForApproval, E::Interrupt) => S::Pending,
             _ => {
                 return Err(TransitionRefused {
                     state: self.as_str(),
@@ -368,9 +374,9 @@ mod tests {
     }
 
     /// Rows: `StepState::ALL`; columns: `StepEvent::ALL` — start, needs_approval, approved,
-    /// rejected, request_lapsed, succeed, fail, skip.
+    /// rejected, request_lapsed, succeed, fail, skip, interrupt.
     #[rustfmt::skip]
-    const STEP_TABLE: [[Option<StepState>; 8]; 6] = {
+    const STEP_TABLE: [[Option<StepState>; 9]; 6] = {
         use StepState as T;
         const N: Option<StepState> = None;
         const RUN: Option<StepState> = Some(T::Running);
@@ -380,13 +386,13 @@ mod tests {
         const FAIL: Option<StepState> = Some(T::Failed);
         const SKIP: Option<StepState> = Some(T::Skipped);
         [
-            //  start need appr rej  laps succ fail skip
-            /* pending */              [RUN, N,    N,   N,    N,    N,  N,    SKIP],
-            /* running */              [N,   WAIT, N,   N,    N,    OK, FAIL, SKIP],
-            /* waiting_for_approval */ [N,   N,    RUN, PEND, PEND, N,  FAIL, SKIP],
-            /* succeeded */            [N,   N,    N,   N,    N,    N,  N,    N],
-            /* failed */               [N,   N,    N,   N,    N,    N,  N,    N],
-            /* skipped */              [N,   N,    N,   N,    N,    N,  N,    N],
+            //  start need appr rej  laps succ fail skip  intr
+            /* pending */              [RUN, N,    N,   N,    N,    N,  N,    SKIP, N],
+            /* running */              [N,   WAIT, N,   N,    N,    OK, FAIL, SKIP, PEND],
+            /* waiting_for_approval */ [N,   N,    RUN, PEND, PEND, N,  FAIL, SKIP, PEND],
+            /* succeeded */            [N,   N,    N,   N,    N,    N,  N,    N,    N],
+            /* failed */               [N,   N,    N,   N,    N,    N,  N,    N,    N],
+            /* skipped */              [N,   N,    N,   N,    N,    N,  N,    N,    N],
         ]
     };
 

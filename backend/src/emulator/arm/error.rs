@@ -239,6 +239,35 @@ impl ArmFailure {
         )
     }
 
+    // ---------------------------------------------------------------------- 429, 500, 503 injected
+
+    /// 429 from the fault switch; the caller adds `Retry-After`.
+    pub fn throttled() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "the request was throttled; retry after the time in the Retry-After header",
+        )
+    }
+
+    /// 500 from the fault switch.
+    pub fn server_error() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "an internal error occurred in the workspace (injected by the fault switch)",
+        )
+    }
+
+    /// 503 from the fault switch.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the service is temporarily unavailable (injected by the fault switch)",
+        )
+    }
+
     // ---------------------------------------------------------------------------------- 500
 
     /// 500 whose body says nothing of the cause; the cause is logged.
@@ -319,6 +348,9 @@ mod tests {
             (ArmFailure::no_such_path(), 404, "NotFound"),
             (ArmFailure::conflict_busy("e"), 409, "Conflict"),
             (ArmFailure::endpoint_name_taken("e"), 409, "Conflict"),
+            (ArmFailure::throttled(), 429, "TooManyRequests"),
+            (ArmFailure::server_error(), 500, "InternalServerError"),
+            (ArmFailure::unavailable(), 503, "ServiceUnavailable"),
         ];
         for (failure, status, code) in cases {
             assert_eq!(failure.status().as_u16(), status, "{code}");

@@ -10,6 +10,7 @@ mod monitor;
 mod operations;
 mod storage;
 
+use super::faults::{self, FaultSwitch, FAULTS_PATH};
 use super::workspace::{Accepted, LocalWorkspace, LOCATION};
 use crate::secret::{constant_time_eq, Secret};
 use axum::extract::{Path, Request, State};
@@ -35,6 +36,8 @@ pub struct ControlState {
     pub token: Secret,
     /// `http://127.0.0.1:<port>` of this control plane, for operation URLs.
     pub base_url: String,
+    /// Faults to inject into ARM calls (`PUT /faults`).
+    pub faults: Arc<FaultSwitch>,
 }
 
 /// The path parameters that name a workspace.
@@ -129,7 +132,14 @@ pub fn router(state: ControlState) -> Router {
             journal::Journal::in_dir(&state.journal_dir),
             journal::record_writes,
         ))
+        // Outside the journal: a call the switch refuses was never accepted.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .layer(axum::middleware::from_fn(require_api_version))
+        // The switch is the emulator's own, not an ARM resource: no api-version, no faults.
+        .route(FAULTS_PATH, get(faults::show).put(faults::set))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,

@@ -152,7 +152,8 @@ pub struct StepChange<'a> {
 }
 
 /// Moves step `index` of rollout `r` from `from` by `event`, storing `change`; audits starts
-/// and ends. `Ok(false)` when the step was no longer in `from`.
+/// and ends. A step that starts again forgets its last error; an interrupted one its operation.
+/// `Ok(false)` when the step was no longer in `from`.
 pub async fn move_step(
     tx: &mut PgConnection,
     r: &RolloutRecord,
@@ -174,9 +175,10 @@ pub async fn move_step(
                 started_at = case when $4 = 'running' then coalesce(started_at, now()) else started_at end,
                 finished_at = case when $4 in ('succeeded', 'failed', 'skipped') then now() else finished_at end,
                 change_request_id = case when $5 then $6 else change_request_id end,
-                operation_id = coalesce($7, operation_id),
+                operation_id = case when $10 then null else coalesce($7, operation_id) end,
                 applied_at = coalesce($8, applied_at),
-                error = coalesce($9, error)
+                error = case when $3 = 'pending' and $4 = 'running' then $9
+                             else coalesce($9, error) end
           where rollout_id = $1 and index = $2 and state = $3",
         r.id,
         db_index(index),
@@ -187,6 +189,8 @@ pub async fn move_step(
         change.operation_id,
         change.applied_at,
         change.error,
+        // An interrupted step runs afresh: its failed operation is history (on the timeline).
+        event == StepEvent::Interrupt,
     )
     .execute(&mut *tx)
     .await?;
