@@ -6,6 +6,7 @@
 mod executor;
 mod gate;
 mod hold;
+mod restore;
 mod steps;
 
 pub use executor::Executor;
