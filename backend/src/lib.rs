@@ -11,6 +11,7 @@ pub mod config;
 pub mod emulator;
 pub mod events;
 pub mod failpoint;
+pub mod freeze;
 pub mod http;
 pub mod metrics_summary;
 pub mod operations;

@@ -471,3 +471,29 @@ pub async fn set_policy(
     let path = format!("{}/policy", endpoint_path(endpoint));
     write(Request::put(&path), Some(policy)).await
 }
+
+// ----------------------------------------------------------------------- freeze windows
+
+pub async fn freeze_windows() -> Result<shared::api::freeze::FreezeWindowList, ApiError> {
+    get("/api/v1/freeze-windows").await
+}
+
+pub async fn create_freeze_window(
+    request: &shared::freeze::NewFreezeWindow,
+) -> Result<shared::api::freeze::FreezeWindow, ApiError> {
+    write(Request::post("/api/v1/freeze-windows"), Some(request)).await
+}
+
+pub async fn delete_freeze_window(id: uuid::Uuid) -> Result<(), ApiError> {
+    let path = format!("/api/v1/freeze-windows/{id}");
+    send(with_csrf(Request::delete(&path)), None)
+        .await
+        .map(drop)
+}
+
+/// The window in force on `endpoint` now, and the next one.
+pub async fn endpoint_freeze(
+    endpoint: &str,
+) -> Result<shared::api::freeze::EndpointFreeze, ApiError> {
+    get(&format!("{}/freeze", endpoint_path(endpoint))).await
+}

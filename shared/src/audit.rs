@@ -96,10 +96,16 @@ pub enum AuditAction {
     TokenCreate,
     #[serde(rename = "token.revoke")]
     TokenRevoke,
+    /// An admin set a freeze window.
+    #[serde(rename = "freeze_window.create")]
+    FreezeWindowCreate,
+    /// An admin removed a freeze window.
+    #[serde(rename = "freeze_window.delete")]
+    FreezeWindowDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 39] = [
+    pub const ALL: [AuditAction; 41] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -139,6 +145,8 @@ impl AuditAction {
         AuditAction::RolloutGate,
         AuditAction::TokenCreate,
         AuditAction::TokenRevoke,
+        AuditAction::FreezeWindowCreate,
+        AuditAction::FreezeWindowDelete,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -201,6 +209,8 @@ impl AuditAction {
             AuditAction::RolloutGate => "rollout.gate",
             AuditAction::TokenCreate => "token.create",
             AuditAction::TokenRevoke => "token.revoke",
+            AuditAction::FreezeWindowCreate => "freeze_window.create",
+            AuditAction::FreezeWindowDelete => "freeze_window.delete",
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`text`]: what free text (descriptions, tags, environment values, reasons) may hold.
 //! - [`audit_filter`], [`audit_diff`]: which audit events a reader asked for, and what an
 //!   event changed.
+//! - [`freeze`]: freeze windows, and (feature `tz`) whether an instant falls inside one.
 //! - [`arm`]: the Azure Resource Manager wire format both the ARM client and the local workspace
 //!   speak.
 
@@ -23,6 +24,7 @@ pub mod audit_filter;
 pub mod deployment;
 pub mod environment;
 pub mod error;
+pub mod freeze;
 pub mod gates;
 pub mod limits;
 pub mod names;

@@ -42,6 +42,14 @@ pub enum ChangeError {
     BreakGlass(BreakGlassRefused),
     #[error("no such change request")]
     NotFound,
+    /// A freeze window covers the endpoint: nothing was applied, and the approval that would
+    /// have applied it was not recorded either.
+    #[error(
+        "{} (freeze window {}); nothing was applied — approve again once it ends",
+        .0.sentence(),
+        .0.window_id
+    )]
+    Frozen(shared::api::freeze::FreezeNotice),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -115,6 +123,7 @@ pub async fn request(
     let breaker = (&requester.username, reason);
     let applying = Applying {
         id,
+        workspace: &new.workspace,
         change: &new.change,
         endpoint,
         before: &new.before,
@@ -127,6 +136,7 @@ pub async fn request(
 /// An approved request about to be applied.
 struct Applying<'a> {
     id: Uuid,
+    workspace: &'a WorkspaceId,
     change: &'a Change,
     endpoint: &'a EndpointName,
     before: &'a TrafficSplit,
@@ -137,12 +147,22 @@ struct Applying<'a> {
 /// Moves the pending request to `approved` together with the operation that applies it (and
 /// the break-glass admin and reason, if any), publishes it, commits `tx`, and only then starts
 /// the operation: it exists exactly when the approval does.
+///
+/// Every apply passes here, so this is where freeze windows are enforced: while one covers the
+/// endpoint the whole transaction (the approval or the break-glass request with it) is dropped
+/// and the caller hears [`ChangeError::Frozen`]. The check holds the workspace's freeze lock
+/// until `tx` ends, so a window set meanwhile is either seen here or set after the commit.
 async fn apply_in(
     ctx: &Context,
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     applying: Applying<'_>,
     break_glass: Option<(&shared::Username, &str)>,
 ) -> Result<ChangeRequestDetail, ChangeError> {
+    let frozen =
+        crate::freeze::in_force(&mut tx, applying.workspace, applying.endpoint, Utc::now()).await?;
+    if let Some(notice) = frozen {
+        return Err(ChangeError::Frozen(notice));
+    }
     let prepared = apply::job(
         ctx,
         applying.id,
@@ -268,6 +288,7 @@ pub async fn approve_request(
             approvers.push(actor.username.clone());
             let applying = Applying {
                 id,
+                workspace: &summary.workspace,
                 change: &summary.change,
                 endpoint: &summary.endpoint,
                 before: &summary.before,

@@ -67,6 +67,12 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// A freeze window stops the change; `notice` names it, its reason and when it ends.
+    #[error("{message}")]
+    Frozen {
+        message: String,
+        notice: shared::api::freeze::FreezeNotice,
+    },
     #[error("no such resource")]
     NotFound,
     /// No API operation has this path: a client bug rather than a missing resource.
@@ -171,7 +177,7 @@ impl ApiError {
                 forbidden: true, ..
             } => StatusCode::FORBIDDEN,
             Self::Decision { .. } => StatusCode::CONFLICT,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::Frozen { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound | Self::UnknownPath => StatusCode::NOT_FOUND,
@@ -204,6 +210,7 @@ impl ApiError {
             Self::Validation { .. } => "validation_failed",
             Self::Decision { code, .. } => code,
             Self::Conflict { .. } => "conflict",
+            Self::Frozen { .. } => "frozen",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound | Self::UnknownPath => "not_found",
@@ -260,6 +267,10 @@ impl From<crate::change_requests::ChangeError> for ApiError {
             }
             ChangeError::BreakGlass(refused) => Self::invalid("reason", refused.to_string()),
             ChangeError::NotFound => Self::NotFound,
+            ChangeError::Frozen(notice) => Self::Frozen {
+                message: ChangeError::Frozen(notice.clone()).to_string(),
+                notice,
+            },
             ChangeError::Store(err) => err.into(),
             ChangeError::Workspace(err) => err.into(),
         }
@@ -382,6 +393,7 @@ impl IntoResponse for ApiError {
         };
         let current = match &self {
             Self::Conflict { current, .. } => current.clone(),
+            Self::Frozen { notice, .. } => serde_json::to_value(notice).ok(),
             _ => None,
         };
         let fields = match &self {

@@ -9,6 +9,7 @@ mod deployments;
 mod endpoints;
 pub mod error;
 mod events;
+mod freeze;
 mod headers;
 mod health;
 pub mod json;
@@ -114,6 +115,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rollouts::resume))
         .routes(routes!(rollouts::abort))
         .routes(routes!(rollouts::rollback))
+        .routes(routes!(freeze::list, freeze::create))
+        .routes(routes!(freeze::delete))
+        .routes(routes!(freeze::endpoint))
         .routes(routes!(events::stream))
         .routes(routes!(
             session::current,

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use shared::api::rollouts::{
     GateCheck, RolloutActionRequest, RolloutDetail, RolloutList, StartRolloutRequest,
 };
-use shared::rollout::RolloutEvent;
+use shared::rollout::{RolloutEvent, RolloutState};
 use shared::{ErrorEnvelope, Role};
 use uuid::Uuid;
 
@@ -41,6 +41,16 @@ async fn detail(state: &AppState, id: Uuid, role: Role) -> Result<RolloutDetail,
     let mut found = store::detail(&state.pool, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    if matches!(
+        found.summary.state,
+        RolloutState::Running | RolloutState::WaitingForApproval
+    ) {
+        let s = &found.summary;
+        let now = chrono::Utc::now();
+        found.held_by_freeze = crate::freeze::status(&state.pool, &s.workspace, &s.endpoint, now)
+            .await?
+            .active;
+    }
     if !role.allows(Role::Operator) {
         for step in &mut found.steps {
             step.gate = step.gate.take().map(|check| GateCheck {

@@ -5,6 +5,8 @@
 
 mod executor;
 mod gate;
+mod hold;
+mod restore;
 mod steps;
 
 pub use executor::Executor;
@@ -118,7 +120,25 @@ pub async fn act(
         .next(event)
         .map_err(|refused| RolloutError::Refused(refused.to_string()))?;
     let who = actor.username.as_str();
-    store::move_rollout(&mut tx, &rollout, from, event, Some(who), reason).await?;
+    // Going back to the known-good split is allowed during a freeze; its audit event says so.
+    let during_freeze = if matches!(to, RolloutState::Aborting | RolloutState::RollingBack) {
+        let now = chrono::Utc::now();
+        crate::freeze::in_force(&mut tx, &rollout.workspace, &rollout.endpoint, now)
+            .await?
+            .map(|notice| crate::freeze::during(&notice))
+    } else {
+        None
+    };
+    store::move_rollout_noting(
+        &mut tx,
+        &rollout,
+        from,
+        event,
+        Some(who),
+        reason,
+        during_freeze,
+    )
+    .await?;
     if to == RolloutState::Paused
         || to.is_terminal()
         || matches!(to, RolloutState::Aborting | RolloutState::RollingBack)

@@ -14,12 +14,11 @@ use crate::store::rollouts::{self as store, RolloutRecord, StepChange, StepRecor
 use crate::workspace::new_deployment;
 use chrono::Utc;
 use serde_json::json;
-use shared::api::{DeploymentSummary, OperationKind, OperationStatus, TrafficState};
+use shared::api::{DeploymentSummary, OperationKind, OperationStatus};
 use shared::arm::ProvisioningState;
 use shared::gates::JudgedTraffic;
 use shared::rollout::{
     Change, ChangeRequestState, RolloutEvent, RolloutState, Step, StepEvent, StepState,
-    TrafficSplit,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,12 +27,12 @@ use uuid::Uuid;
 /// Look again at once.
 const NOW: Duration = Duration::ZERO;
 /// While something runs elsewhere (an operation, people deciding).
-const WAIT: Duration = Duration::from_millis(500);
+pub(super) const WAIT: Duration = Duration::from_millis(500);
 /// How long after starting a workspace write the `rollout-operation` crash point fires: the
 /// call is then under way.
-const OPERATION_UNDER_WAY: Duration = Duration::from_millis(700);
+pub(super) const OPERATION_UNDER_WAY: Duration = Duration::from_millis(700);
 /// Nothing to do until a person acts (their action makes it due again).
-const IDLE: Duration = Duration::from_secs(3600);
+pub(super) const IDLE: Duration = Duration::from_secs(3600);
 
 pub(super) async fn tick(ctx: &Context, id: Uuid) -> Result<Duration, RolloutError> {
     let rollout = store::load(&mut *ctx.pool.acquire().await?, id)
@@ -55,7 +54,9 @@ pub(super) async fn tick(ctx: &Context, id: Uuid) -> Result<Duration, RolloutErr
             Ok(NOW)
         }
         RolloutState::Running | RolloutState::WaitingForApproval => step(ctx, &rollout).await,
-        RolloutState::Aborting | RolloutState::RollingBack => restore(ctx, &rollout).await,
+        RolloutState::Aborting | RolloutState::RollingBack => {
+            super::restore::restore(ctx, &rollout).await
+        }
         _ => Ok(IDLE),
     }
 }
@@ -219,7 +220,10 @@ async fn interrupt(
 }
 
 /// The operation `id`'s status, and its error in words.
-async fn operation(ctx: &Context, id: Uuid) -> Result<(OperationStatus, String), RolloutError> {
+pub(super) async fn operation(
+    ctx: &Context,
+    id: Uuid,
+) -> Result<(OperationStatus, String), RolloutError> {
     let found = operations_store::get(&ctx.pool, id)
         .await?
         .ok_or(RolloutError::NotFound)?;
@@ -387,6 +391,9 @@ async fn traffic_step(
         if step.applied_at.is_some() || in_effect(ctx, r, &change).await? {
             return applied(ctx, r, step, plan_step).await;
         }
+        if let Some(wait) = super::hold::frozen(ctx, r).await? {
+            return Ok(wait);
+        }
         let live = live_split(&ctx.workspace, &r.endpoint).await?;
         let new = NewChangeRequest {
             workspace: r.workspace.clone(),
@@ -544,95 +551,14 @@ async fn applied(
     if live.effective().mirror_traffic.is_empty() {
         return succeed(ctx, r, step).await;
     }
-    let started = restore_split(
+    let started = super::restore::restore_split(
         ctx,
         r,
         &live,
         "the mirror step's time is up",
-        RestoreFor::Step(step.index),
+        super::restore::RestoreFor::Step(step.index),
     )
     .await?;
     tracing::debug!(rollout = %r.id, operation = %started, "mirror switched off");
-    Ok(WAIT)
-}
-
-/// What a restoring operation is stored with: a mirror step, or the rollout's abort / rollback.
-enum RestoreFor {
-    Step(u32),
-    Rollout,
-}
-
-/// Starts the operation that returns the endpoint from `live` to the known-good split (mirror
-/// off), its id stored with `for_` in the same transaction. No approval: going back to the
-/// known-good split is always allowed.
-async fn restore_split(
-    ctx: &Context,
-    r: &RolloutRecord,
-    live: &TrafficSplit,
-    why: &str,
-    for_: RestoreFor,
-) -> Result<Uuid, RolloutError> {
-    let target = TrafficSplit::restoring(&r.known_good, live);
-    let job = Job::new(
-        OperationKind::TrafficChange,
-        crate::bootstrap::SYSTEM_ACTOR,
-        &r.endpoint,
-        None,
-    )
-    .before(json!(live))
-    .request(json!({
-        "rollout_id": r.id,
-        "known_good": r.known_good,
-        "traffic": target.traffic,
-        "mirror_traffic": target.mirror_traffic,
-        "why": why,
-    }));
-    let mut tx = store::begin(&ctx.pool, r.id).await?;
-    let started = ctx.operations.insert(&mut tx, &job).await?;
-    match for_ {
-        RestoreFor::Step(index) => {
-            store::note_step(&mut tx, r, index, Some(started.id), None).await?
-        }
-        RestoreFor::Rollout => store::note_restore(&mut tx, r.id, started.id).await?,
-    }
-    tx.commit().await?;
-    let client = Arc::clone(&ctx.workspace);
-    let (endpoint, seen) = (r.endpoint.clone(), live.clone());
-    ctx.operations.run(started.id, job, move || async move {
-        let updated = client
-            .update_traffic(
-                &endpoint,
-                Some((&seen.traffic, &seen.mirror_traffic)),
-                target.traffic,
-                target.mirror_traffic,
-            )
-            .await?;
-        Ok(json!(TrafficState::of(&updated)))
-    });
-    crate::failpoint::hit_after("rollout-operation", OPERATION_UNDER_WAY);
-    Ok(started.id)
-}
-
-/// Abort / rollback: return the endpoint to the known-good split, then end.
-async fn restore(ctx: &Context, r: &RolloutRecord) -> Result<Duration, RolloutError> {
-    if let Some(op) = r.restore_operation_id {
-        // Once it ended (succeeded, or failed because the split moved meanwhile), look again.
-        if operation(ctx, op).await?.0 == OperationStatus::Running {
-            return Ok(WAIT);
-        }
-    }
-    let live = live_split(&ctx.workspace, &r.endpoint).await?;
-    if live.same_effect(&r.known_good) {
-        let mut tx = store::begin(&ctx.pool, r.id).await?;
-        store::move_rollout(&mut tx, r, r.state, RolloutEvent::Restored, None, None).await?;
-        tx.commit().await?;
-        return Ok(IDLE);
-    }
-    let why = if r.state == RolloutState::Aborting {
-        "abort"
-    } else {
-        "rollback"
-    };
-    restore_split(ctx, r, &live, why, RestoreFor::Rollout).await?;
     Ok(WAIT)
 }

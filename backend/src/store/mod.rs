@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod change_requests;
+pub mod freeze;
 pub mod gauges;
 pub mod leases;
 pub mod operations;

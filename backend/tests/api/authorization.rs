@@ -71,6 +71,10 @@ pub(crate) fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("list_tokens", Some(Viewer)),
         ("create_token", Some(Viewer)),
         ("revoke_token", Some(Viewer)),
+        ("list_freeze_windows", Some(Viewer)),
+        ("create_freeze_window", Some(Admin)),
+        ("delete_freeze_window", Some(Admin)),
+        ("get_endpoint_freeze", Some(Viewer)),
     ])
 }
 

@@ -1,7 +1,6 @@
 //! Change requests: no traffic change and no delete reaches the workspace until a second
 //! person with the approver role approved it; the rules of `shared::rollout` at the API.
 
-use crate::common::endpoint_name;
 use crate::helpers::{self, Client, LocalWorkspace, TestApp, APPROVER, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -62,16 +61,7 @@ async fn decide(
 }
 
 async fn live_green_share(workspace: &LocalWorkspace) -> i64 {
-    let endpoint = workspace
-        .client
-        .get_endpoint(&endpoint_name(ENDPOINT))
-        .await
-        .expect("endpoint");
-    endpoint
-        .properties
-        .traffic
-        .and_then(|t| t.get("green").copied())
-        .unwrap_or(0)
+    workspace.live_share(ENDPOINT, "green").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

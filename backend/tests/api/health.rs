@@ -94,6 +94,10 @@ async fn the_openapi_document_describes_every_api_operation() {
         ("get", "/api/v1/tokens"),
         ("post", "/api/v1/tokens"),
         ("delete", "/api/v1/tokens/{id}"),
+        ("get", "/api/v1/freeze-windows"),
+        ("post", "/api/v1/freeze-windows"),
+        ("delete", "/api/v1/freeze-windows/{id}"),
+        ("get", "/api/v1/endpoints/{endpoint}/freeze"),
         (
             "get",
             "/api/v1/endpoints/{endpoint}/deployments/{deployment}/sample-request",

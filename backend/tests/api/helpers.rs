@@ -188,6 +188,22 @@ pub struct LocalWorkspace {
     _state: tempfile::TempDir,
 }
 
+impl LocalWorkspace {
+    /// `deployment`'s live share of `endpoint`, read from the workspace itself (absent is 0).
+    pub async fn live_share(&self, endpoint: &str, deployment: &str) -> i64 {
+        let found = self
+            .client
+            .get_endpoint(&crate::common::endpoint_name(endpoint))
+            .await
+            .expect("endpoint");
+        found
+            .properties
+            .traffic
+            .and_then(|t| t.get(deployment).copied())
+            .unwrap_or(0)
+    }
+}
+
 /// An app whose workspace is reached through `client`, wherever that points (e.g. nowhere).
 pub async fn spawn_app_with_client(client: std::sync::Arc<ArmClient>) -> TestApp {
     spawn(RateLimits::default(), Some(client), None).await

@@ -12,6 +12,7 @@ mod endpoints;
 mod events;
 mod exposure;
 mod faults;
+mod freeze;
 mod gates;
 mod guard;
 mod health;

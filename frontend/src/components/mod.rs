@@ -4,6 +4,7 @@ pub mod change_request;
 pub mod charts;
 pub mod clipboard;
 pub mod confirm_delete;
+pub mod freeze_banner;
 pub mod gate_card;
 pub mod operation_progress;
 pub mod plan_editor;

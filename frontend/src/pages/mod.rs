@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod audit;
 pub mod endpoint;
 pub mod endpoints;
+pub mod freeze;
 pub mod password;
 pub mod rollout;
 mod sso;
@@ -54,6 +55,9 @@ pub fn TopBar() -> impl IntoView {
                             {(!info.user.must_change_password).then(|| view! { <approvals::ApprovalsLink /> })}
                             {(!info.user.must_change_password).then(|| view! {
                                 <a href="/audit" data-testid="nav-audit">"Audit"</a>
+                            })}
+                            {(!info.user.must_change_password).then(|| view! {
+                                <a href="/freeze-windows" data-testid="nav-freeze">"Freeze windows"</a>
                             })}
                             {info.user.role.allows(Role::Admin).then(|| view! {
                                 <a href="/users" data-testid="nav-users">"Users"</a>

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod change_requests;
 mod checks;
 pub mod deployments;
+pub mod freeze;
 pub mod metrics;
 pub mod operations;
 pub mod rollouts;
@@ -25,6 +26,20 @@ pub use sso::{
     SignInMethods, SsoError, SsoProvider, SSO_CALLBACK_PATH, SSO_ERROR_PARAM, SSO_START_PATH,
 };
 pub use workspace::*;
+
+/// "2026-12-27 08:00 UTC", by hand: chrono's formatter is sizeable in the wasm bundle. The
+/// console writes every time this way, and so do messages that name a time.
+pub fn clock(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
 
 /// The header that carries the CSRF token on every state-changing request.
 pub const CSRF_HEADER: &str = "x-csrf-token";

@@ -189,6 +189,10 @@ pub struct RolloutDetail {
     pub timeline: Vec<TimelineEntry>,
     /// The current step's open change request, for Approve / Reject on the rollout page.
     pub pending_request: Option<ChangeRequestSummary>,
+    /// While the rollout runs and a freeze window covers its endpoint: that window. Its traffic
+    /// steps wait (no request is opened, an open one can't be approved) until the window ends.
+    #[serde(default)]
+    pub held_by_freeze: Option<crate::api::freeze::FreezeNotice>,
 }
 
 /// `POST /api/v1/rollouts/{id}/{pause|resume|abort|rollback}`.
@@ -318,6 +322,7 @@ mod tests {
                 change_request_id: None,
             }],
             pending_request: None,
+            held_by_freeze: None,
         };
         let json = serde_json::to_value(&detail).expect("serialize");
         assert_eq!(json["workspace"], "local");

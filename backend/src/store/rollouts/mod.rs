@@ -8,7 +8,7 @@ mod moves;
 mod views;
 
 use moves::record;
-pub use moves::{announce, move_rollout, move_step, StepChange};
+pub use moves::{announce, move_rollout, move_rollout_noting, move_step, StepChange};
 pub use views::{detail, list};
 
 use super::{ResultExt, StoreError};

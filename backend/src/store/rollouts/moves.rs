@@ -27,6 +27,20 @@ pub async fn move_rollout(
     actor: Option<&str>,
     reason: Option<&str>,
 ) -> Result<bool, StoreError> {
+    move_rollout_noting(tx, r, from, event, actor, reason, None).await
+}
+
+/// [`move_rollout`], with `note` (e.g. the freeze window a rollback went through) added to its
+/// audit event's details as `during_freeze`.
+pub async fn move_rollout_noting(
+    tx: &mut PgConnection,
+    r: &RolloutRecord,
+    from: RolloutState,
+    event: RolloutEvent,
+    actor: Option<&str>,
+    reason: Option<&str>,
+    note: Option<Value>,
+) -> Result<bool, StoreError> {
     let to = from
         .next(event)
         .map_err(|refused| StoreError::conflict("state", refused.to_string()))?;
@@ -62,12 +76,16 @@ pub async fn move_rollout(
         _ => None,
     };
     if let Some(action) = action {
+        let mut details = json!({ "rollout_id": r.id, "from": from, "to": to, "reason": reason });
+        if let Some(note) = note {
+            details["during_freeze"] = note;
+        }
         record(
             tx,
             actor.unwrap_or(crate::bootstrap::SYSTEM_ACTOR),
             action,
             &r.endpoint,
-            json!({ "rollout_id": r.id, "from": from, "to": to, "reason": reason }),
+            details,
         )
         .await?;
     }

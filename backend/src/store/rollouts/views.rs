@@ -137,6 +137,7 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetai
         steps,
         timeline,
         pending_request,
+        held_by_freeze: None,
     }))
 }
 

@@ -132,6 +132,9 @@ pub fn ChangeRequestCard(summary: ChangeRequestSummary, show_endpoint: bool) -> 
             {move || detail.ok().and_then(|d| d.stale).map(|diff| view! { <StaleView diff=diff /> })}
             {move || detail.error().map(|error| view! { <ErrorNote error=error /> })}
             <TrackedOperation id=operation />
+            {move || pending.get().then(|| view! {
+                <crate::components::freeze_banner::FreezeBanner endpoint=summary.endpoint.to_string() upcoming=false testid="cr-freeze" />
+            })}
             {move || (pending.get() && sees_decisions()).then(|| view! {
                 <Decide id=id detail=Signal::derive(move || detail.ok()) on_decided=on_decided />
             })}

@@ -14,7 +14,7 @@ pub use card::ChangeRequestCard;
 pub use list::ChangeRequests;
 pub use status::RequestStatus;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use shared::rollout::{Change, ChangeRequestState};
 
 /// Now, from the browser's clock: chrono's own clock needs a feature that pulls in more JS glue.
@@ -22,17 +22,8 @@ pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
 }
 
-/// "2026-11-30 05:31 UTC", by hand: chrono's formatter is sizeable in wasm.
-pub fn clock(t: DateTime<Utc>) -> String {
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
+/// "2026-11-30 05:31 UTC".
+pub use shared::api::clock;
 
 /// What the request would do, in a few words.
 pub fn describe(change: &Change) -> String {

@@ -148,6 +148,7 @@ fn EndpointView(name: String) -> impl IntoView {
         <main class="page wide">
             <p class="crumbs"><a href="/">"Endpoints"</a> " / " {name.clone()}</p>
             <h1 data-testid="endpoint-name">{name.clone()}</h1>
+            <crate::components::freeze_banner::FreezeBanner endpoint=name.clone() />
             {move || {
                 let lifecycle: Vec<_> = feed
                     .of_endpoint(&data.name())

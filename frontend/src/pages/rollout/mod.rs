@@ -140,6 +140,12 @@ fn RolloutView(id: Uuid) -> impl IntoView {
                     <compare::Compare endpoint=endpoint old=old new=new moved=Signal::derive(move || moved.get()) />
                 </section>
             })}
+            {move || detail.ok().and_then(|d| d.held_by_freeze).map(|held| view! {
+                <p class="notice freeze" role="status" data-testid="rollout-held-by-freeze">
+                    <strong>{held.sentence()}</strong>
+                    " · this rollout waits at its next traffic change; rolling back still works."
+                </p>
+            })}
             // Outside the blocks above, so a reload never rebuilds the controls (and a typed reason).
             <controls::Controls id=id state=state on_done=on_done />
             {move || pending.get().and_then(|_| untrack(|| detail.ok()).and_then(|d| d.pending_request)).map(|summary| view! {
