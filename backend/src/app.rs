@@ -40,6 +40,8 @@ pub struct AppSettings {
     /// Where the audit chain's head is anchored (`serve`: its state dir), when it is: a
     /// checkpoint now, every [`CHECKPOINT_INTERVAL`] while serving, once more after a stop.
     pub audit_anchor: Option<PathBuf>,
+    /// How webhook deliveries are sent and retried (deep links use `public_url`).
+    pub webhooks: crate::webhooks::NotifierSettings,
 }
 
 /// A built app, bound to its listener and ready to serve.
@@ -50,6 +52,8 @@ pub struct App {
     state: AppState,
     ui: UiConfig,
     checkpointer: Option<Checkpointer>,
+    webhooks: crate::webhooks::NotifierSettings,
+    public_url: Option<String>,
 }
 
 impl App {
@@ -78,6 +82,7 @@ impl App {
         let audit_chain = Arc::new(ChainWatch::starting_at(
             checkpointer.as_ref().and_then(Checkpointer::head),
         ));
+        let public_url = settings.public_url.clone();
         let state = AppState {
             audit_chain,
             events: EventHub::new(settings.pool.clone()),
@@ -98,6 +103,8 @@ impl App {
             state,
             ui: settings.ui,
             checkpointer,
+            webhooks: settings.webhooks,
+            public_url,
         })
     }
 
@@ -117,6 +124,8 @@ impl App {
             state,
             ui,
             checkpointer,
+            webhooks,
+            public_url,
             ..
         } = self;
         let stop_checkpoints = CancellationToken::new();
@@ -130,6 +139,9 @@ impl App {
             .change_context()
             .ok()
             .map(crate::rollouts::Executor::start);
+        // Every replica runs a notifier; row locks keep them from sending anything twice.
+        let notifier = crate::webhooks::Notifier::start(state.pool.clone(), webhooks, public_url)
+            .context("starting the webhook notifier")?;
         let service = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
@@ -142,6 +154,7 @@ impl App {
         if let Some(executor) = executor {
             executor.stop().await;
         }
+        notifier.stop().await;
         if !operations.drain(DRAIN_LIMIT).await {
             tracing::warn!(
                 "operations still running after {} s were left to the workspace",

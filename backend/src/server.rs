@@ -117,6 +117,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ui,
             public_url: args.public_url.clone(),
             audit_anchor: Some(args.database.state_dir.clone()),
+            webhooks: args.webhooks.settings(),
         },
         listener,
     )

@@ -91,10 +91,17 @@ pub enum AuditAction {
     /// A gate decided: passed, failed (the rollout rolls back), or asked an approver.
     #[serde(rename = "rollout.gate")]
     RolloutGate,
+    /// An admin set up an outgoing webhook (its secret is never recorded).
+    #[serde(rename = "webhook.create")]
+    WebhookCreate,
+    #[serde(rename = "webhook.update")]
+    WebhookUpdate,
+    #[serde(rename = "webhook.delete")]
+    WebhookDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 40] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -132,6 +139,9 @@ impl AuditAction {
         AuditAction::RolloutStepStart,
         AuditAction::RolloutStepEnd,
         AuditAction::RolloutGate,
+        AuditAction::WebhookCreate,
+        AuditAction::WebhookUpdate,
+        AuditAction::WebhookDelete,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -192,6 +202,9 @@ impl AuditAction {
             AuditAction::RolloutStepStart => "rollout.step_start",
             AuditAction::RolloutStepEnd => "rollout.step_end",
             AuditAction::RolloutGate => "rollout.gate",
+            AuditAction::WebhookCreate => "webhook.create",
+            AuditAction::WebhookUpdate => "webhook.update",
+            AuditAction::WebhookDelete => "webhook.delete",
         }
     }
 }

@@ -27,6 +27,7 @@ mod session;
 mod static_files;
 mod traffic;
 mod users;
+mod webhooks;
 mod workspace_access;
 
 use crate::auth::{RateLimits, SessionSettings};
@@ -117,6 +118,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(passwords::reset))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::test))
 }
 
 /// The OpenAPI document of [`router`]'s API.

@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "operations", description = "Long-running work that answered 202"),
         (name = "events", description = "The live feed (Server-Sent Events)"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "webhooks", description = "Outgoing webhooks and their delivery log"),
     )
 )]
 pub struct ApiDoc;

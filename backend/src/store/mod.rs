@@ -11,6 +11,7 @@ pub mod leases;
 pub mod operations;
 pub mod rollouts;
 pub mod users;
+pub mod webhooks;
 
 use sqlx::error::DatabaseError;
 use sqlx::PgPool;

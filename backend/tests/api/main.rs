@@ -23,4 +23,6 @@ mod rollouts;
 mod session;
 mod text_rules;
 mod users;
+mod webhook_receiver;
+mod webhooks;
 mod workspace_rules;

@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod metrics;
 pub mod operations;
 pub mod rollouts;
+pub mod webhooks;
 pub mod workspace;
 
 pub use accounts::*;
