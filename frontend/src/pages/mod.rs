@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod password;
 pub mod rollout;
 pub mod users;
+pub mod webhooks;
 
 use crate::api;
 use crate::events::use_feed;
@@ -55,6 +56,9 @@ pub fn TopBar() -> impl IntoView {
                             })}
                             {info.user.role.allows(Role::Admin).then(|| view! {
                                 <a href="/users" data-testid="nav-users">"Users"</a>
+                            })}
+                            {info.user.role.allows(Role::Admin).then(|| view! {
+                                <a href="/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
                             })}
                             <a href="/password" data-testid="nav-password">"Password"</a>
                         </nav>
