@@ -30,8 +30,9 @@ create table webhook_deliveries (
     webhook_id       uuid not null references webhooks (id) on delete cascade,
     -- A WebhookEvent name, or 'ping' for a test delivery.
     event            text not null,
-    -- The audit event reported (none for a ping).
-    audit_event_id   bigint references audit_events (id),
+    -- The audit event reported (none for a ping). No foreign key: audit_events is append-only,
+    -- so the id cannot dangle, and a reference would change how the table refuses TRUNCATE.
+    audit_event_id   bigint,
     -- The workspace and endpoint the event is about, when it is about one.
     workspace        text,
     endpoint         text,

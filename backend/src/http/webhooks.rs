@@ -1,7 +1,7 @@
 //! `/api/v1/webhooks`: outgoing webhooks and their delivery log (admins only). The signing
 //! secret is write-only: no answer, log line or audit event carries it.
 
-use super::audit_log::page_limit;
+use super::audit_log::{page_cursor, page_limit};
 use super::error::ApiError;
 use super::json::AppJson;
 use super::paths::IdPath;
@@ -235,18 +235,7 @@ pub async fn deliveries(
     AppQuery(query): AppQuery<DeliveryPageQuery>,
 ) -> Result<AppJson<DeliveryPage>, ApiError> {
     let limit = page_limit(query.limit)?;
-    let after = query
-        .after
-        .as_deref()
-        .map(|cursor| {
-            cursor.parse::<i64>().map_err(|_| {
-                ApiError::invalid(
-                    "after",
-                    "after must be a `next` cursor from a previous page",
-                )
-            })
-        })
-        .transpose()?;
+    let after = page_cursor(query.after.as_deref())?;
     if !store::exists(&state.pool, id).await? {
         return Err(ApiError::NotFound);
     }
