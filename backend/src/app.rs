@@ -42,6 +42,8 @@ pub struct AppSettings {
     pub audit_anchor: Option<PathBuf>,
     /// Local accounts and / or single sign-on (`--local-accounts`, `--oidc-*`).
     pub sign_in: crate::auth::oidc::SignInOptions,
+    /// How webhook deliveries are sent and retried (deep links use `public_url`).
+    pub webhooks: crate::webhooks::NotifierSettings,
 }
 
 /// A built app, bound to its listener and ready to serve.
@@ -52,6 +54,8 @@ pub struct App {
     state: AppState,
     ui: UiConfig,
     checkpointer: Option<Checkpointer>,
+    webhooks: crate::webhooks::NotifierSettings,
+    public_url: Option<String>,
 }
 
 impl App {
@@ -92,6 +96,7 @@ impl App {
         if let Some(oidc) = &sign_in.oidc {
             tracing::info!(redirect_uri = oidc.redirect_uri(), "single sign-on is on");
         }
+        let public_url = settings.public_url.clone();
         let state = AppState {
             sign_in,
             audit_chain,
@@ -114,6 +119,8 @@ impl App {
             state,
             ui: settings.ui,
             checkpointer,
+            webhooks: settings.webhooks,
+            public_url,
         })
     }
 
@@ -133,6 +140,8 @@ impl App {
             state,
             ui,
             checkpointer,
+            webhooks,
+            public_url,
             ..
         } = self;
         let stop_checkpoints = CancellationToken::new();
@@ -146,6 +155,9 @@ impl App {
             .change_context()
             .ok()
             .map(crate::rollouts::Executor::start);
+        // Every replica runs a notifier; row locks keep them from sending anything twice.
+        let notifier = crate::webhooks::Notifier::start(state.pool.clone(), webhooks, public_url)
+            .context("starting the webhook notifier")?;
         let service = http::router(state, &ui).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
@@ -158,6 +170,7 @@ impl App {
         if let Some(executor) = executor {
             executor.stop().await;
         }
+        notifier.stop().await;
         if !operations.drain(DRAIN_LIMIT).await {
             tracing::warn!(
                 "operations still running after {} s were left to the workspace",

@@ -44,7 +44,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::Emulator(args)) => {
             telemetry::init(LogFormat::Text, "info");
             crate::server::emulator_only(args).await?;

@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the console and its API (the default command).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage local accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -203,6 +203,36 @@ pub struct ServeArgs {
     /// Boxed: the flags' strings would make `serve` the one large variant of [`Command`].
     #[command(flatten)]
     pub sign_in: Box<SignInArgs>,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// How outgoing webhooks are delivered.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Waits between a failed webhook delivery's attempts, comma-separated (units ms, s, m, h);
+    /// after the last one the delivery has failed. Each wait varies by ±20 %.
+    #[arg(
+        long,
+        env = "GREENLIGHT_WEBHOOK_RETRY_DELAYS",
+        value_delimiter = ',',
+        value_parser = crate::webhooks::parse_delay,
+        default_value = "5s,30s,2m,10m,1h"
+    )]
+    pub webhook_retry_delays: Vec<std::time::Duration>,
+    /// Seconds a webhook receiver has to answer.
+    #[arg(long, env = "GREENLIGHT_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub webhook_timeout_seconds: u64,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> crate::webhooks::NotifierSettings {
+        crate::webhooks::NotifierSettings {
+            retry_delays: self.webhook_retry_delays.clone(),
+            timeout: std::time::Duration::from_secs(self.webhook_timeout_seconds.max(1)),
+            ..crate::webhooks::NotifierSettings::default()
+        }
+    }
 }
 
 /// How people sign in: local accounts and / or single sign-on with an OpenID Connect provider

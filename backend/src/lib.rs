@@ -23,4 +23,5 @@ pub mod server;
 pub mod store;
 mod sys;
 mod telemetry;
+pub mod webhooks;
 pub mod workspace;

@@ -125,6 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             public_url: args.public_url.clone(),
             audit_anchor: Some(args.database.state_dir.clone()),
             sign_in,
+            webhooks: args.webhooks.settings(),
         },
         listener,
     )

@@ -27,9 +27,11 @@ use std::fmt;
 mod audit;
 mod rollouts;
 mod tokens;
+mod webhooks;
 pub use audit::*;
 pub use rollouts::*;
 pub use tokens::*;
+pub use webhooks::*;
 
 /// What went wrong talking to the backend, as the user should read it. (The texts only some
 /// errors have are boxed `str`s: every `Result` here carries an `ApiError`, so it stays small.)

@@ -30,6 +30,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=pages::SignIn />
                 <Route path=path!("/users") view=pages::users::UsersPage />
                 <Route path=path!("/freeze-windows") view=pages::freeze::FreezePage />
+                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage />
                 <Route path=path!("/approvals") view=pages::approvals::ApprovalsPage />
                 <Route path=path!("/audit") view=pages::audit::AuditPage />
                 <Route path=path!("/rollouts/:id") view=pages::rollout::RolloutPage />

@@ -102,10 +102,17 @@ pub enum AuditAction {
     /// An admin removed a freeze window.
     #[serde(rename = "freeze_window.delete")]
     FreezeWindowDelete,
+    /// An admin set up an outgoing webhook (its secret is never recorded).
+    #[serde(rename = "webhook.create")]
+    WebhookCreate,
+    #[serde(rename = "webhook.update")]
+    WebhookUpdate,
+    #[serde(rename = "webhook.delete")]
+    WebhookDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 41] = [
+    pub const ALL: [AuditAction; 44] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInRateLimited,
@@ -147,6 +154,9 @@ impl AuditAction {
         AuditAction::TokenRevoke,
         AuditAction::FreezeWindowCreate,
         AuditAction::FreezeWindowDelete,
+        AuditAction::WebhookCreate,
+        AuditAction::WebhookUpdate,
+        AuditAction::WebhookDelete,
     ];
 
     /// The audited action an operation of `kind` records when it ends.
@@ -211,6 +221,9 @@ impl AuditAction {
             AuditAction::TokenRevoke => "token.revoke",
             AuditAction::FreezeWindowCreate => "freeze_window.create",
             AuditAction::FreezeWindowDelete => "freeze_window.delete",
+            AuditAction::WebhookCreate => "webhook.create",
+            AuditAction::WebhookUpdate => "webhook.update",
+            AuditAction::WebhookDelete => "webhook.delete",
         }
     }
 }

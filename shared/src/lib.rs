@@ -33,6 +33,7 @@ pub mod rollout;
 pub mod text;
 pub mod traffic;
 pub mod username;
+pub mod webhooks;
 
 pub use asset::{AssetKind, AssetRef, AssetRefError};
 pub use deployment::check_deployment;

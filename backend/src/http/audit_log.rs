@@ -27,6 +27,20 @@ pub fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
     Ok(i64::from(limit))
 }
 
+/// An `after` parameter: the `next` cursor (an id) of a previous page, when given.
+pub fn page_cursor(after: Option<&str>) -> Result<Option<i64>, ApiError> {
+    after
+        .map(|cursor| {
+            cursor.parse::<i64>().map_err(|_| {
+                ApiError::invalid(
+                    "after",
+                    "after must be a `next` cursor from a previous page",
+                )
+            })
+        })
+        .transpose()
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AuditPageQuery {
     /// Rows per page (1–500, default 50).
@@ -61,18 +75,7 @@ pub async fn list(
 ) -> Result<AppJson<AuditPage>, ApiError> {
     let limit = page_limit(query.limit)?;
     let filter = filter_of(&filter)?;
-    let after = query
-        .after
-        .as_deref()
-        .map(|cursor| {
-            cursor.parse::<i64>().map_err(|_| {
-                ApiError::invalid(
-                    "after",
-                    "after must be a `next` cursor from a previous page",
-                )
-            })
-        })
-        .transpose()?;
+    let after = page_cursor(query.after.as_deref())?;
     Ok(AppJson(
         store::audit::page(&state.pool, &filter, after, limit).await?,
     ))

@@ -31,6 +31,7 @@ mod static_files;
 mod tokens;
 mod traffic;
 mod users;
+mod webhooks;
 mod workspace_access;
 
 use crate::auth::{RateLimits, SessionSettings};
@@ -131,6 +132,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(passwords::reset))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::test))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
 }

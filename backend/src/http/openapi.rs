@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "events", description = "The live feed (Server-Sent Events)"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "tokens", description = "API tokens for scripts: `Authorization: Bearer glt_…`"),
+        (name = "webhooks", description = "Outgoing webhooks and their delivery log"),
     )
 )]
 pub struct ApiDoc;

@@ -14,6 +14,7 @@ pub mod operations;
 pub mod rollouts;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use sqlx::error::DatabaseError;
 use sqlx::PgPool;

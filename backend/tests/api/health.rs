@@ -102,6 +102,12 @@ async fn the_openapi_document_describes_every_api_operation() {
             "get",
             "/api/v1/endpoints/{endpoint}/deployments/{deployment}/sample-request",
         ),
+        ("get", "/api/v1/webhooks"),
+        ("post", "/api/v1/webhooks"),
+        ("patch", "/api/v1/webhooks/{id}"),
+        ("delete", "/api/v1/webhooks/{id}"),
+        ("get", "/api/v1/webhooks/{id}/deliveries"),
+        ("post", "/api/v1/webhooks/{id}/test"),
     ];
     served.sort();
     let mut documented: Vec<(&str, &str)> = body["paths"]

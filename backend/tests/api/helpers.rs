@@ -35,6 +35,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// An app connected to a real local workspace (returned too, to be read directly).
 pub async fn spawn_app_with_workspace() -> (TestApp, LocalWorkspace) {
+    spawn_app_with_workspace_tuned(|_| {}).await
+}
+
+/// [`spawn_app_with_workspace`] with settings changed by `tune` first.
+pub async fn spawn_app_with_workspace_tuned(
+    tune: impl FnOnce(&mut AppSettings),
+) -> (TestApp, LocalWorkspace) {
     let state = tempfile::tempdir().expect("workspace state");
     let token = "api-test-token";
     let emulator = crate::common::start_local_workspace(crate::common::local_workspace_config(
@@ -54,10 +61,11 @@ pub async fn spawn_app_with_workspace() -> (TestApp, LocalWorkspace) {
         arm_url: emulator.control_url.clone(),
         scoring_url: emulator.scoring_url.clone(),
     };
-    let app = spawn(
+    let app = spawn_tuned(
         RateLimits::default(),
         Some(std::sync::Arc::clone(&client)),
         Some(info),
+        tune,
     )
     .await;
     (
@@ -218,15 +226,31 @@ async fn spawn(
     workspace: Option<std::sync::Arc<ArmClient>>,
     local_workspace: Option<shared::api::LocalWorkspaceInfo>,
 ) -> TestApp {
+    spawn_tuned(rate_limits, workspace, local_workspace, |_| {}).await
+}
+
+/// An app without a workspace, with settings changed by `tune` first.
+pub async fn spawn_app_tuned(tune: impl FnOnce(&mut AppSettings)) -> TestApp {
+    spawn_tuned(RateLimits::default(), None, None, tune).await
+}
+
+async fn spawn_tuned(
+    rate_limits: RateLimits,
+    workspace: Option<std::sync::Arc<ArmClient>>,
+    local_workspace: Option<shared::api::LocalWorkspaceInfo>,
+    tune: impl FnOnce(&mut AppSettings),
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
+    let sign_in = SignInOptions::default();
     spawn_on(
         listener,
         rate_limits,
         workspace,
         local_workspace,
-        SignInOptions::default(),
+        sign_in,
+        tune,
     )
     .await
 }
@@ -237,7 +261,7 @@ pub async fn spawn_app_with_sign_in(
     listener: tokio::net::TcpListener,
     sign_in: SignInOptions,
 ) -> TestApp {
-    spawn_on(listener, RateLimits::default(), None, None, sign_in).await
+    spawn_on(listener, RateLimits::default(), None, None, sign_in, |_| {}).await
 }
 
 async fn spawn_on(
@@ -246,27 +270,26 @@ async fn spawn_on(
     workspace: Option<std::sync::Arc<ArmClient>>,
     local_workspace: Option<shared::api::LocalWorkspaceInfo>,
     sign_in: SignInOptions,
+    tune: impl FnOnce(&mut AppSettings),
 ) -> TestApp {
     let db = fresh_database().await;
     // Exactly what `greenlight serve` builds and runs, on a fresh database.
-    let app = App::build(
-        AppSettings {
-            pool: db.pool.clone(),
-            workspace,
-            local_workspace,
-            sessions: default_sessions(),
-            rate_limits,
-            ui: UiConfig {
-                dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
-            },
-            public_url: None,
-            audit_anchor: None,
-            sign_in,
+    let mut settings = AppSettings {
+        pool: db.pool.clone(),
+        workspace,
+        local_workspace,
+        sessions: default_sessions(),
+        rate_limits,
+        ui: UiConfig {
+            dir: std::env::temp_dir().join("greenlight-tests-no-ui"),
         },
-        listener,
-    )
-    .await
-    .expect("build the app");
+        public_url: None,
+        audit_anchor: None,
+        sign_in,
+        webhooks: backend::webhooks::NotifierSettings::default(),
+    };
+    tune(&mut settings);
+    let app = App::build(settings, listener).await.expect("build the app");
     let url = format!("http://{}", app.address());
     tokio::spawn(app.run(std::future::pending()));
     TestApp { url, db }

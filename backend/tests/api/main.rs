@@ -29,4 +29,6 @@ mod session;
 mod text_rules;
 mod tokens;
 mod users;
+mod webhook_receiver;
+mod webhooks;
 mod workspace_rules;

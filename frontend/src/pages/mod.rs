@@ -10,6 +10,7 @@ pub mod rollout;
 mod sso;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use crate::api;
 use crate::events::use_feed;
@@ -64,6 +65,9 @@ pub fn TopBar() -> impl IntoView {
                             })}
                             {(!info.user.must_change_password).then(|| view! {
                                 <a href="/tokens" data-testid="nav-tokens">"API tokens"</a>
+                            })}
+                            {info.user.role.allows(Role::Admin).then(|| view! {
+                                <a href="/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
                             })}
                             <a href="/password" data-testid="nav-password">"Password"</a>
                         </nav>

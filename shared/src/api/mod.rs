@@ -13,6 +13,7 @@ pub mod operations;
 pub mod rollouts;
 pub mod sso;
 pub mod tokens;
+pub mod webhooks;
 pub mod workspace;
 
 pub use accounts::*;
