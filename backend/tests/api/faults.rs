@@ -3,7 +3,7 @@
 //! that ends Failed pauses the rollout with Azure's message, nothing of the change applied,
 //! until someone resumes it — and the change is asked for, and approved, again.
 
-use crate::helpers::{deployment_request, Client, LocalWorkspace};
+use crate::helpers::{deployment_request, Client, LocalWorkspace, CORRUPT_MODEL, WORKSPACE_TOKEN};
 use crate::rollouts::{blue_only, bob_approves_next, live, short_plan, start, until, ENDPOINT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -13,7 +13,7 @@ use shared::Role;
 async fn faults(workspace: &LocalWorkspace, rules: Value) {
     let answer = reqwest::Client::new()
         .put(format!("{}/faults", workspace.emulator.control_url))
-        .bearer_auth("api-test-token")
+        .bearer_auth(WORKSPACE_TOKEN)
         .json(&json!({ "rules": rules }))
         .send()
         .await
@@ -25,7 +25,7 @@ async fn faults(workspace: &LocalWorkspace, rules: Value) {
 async fn faults_left(workspace: &LocalWorkspace) -> Value {
     reqwest::Client::new()
         .get(format!("{}/faults", workspace.emulator.control_url))
-        .bearer_auth("api-test-token")
+        .bearer_auth(WORKSPACE_TOKEN)
         .send()
         .await
         .expect("the fault switch answers")
@@ -211,25 +211,7 @@ async fn a_failed_operation_pauses_with_azures_message_and_resuming_asks_again()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_green_whose_model_cannot_start_fails_the_rollout_rather_than_pausing_it() {
     let (_app, workspace, alice) = blue_only().await;
-    let code = tempfile::tempdir().expect("code dir");
-    std::fs::write(
-        code.path().join("score.py"),
-        "def init():\n    raise ValueError('model file is corrupt')\n\ndef run(raw):\n    return raw\n",
-    )
-    .expect("write score.py");
-    let url = format!(
-        "{}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/\
-         Microsoft.MachineLearningServices/workspaces/local/codes/corrupt/versions/1?api-version=2024-04-01",
-        workspace.emulator.control_url
-    );
-    let registered = reqwest::Client::new()
-        .put(url)
-        .bearer_auth("api-test-token")
-        .json(&json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }))
-        .send()
-        .await
-        .expect("register code");
-    assert!(registered.status().is_success());
+    let _code = workspace.register_code("corrupt", CORRUPT_MODEL).await;
     let mut green = deployment_request("green", "regression-v2");
     green["code"] = json!("azureml:corrupt:1");
     let (status, rollout) = alice

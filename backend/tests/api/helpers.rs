@@ -16,6 +16,13 @@ use std::time::Duration;
 
 pub const PASSWORD: &str = "a-long-enough-password";
 
+/// The bearer token of the local workspace behind [`spawn_app_with_workspace`].
+pub const WORKSPACE_TOKEN: &str = "api-test-token";
+
+/// Scoring code whose `init()` raises: a deployment of it can't start.
+pub const CORRUPT_MODEL: &str =
+    "def init():\n    raise ValueError('model file is corrupt')\n\ndef run(raw):\n    return raw\n";
+
 pub struct TestApp {
     pub url: String,
     pub db: TestDatabase,
@@ -43,7 +50,7 @@ pub async fn spawn_app_with_workspace_tuned(
     tune: impl FnOnce(&mut AppSettings),
 ) -> (TestApp, LocalWorkspace) {
     let state = tempfile::tempdir().expect("workspace state");
-    let token = "api-test-token";
+    let token = WORKSPACE_TOKEN;
     let emulator = crate::common::start_local_workspace(crate::common::local_workspace_config(
         state.path(),
         token,
@@ -197,6 +204,27 @@ pub struct LocalWorkspace {
 }
 
 impl LocalWorkspace {
+    /// Registers code version `<name>:1` in the workspace directly: a folder holding a
+    /// `score.py` with `source`, which lives as long as the returned guard.
+    pub async fn register_code(&self, name: &str, source: &str) -> tempfile::TempDir {
+        let code = tempfile::tempdir().expect("code dir");
+        std::fs::write(code.path().join("score.py"), source).expect("write score.py");
+        let url = format!(
+            "{}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/\
+             Microsoft.MachineLearningServices/workspaces/local/codes/{name}/versions/1?api-version=2024-04-01",
+            self.emulator.control_url
+        );
+        let registered = reqwest::Client::new()
+            .put(url)
+            .bearer_auth(WORKSPACE_TOKEN)
+            .json(&json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }))
+            .send()
+            .await
+            .expect("register code");
+        assert!(registered.status().is_success());
+        code
+    }
+
     /// `deployment`'s live share of `endpoint`, read from the workspace itself (absent is 0).
     pub async fn live_share(&self, endpoint: &str, deployment: &str) -> i64 {
         let found = self

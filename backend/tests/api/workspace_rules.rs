@@ -4,7 +4,7 @@
 use crate::common::endpoint_name;
 use crate::helpers::{
     self, deployment_request as deployment, spawn_app_with_workspace, Client, LocalWorkspace,
-    TestApp,
+    TestApp, CORRUPT_MODEL,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -378,25 +378,7 @@ async fn a_deployment_that_fails_in_the_workspace_ends_with_azures_message() {
     let (app, workspace) = spawn_app_with_workspace().await;
     let operator = app.signed_in("olga", Role::Operator).await;
     // A code asset whose init() raises, registered in the workspace directly.
-    let code = tempfile::tempdir().expect("code dir");
-    std::fs::write(
-        code.path().join("score.py"),
-        "def init():\n    raise ValueError('model file is corrupt')\n\ndef run(raw):\n    return raw\n",
-    )
-    .expect("write score.py");
-    let url = format!(
-        "{}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/\
-         Microsoft.MachineLearningServices/workspaces/local/codes/broken/versions/1?api-version=2024-04-01",
-        workspace.emulator.control_url
-    );
-    let registered = reqwest::Client::new()
-        .put(url)
-        .bearer_auth("api-test-token")
-        .json(&json!({ "properties": { "codeUri": format!("file://{}", code.path().display()) } }))
-        .send()
-        .await
-        .expect("register code");
-    assert!(registered.status().is_success());
+    let _code = workspace.register_code("broken", CORRUPT_MODEL).await;
 
     operator
         .run(

@@ -3,11 +3,10 @@
 //! started by its owner — right after an approval started a traffic change: the rollout ends
 //! `succeeded`, every step once, each write once, and the audit log complete and verified.
 
-use super::rollout_crash::{approved, password, tail, Api};
-use super::{children_of, common, postgres_processes_in, serve, state_dir, user_add, Server};
+use super::rollout_crash::{add_users, blue_takes_all, tail, Api};
+use super::{children_of, common, postgres_processes_in, serve, state_dir, Server};
 use backend::postgres::{Cluster, ClusterOptions};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -23,69 +22,20 @@ fn plan() -> Value {
     ]})
 }
 
-fn add_users(state: &Path, env: &[(&str, &str)]) {
-    for (name, role) in [("alice", "operator"), ("bob", "approver")] {
-        let args = [
-            name,
-            "--role",
-            role,
-            "--state-dir",
-            state.to_str().expect("utf-8"),
-        ];
-        let added = user_add(&args, env, &password(name));
-        assert!(
-            added.status.success(),
-            "{}",
-            String::from_utf8_lossy(&added.stderr)
-        );
-    }
-}
-
 /// Sets up blue at 100 %, starts the rollout, has bob approve its mirror, then approve its
 /// 10 % shift and — while that change is being applied — calls `restart` on the database.
 /// Then bob approves whatever waits until the rollout ends. Returns the ended rollout.
 fn rollout_across(server: &Server, restart: impl FnOnce()) -> Value {
     let alice = Api::sign_in(&server.url, "alice").expect("alice");
     let bob = Api::sign_in(&server.url, "bob").expect("bob");
-    let (status, op) = alice
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/endpoints",
-            json!({ "name": ENDPOINT }),
-        )
-        .expect("create");
-    assert_eq!(status, 202, "{op}");
-    alice
-        .finish(op["id"].as_str().expect("id"))
-        .expect("endpoint");
-    let deployment = |name: &str, model: &str| {
-        json!({ "name": name, "model": format!("azureml:{model}:1"),
-                "instance_type": "Standard_DS3_v2", "instance_count": 1 })
-    };
-    let deployments = format!("/api/v1/endpoints/{ENDPOINT}/deployments");
-    let (status, op) = alice
-        .send(
-            reqwest::Method::POST,
-            &deployments,
-            deployment("blue", "regression-v1"),
-        )
-        .expect("blue");
-    assert_eq!(status, 202, "{op}");
-    alice.finish(op["id"].as_str().expect("id")).expect("blue");
-    let traffic = format!("/api/v1/endpoints/{ENDPOINT}/traffic");
-    let version = alice.get(&traffic).expect("traffic")["version"].clone();
-    approved(
-        &alice,
-        &bob,
-        reqwest::Method::PUT,
-        &traffic,
-        json!({ "traffic": { "blue": 100 }, "version": version, "reason": "blue serves" }),
-    );
+    blue_takes_all(&alice, &bob, ENDPOINT);
+    let green = json!({ "name": "green", "model": "azureml:regression-v2:1",
+                        "instance_type": "Standard_DS3_v2", "instance_count": 1 });
     let (status, rollout) = alice
         .send(
             reqwest::Method::POST,
             &format!("/api/v1/endpoints/{ENDPOINT}/rollouts"),
-            json!({ "deployment": deployment("green", "regression-v2"), "plan": plan() }),
+            json!({ "deployment": green, "plan": plan() }),
         )
         .expect("start");
     assert_eq!(status, 201, "{rollout}");

@@ -137,8 +137,63 @@ fn crash_points_that_ended(server: &mut Server) -> Vec<String> {
     points
 }
 
+/// Adds alice (operator) and bob (approver) with `greenlight user add` on the state folder.
+pub(super) fn add_users(state: &std::path::Path, env: &[(&str, &str)]) {
+    for (name, role) in [("alice", "operator"), ("bob", "approver")] {
+        let args = [
+            name,
+            "--role",
+            role,
+            "--state-dir",
+            state.to_str().expect("utf-8"),
+        ];
+        let added = user_add(&args, env, &password(name));
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+    }
+}
+
+/// Has alice create `endpoint` with blue (v1) and bob approve all live traffic on blue: where a
+/// rollout starts from.
+pub(super) fn blue_takes_all(alice: &Api, bob: &Api, endpoint: &str) {
+    let (status, op) = alice
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/endpoints",
+            json!({ "name": endpoint }),
+        )
+        .expect("create");
+    assert_eq!(status, 202, "{op}");
+    alice
+        .finish(op["id"].as_str().expect("id"))
+        .expect("endpoint");
+    let blue = json!({ "name": "blue", "model": "azureml:regression-v1:1",
+                       "instance_type": "Standard_DS3_v2", "instance_count": 1 });
+    let (status, op) = alice
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/endpoints/{endpoint}/deployments"),
+            blue,
+        )
+        .expect("blue");
+    assert_eq!(status, 202, "{op}");
+    alice.finish(op["id"].as_str().expect("id")).expect("blue");
+    let traffic = format!("/api/v1/endpoints/{endpoint}/traffic");
+    let version = alice.get(&traffic).expect("traffic")["version"].clone();
+    approved(
+        alice,
+        bob,
+        reqwest::Method::PUT,
+        &traffic,
+        json!({ "traffic": { "blue": 100 }, "version": version, "reason": "blue serves" }),
+    );
+}
+
 /// Asks for a change as alice and has bob approve it; waits for it to be applied.
-pub(super) fn approved(alice: &Api, bob: &Api, method: reqwest::Method, path: &str, body: Value) {
+fn approved(alice: &Api, bob: &Api, method: reqwest::Method, path: &str, body: Value) {
     let (status, request) = alice.send(method, path, body).expect("request");
     assert_eq!(status, 202, "{request}");
     let approve = format!(
@@ -162,39 +217,13 @@ async fn after_kill_9_at_every_step_boundary_and_write_a_rollout_still_succeeds_
     let state = state_dir();
     let path = state.path().to_path_buf();
     let env = [("DATABASE_URL", url.as_str())];
-    for (name, role) in [("alice", "operator"), ("bob", "approver")] {
-        let added = user_add(
-            &[
-                name,
-                "--role",
-                role,
-                "--state-dir",
-                path.to_str().expect("utf-8"),
-            ],
-            &env,
-            &password(name),
-        );
-        assert!(
-            added.status.success(),
-            "{}",
-            String::from_utf8_lossy(&added.stderr)
-        );
-    }
+    add_users(&path, &env);
     let (rollout, deaths) = tokio::task::spawn_blocking(move || {
         // Set up blue at 100 % and start the rollout on a server without crash points.
         let calm = start(&path, &url, false);
         let alice = Api::sign_in(&calm.url, "alice").expect("alice");
         let bob = Api::sign_in(&calm.url, "bob").expect("bob");
-        let (status, op) = alice.send(reqwest::Method::POST, "/api/v1/endpoints", json!({ "name": ENDPOINT })).expect("create");
-        assert_eq!(status, 202, "{op}");
-        alice.finish(op["id"].as_str().expect("id")).expect("endpoint");
-        let blue = json!({ "name": "blue", "model": "azureml:regression-v1:1", "instance_type": "Standard_DS3_v2", "instance_count": 1 });
-        let (status, op) = alice.send(reqwest::Method::POST, &format!("/api/v1/endpoints/{ENDPOINT}/deployments"), blue).expect("blue");
-        assert_eq!(status, 202, "{op}");
-        alice.finish(op["id"].as_str().expect("id")).expect("blue");
-        let version = alice.get(&format!("/api/v1/endpoints/{ENDPOINT}/traffic")).expect("traffic")["version"].clone();
-        approved(&alice, &bob, reqwest::Method::PUT, &format!("/api/v1/endpoints/{ENDPOINT}/traffic"),
-            json!({ "traffic": { "blue": 100 }, "version": version, "reason": "blue serves" }));
+        blue_takes_all(&alice, &bob, ENDPOINT);
         let plan = json!({ "steps": [
             { "kind": "deploy" }, { "kind": "smoke_test" },
             { "kind": "mirror", "percent": 10, "duration": "PT1S" },
