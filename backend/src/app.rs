@@ -101,7 +101,7 @@ impl App {
             sign_in,
             audit_chain,
             http_metrics: Arc::new(http_metrics),
-            events: EventHub::new(settings.pool.clone()),
+            events: EventHub::new(settings.pool.clone(), settings.sessions),
             operations,
             pool: settings.pool,
             sessions: settings.sessions,

@@ -178,16 +178,26 @@ pub async fn is_live(
     id_hash: &[u8],
     settings: &SessionSettings,
 ) -> sqlx::Result<bool> {
+    Ok(!live_among(pool, &[id_hash.to_vec()], settings)
+        .await?
+        .is_empty())
+}
+
+/// Which of these sessions (by the hash of their id) are still live: [`is_live`] for many at
+/// once, so that one query answers for every open event stream of a process.
+pub async fn live_among(
+    pool: &PgPool,
+    id_hashes: &[Vec<u8>],
+    settings: &SessionSettings,
+) -> sqlx::Result<Vec<Vec<u8>>> {
     let idle = super::as_span(settings.idle);
     sqlx::query_scalar!(
-        r#"select exists(
-             select 1 from sessions
-              where id_hash = $1 and expires_at > now() and last_seen_at > now() - $2::interval
-         ) as "live!""#,
-        id_hash,
+        "select id_hash from sessions
+          where id_hash = any($1) and expires_at > now() and last_seen_at > now() - $2::interval",
+        id_hashes,
         interval(idle)?,
     )
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await
 }
 

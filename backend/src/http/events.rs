@@ -5,18 +5,18 @@
 use super::error::ApiError;
 use super::query::AppQuery;
 use super::AppState;
-use crate::auth::session;
-use crate::auth::{Authenticated, SessionSettings};
-use crate::events::{self, StoredEvent, CATCH_UP_LIMIT};
+use crate::auth::Authenticated;
+use crate::events::{self, Next, Standing, StoredEvent, Subscription, CATCH_UP_LIMIT};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::stream::{self, Stream};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::stream;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
@@ -24,91 +24,53 @@ pub struct EventsQuery {
     after: Option<i64>,
 }
 
-/// How often an idle stream checks that its session still stands.
-const SESSION_CHECK: Duration = Duration::from_secs(15);
+/// A quiet stream sends a comment after this long (at the hub's next verdict, within its sweep),
+/// so proxies do not cut it.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const KEEP_ALIVE_FRAME: &[u8] = b":keep-alive\n\n";
 
-/// Where a stream is: what it still has to send from the table, and the live feed.
+/// Where a stream is: what it still has to send from the table, and the live feed. The stream
+/// ends with the session (or API token) it was opened with — sign-out, expiry, revocation —
+/// and no event is sent after it. It holds no timer of its own: the hub's verdicts wake it.
 struct Cursor {
     pool: sqlx::PgPool,
     last: i64,
     backlog: VecDeque<StoredEvent>,
-    live: tokio::sync::broadcast::Receiver<StoredEvent>,
-    closed: tokio::sync::watch::Receiver<bool>,
-    /// The session (or API token) the stream was opened with: once it ends (sign-out, expiry,
-    /// revocation), so does the stream, and no event is sent after it.
-    session: Standing,
-    sessions: SessionSettings,
-    check: tokio::time::Interval,
-}
-
-/// What a stream stands on: a session, by the hash of its id, or an API token, by its id.
-enum Standing {
-    Session(Vec<u8>),
-    Token(uuid::Uuid),
-}
-
-fn to_sse(event: &StoredEvent) -> Event {
-    Event::default()
-        .id(event.id.to_string())
-        .event(&event.topic)
-        .json_data(&event.payload)
-        .unwrap_or_else(|_| Event::default().comment("unserializable event"))
+    feed: Subscription,
+    quiet_since: Instant,
 }
 
 impl Cursor {
-    /// The next event to send, or `None` when the server is shutting down or the session ended.
-    async fn next(&mut self) -> Option<StoredEvent> {
-        let event = self.next_event().await?;
-        self.session_live().await.then_some(event)
-    }
-
-    /// False once the stream's session is gone. A database hiccup does not end the stream; the
-    /// next check decides.
-    async fn session_live(&self) -> bool {
-        let live = match &self.session {
-            Standing::Session(id_hash) => {
-                session::is_live(&self.pool, id_hash, &self.sessions).await
-            }
-            Standing::Token(id) => crate::store::tokens::is_usable(&self.pool, *id).await,
-        };
-        match live {
-            Ok(live) => live,
-            Err(err) => {
-                tracing::warn!(error = %err, "checking an event stream's session failed");
-                true
-            }
-        }
-    }
-
-    async fn next_event(&mut self) -> Option<StoredEvent> {
+    /// The next frame to send (an event, or a keep-alive after a quiet spell), or `None` when
+    /// the server is shutting down or the session ended.
+    async fn next(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(event) = self.backlog.pop_front() {
-                if event.id > self.last {
-                    self.last = event.id;
-                    return Some(event);
-                }
+            let (id, frame) = match self.backlog.pop_front() {
+                Some(event) => (event.id, event.frame),
+                None => match self.feed.next().await {
+                    Next::Event(event) => (event.id, event.frame.clone()),
+                    // Fell behind the live feed: read what was missed from the table.
+                    Next::Lagged => {
+                        self.refill().await;
+                        continue;
+                    }
+                    Next::Judged if self.quiet_since.elapsed() >= KEEP_ALIVE => {
+                        self.quiet_since = Instant::now();
+                        return Some(Bytes::from_static(KEEP_ALIVE_FRAME));
+                    }
+                    Next::Judged => continue,
+                    Next::End => return None,
+                },
+            };
+            if id <= self.last {
                 continue;
             }
-            let received = tokio::select! {
-                _ = self.closed.changed() => return None,
-                _ = self.check.tick() => {
-                    if !self.session_live().await {
-                        return None;
-                    }
-                    continue;
-                }
-                received = self.live.recv() => received,
-            };
-            match received {
-                Ok(event) if event.id > self.last => {
-                    self.last = event.id;
-                    return Some(event);
-                }
-                Ok(_) => {}
-                // Fell behind the live feed: read what was missed from the table.
-                Err(RecvError::Lagged(_)) => self.refill().await,
-                Err(RecvError::Closed) => return None,
+            self.last = id;
+            if !self.feed.may_receive(id).await {
+                return None;
             }
+            self.quiet_since = Instant::now();
+            return Some(frame);
         }
     }
 
@@ -144,13 +106,17 @@ pub async fn stream(
     auth: Authenticated,
     headers: HeaderMap,
     AppQuery(query): AppQuery<EventsQuery>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or(query.after);
-    let live = state.events.subscribe().await?;
+    let standing = match &auth.session.token {
+        Some(token) => Standing::Token(token.id),
+        None => Standing::Session(auth.session.id_hash.clone()),
+    };
+    let feed = state.events.subscribe(standing).await?;
     let (last, backlog) = match resume {
         Some(after) => (
             after,
@@ -162,22 +128,20 @@ pub async fn stream(
         pool: state.pool.clone(),
         last,
         backlog: backlog.into(),
-        live,
-        closed: state.events.closed(),
-        session: match &auth.session.token {
-            Some(token) => Standing::Token(token.id),
-            None => Standing::Session(auth.session.id_hash.clone()),
-        },
-        sessions: state.sessions,
-        check: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_CHECK, SESSION_CHECK),
+        feed,
+        quiet_since: Instant::now(),
     };
-    let feed = stream::unfold(cursor, |mut cursor| async move {
-        let event = cursor.next().await?;
-        Some((Ok(to_sse(&event)), cursor))
+    // Every event's frame was rendered once by the hub; a stream only hands it on.
+    let frames = stream::unfold(cursor, |mut cursor| async move {
+        let frame = cursor.next().await?;
+        Some((Ok::<_, Infallible>(frame), cursor))
     });
-    Ok(Sse::new(feed).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(15))
-            .text("keep-alive"),
-    ))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
 }

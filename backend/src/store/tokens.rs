@@ -230,14 +230,18 @@ pub async fn find_for_use(
 /// Whether token `id` still authenticates (not expired or revoked, its creator not disabled):
 /// for long-lived requests such as event streams, which must end with their token.
 pub async fn is_usable(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    Ok(!usable_among(pool, &[id]).await?.is_empty())
+}
+
+/// Which of these tokens still authenticate: [`is_usable`] for many at once, so that one query
+/// answers for every open event stream of a process.
+pub async fn usable_among(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
-        r#"select exists(
-             select 1 from api_tokens t join users u on u.id = t.created_by
-              where t.id = $1 and t.revoked_at is null and t.expires_at > now()
-                and u.disabled_at is null
-         ) as "usable!""#,
-        id,
+        "select t.id from api_tokens t join users u on u.id = t.created_by
+          where t.id = any($1) and t.revoked_at is null and t.expires_at > now()
+            and u.disabled_at is null",
+        ids,
     )
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await
 }
