@@ -21,7 +21,7 @@ pub mod rollouts;
 pub mod secret;
 pub mod server;
 pub mod store;
-mod sys;
+pub mod sys;
 mod telemetry;
 pub mod webhooks;
 pub mod workspace;

@@ -20,6 +20,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Listen for signals before anything else: from the moment the ready line is printed, a
     // Ctrl-C or SIGTERM must mean a graceful stop, never the default abrupt exit.
     let shutdown = shutdown_signal()?;
+    // Every open event stream holds a socket: take all the open files the system allows.
+    match crate::sys::raise_open_files_limit() {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot raise the open files limit"),
+    }
     if let Some(url) = &args.public_url {
         anyhow::ensure!(
             crate::http::middleware::origin_of(url).is_some(),

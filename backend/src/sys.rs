@@ -33,6 +33,27 @@ pub fn send_signal(pid: i32, signal: i32) -> io::Result<()> {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit (a server holding a thousand
+/// event streams needs more than the usual soft 1,024); returns the limit now in force.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit only reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
 /// A local account's numeric ids, looked up by name in the password database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account {
