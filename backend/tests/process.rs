@@ -10,12 +10,20 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "process/cluster.rs"]
+mod cluster;
 #[path = "process/db_restart.rs"]
 mod db_restart;
+#[path = "process/feed_bench.rs"]
+mod feed_bench;
+#[path = "process/feed_replicas.rs"]
+mod feed_replicas;
 #[path = "process/replicas.rs"]
 mod replicas;
 #[path = "process/rollout_crash.rs"]
 mod rollout_crash;
+#[path = "process/sse.rs"]
+mod sse;
 #[path = "process/tokens.rs"]
 mod tokens;
 

@@ -1,121 +1,13 @@
 //! Two Greenlight replicas on one database and one workspace: exactly one executes a rollout at
 //! a time, and when it dies (`kill -9`) the other takes the rollout over within the lease.
 
-use super::{common, http, local_workspace_process, serve, state_dir, user_add, Server};
-use serde_json::{json, Value};
-use std::path::Path;
+use super::cluster::{add_users, fake_az, replica, Api, TOKEN};
+use super::{common, local_workspace_process, state_dir};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const ENDPOINT: &str = "two-replicas";
-const TOKEN: &str = "replica-token";
-
-/// A stand-in `az` on a PATH of its own, printing a token for the local workspace.
-fn fake_az(dir: &Path) -> String {
-    let az = dir.join("az");
-    std::fs::write(
-        &az,
-        format!(
-            "#!/bin/sh\nprintf '{{\"accessToken\":\"{TOKEN}\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}}' \
-             $(( $(date +%s) + 3600 ))\n"
-        ),
-    )
-    .expect("write az");
-    std::fs::set_permissions(&az, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod az");
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn replica(state: &Path, database: &str, path: &str, arm_url: &str) -> Server {
-    serve(
-        state,
-        &[
-            ("DATABASE_URL", database),
-            ("PATH", path),
-            ("GREENLIGHT_LEASE_SECS", "2"),
-        ],
-        &[
-            "--workspace",
-            "azure",
-            "--arm-endpoint",
-            arm_url,
-            "--arm-audience",
-            "https://management.azure.com",
-            "--azure-subscription",
-            "00000000-0000-0000-0000-000000000000",
-            "--azure-resource-group",
-            "local",
-            "--azure-workspace",
-            "local",
-            "--azure-credential",
-            "azure-cli",
-        ],
-    )
-}
-
-/// A signed-in user of one replica.
-struct Api {
-    client: reqwest::blocking::Client,
-    url: String,
-    csrf: String,
-}
-
-impl Api {
-    fn sign_in(url: &str, name: &str) -> Self {
-        let client = http();
-        let body: Value = client
-            .post(format!("{url}/api/v1/session"))
-            .header("x-csrf-token", "sign-in")
-            .json(&json!({ "username": name, "password": format!("{name}-replica-password") }))
-            .send()
-            .expect("sign in")
-            .json()
-            .expect("session");
-        let csrf = body["csrf_token"].as_str().expect("csrf").to_owned();
-        Self {
-            client,
-            url: url.to_owned(),
-            csrf,
-        }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        self.client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .expect("get")
-            .json()
-            .expect("json")
-    }
-
-    fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .request(method, format!("{}{path}", self.url))
-            .header("x-csrf-token", &self.csrf)
-            .json(&body)
-            .send()
-            .expect("send");
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn finish(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let op = self.get(&format!("/api/v1/operations/{id}"));
-            if op["status"] != "running" {
-                return op;
-            }
-            assert!(Instant::now() < deadline, "operation {id} did not end");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
 
 async fn owner(db: &common::TestDatabase) -> Option<Uuid> {
     sqlx::query_scalar("select owner from rollouts limit 1")
@@ -133,19 +25,7 @@ async fn one_replica_executes_a_rollout_and_the_other_takes_over_when_it_dies() 
     let tools = tempfile::tempdir().expect("tools");
     let path = fake_az(tools.path());
     let (state_a, state_b) = (state_dir(), state_dir());
-    let env = [("DATABASE_URL", url.as_str())];
-    for (name, role) in [("alice", "operator"), ("bob", "approver")] {
-        let added = user_add(
-            &[name, "--role", role],
-            &env,
-            &format!("{name}-replica-password"),
-        );
-        assert!(
-            added.status.success(),
-            "{}",
-            String::from_utf8_lossy(&added.stderr)
-        );
-    }
+    add_users(&url, &[("alice", "operator"), ("bob", "approver")]);
 
     // Replica A alone: set up blue at 100 % and start a rollout with a step that waits.
     let (a_path, url_a, path_a, arm_a) = (
