@@ -813,22 +813,7 @@ fn azure_mode_drives_a_workspace_over_arm_with_a_token_from_the_azure_cli() {
     let mut server = serve(
         state.path(),
         &[("PATH", path.as_str())],
-        &[
-            "--workspace",
-            "azure",
-            "--arm-endpoint",
-            &arm_url,
-            "--arm-audience",
-            "https://management.azure.com",
-            "--azure-subscription",
-            "00000000-0000-0000-0000-000000000000",
-            "--azure-resource-group",
-            "local",
-            "--azure-workspace",
-            "local",
-            "--azure-credential",
-            "azure-cli",
-        ],
+        &cluster::azure_mode(&arm_url),
     );
     let printed = server.printed();
     assert!(

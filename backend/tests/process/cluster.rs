@@ -31,6 +31,27 @@ pub(super) fn fake_az(dir: &Path) -> String {
     )
 }
 
+/// `greenlight serve`'s flags for driving the workspace at `arm_url` over ARM as Azure ML, with
+/// a token from the Azure CLI.
+pub(super) fn azure_mode(arm_url: &str) -> [&str; 14] {
+    [
+        "--workspace",
+        "azure",
+        "--arm-endpoint",
+        arm_url,
+        "--arm-audience",
+        "https://management.azure.com",
+        "--azure-subscription",
+        "00000000-0000-0000-0000-000000000000",
+        "--azure-resource-group",
+        "local",
+        "--azure-workspace",
+        "local",
+        "--azure-credential",
+        "azure-cli",
+    ]
+}
+
 /// A replica on `database`, reaching the workspace at `arm_url` with a token from the `az` on
 /// `path`.
 pub(super) fn replica(state: &Path, database: &str, path: &str, arm_url: &str) -> Server {
@@ -41,22 +62,7 @@ pub(super) fn replica(state: &Path, database: &str, path: &str, arm_url: &str) -
             ("PATH", path),
             ("GREENLIGHT_LEASE_SECS", "2"),
         ],
-        &[
-            "--workspace",
-            "azure",
-            "--arm-endpoint",
-            arm_url,
-            "--arm-audience",
-            "https://management.azure.com",
-            "--azure-subscription",
-            "00000000-0000-0000-0000-000000000000",
-            "--azure-resource-group",
-            "local",
-            "--azure-workspace",
-            "local",
-            "--azure-credential",
-            "azure-cli",
-        ],
+        &azure_mode(arm_url),
     )
 }
 

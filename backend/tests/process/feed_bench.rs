@@ -129,6 +129,18 @@ impl Writer {
     }
 }
 
+async fn get_json(client: &Client, url: &str) -> Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .and_then(|response| response.error_for_status())
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"))
+        .json()
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"))
+}
+
 /// Follows the feed until it ends, recording every event; says when it is open.
 async fn subscribe(
     client: Client,
@@ -168,6 +180,16 @@ fn open_files(pid: u32) -> (usize, String) {
     (open, limit)
 }
 
+/// The 1-minute load average: how busy the machine was besides (2 cores here).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_owned()
+}
+
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1)]
 }
@@ -185,12 +207,6 @@ fn summary(samples: &mut [Duration]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: make bench"]
 async fn live_feed_to_1000_subscribers() {
-    // 1,000 streams are 1,000 sockets on either side; the server, our child, inherits this too.
-    let limit = backend::sys::raise_open_files_limit().expect("raise the open files limit");
-    assert!(
-        limit as usize > SUBSCRIBERS + 100,
-        "open files limit {limit}"
-    );
     let db = common::fresh_database().await;
     let url = db.url();
     let state = state_dir();
@@ -204,6 +220,14 @@ async fn live_feed_to_1000_subscribers() {
     .await
     .expect("server");
     let pid = server.child.id();
+    // 1,000 streams are 1,000 sockets on either side. The server raised its own limit at start
+    // (it inherited ours, unraised); this process raises its own now.
+    let limit = backend::sys::raise_open_files_limit().expect("raise the open files limit");
+    assert!(
+        limit as usize > SUBSCRIBERS + 100,
+        "open files limit {limit}"
+    );
+    let load_before = load_average();
     let base = server.url.clone();
     let (writer, csrf) = signed_in(&base).await;
 
@@ -220,32 +244,16 @@ async fn live_feed_to_1000_subscribers() {
     let operation = operation.expect("operation");
     assert_eq!(status, 202, "{operation}");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while writer
-        .get(format!(
-            "{base}/api/v1/operations/{}",
-            operation["id"].as_str().expect("id")
-        ))
-        .send()
-        .await
-        .expect("operation")
-        .json::<Value>()
-        .await
-        .expect("operation")["status"]
-        == "running"
-    {
+    let operation = format!(
+        "{base}/api/v1/operations/{}",
+        operation["id"].as_str().expect("id")
+    );
+    while get_json(&writer, &operation).await["status"] == "running" {
         assert!(Instant::now() < deadline, "the endpoint was not created");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let traffic = format!("{base}/api/v1/endpoints/{ENDPOINT}/traffic");
-    let version = writer
-        .get(&traffic)
-        .send()
-        .await
-        .expect("traffic")
-        .json::<Value>()
-        .await
-        .expect("traffic")["version"]
-        .clone();
+    let version = get_json(&writer, &traffic).await["version"].clone();
 
     let writer = Writer {
         client: writer,
@@ -331,6 +339,10 @@ async fn live_feed_to_1000_subscribers() {
     println!(
         "  last delivery from the write's request: {}",
         summary(&mut from_request)
+    );
+    println!(
+        "  load average {load_before} before, {} after (other programs share the CPUs)",
+        load_average()
     );
     drop(server);
 }
