@@ -237,3 +237,28 @@ async fn a_one_time_password_admits_only_the_session_and_its_change() {
         }
     }
 }
+
+/// The document lists the refusals the matrix above proves (`http::openapi` adds them to every
+/// operation of a kind): 401 everywhere (a refused API token, or no session), 403 wherever a
+/// role or a one-time password can stop the caller or the CSRF guard stands (every write), and
+/// 413/415/422 wherever a JSON body is read.
+#[test]
+fn the_document_lists_the_refusals_every_operation_can_answer() {
+    let document = serde_json::to_value(backend::http::openapi_document()).expect("json");
+    let roles = minimum_roles();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let id = operation["operationId"].as_str().expect("operationId");
+            let responses = operation["responses"].as_object().expect("responses");
+            let what = format!("{method} {path} ({id}) documents {:?}", responses.keys());
+            assert!(responses.contains_key("401"), "{what}");
+            let can_be_refused = roles[id].is_some() || method != "get";
+            assert_eq!(responses.contains_key("403"), can_be_refused, "{what}");
+            if operation["requestBody"]["content"]["application/json"].is_object() {
+                for status in ["413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{status}: {what}");
+                }
+            }
+        }
+    }
+}
