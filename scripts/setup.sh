@@ -15,6 +15,7 @@ command -v python3 >/dev/null || missing+=(python3)   # the local workspace's mo
 PATH=/usr/local/bin:/usr/bin:/bin python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v curl >/dev/null || missing+=(curl)   # scripts/fuzz.sh signs in with it
 fi
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then

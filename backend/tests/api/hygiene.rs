@@ -167,9 +167,9 @@ fn documented(operation_id: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no operation {operation_id}"))
 }
 
-/// What the fuzzer (scripts/fuzz.sh) found answered but undocumented, or answered with a 500:
-/// a body that is not JSON is a 415, a path name that is not UTF-8 once percent-decoded a 422
-/// naming it, an id that is not UTF-8 a 404, and the document lists each.
+/// Refusals the fuzzer (scripts/fuzz.sh) met undocumented, like a 415 for a body that is not
+/// JSON, and one that was a 500: a path parameter that is not UTF-8 once percent-decoded (`%FF`)
+/// is a 422 naming it, or a 404 for an id or an asset kind. The document lists each.
 #[tokio::test]
 async fn refusals_of_bad_requests_are_answered_in_the_envelope_and_documented() {
     let app = spawn_app().await;
