@@ -62,6 +62,47 @@ pub const PUBLIC_OPERATIONS: [&str; 5] = [
     "finish_sso",
 ];
 
+/// Operations that call the workspace (Azure ML or the local one): `503 no_workspace` on an
+/// instance without one, `502` when it fails or cannot be reached. (Azure's own 4xx keep their
+/// status; which ones Azure sends is its business, so they are described in docs/API.md.)
+const WORKSPACE_CALLS: [&str; 21] = [
+    "list_assets",
+    "list_endpoints",
+    "get_endpoint",
+    "create_endpoint",
+    "delete_endpoint",
+    "list_deployments",
+    "get_deployment",
+    "create_deployment",
+    "scale_deployment",
+    "delete_deployment",
+    "get_sample_request",
+    "get_deployment_logs",
+    "get_endpoint_metrics",
+    "get_traffic",
+    "change_traffic",
+    "invoke_endpoint",
+    "get_keys",
+    "reveal_keys",
+    "regenerate_key",
+    "approve_change_request",
+    "start_rollout",
+];
+
+/// Operations that only name the workspace (its id scopes what they read or record): `503`
+/// without one, and no call that could fail.
+const WORKSPACE_NAMED: [&str; 9] = [
+    "get_policy",
+    "set_policy",
+    "get_endpoint_freeze",
+    "list_rollouts",
+    "reject_change_request",
+    "pause_rollout",
+    "resume_rollout",
+    "abort_rollout",
+    "rollback_rollout",
+];
+
 /// Operations that read their query string leniently instead of through `AppQuery`: the
 /// single sign-on callback answers every refusal with a redirect to the sign-in page.
 const LENIENT_QUERY: [&str; 1] = ["finish_sso"];
@@ -154,6 +195,12 @@ fn document_operation(operation: &mut Operation, write: bool) {
             "415",
             "The body is not sent as `Content-Type: application/json`".into(),
         ));
+    }
+    if WORKSPACE_CALLS.contains(&id) {
+        shared.push(("502", "The workspace failed or could not be reached".into()));
+    }
+    if WORKSPACE_CALLS.contains(&id) || WORKSPACE_NAMED.contains(&id) {
+        shared.push(("503", "No workspace is configured".into()));
     }
     let mut invalid = Vec::new();
     if json_body {

@@ -262,3 +262,41 @@ fn the_document_lists_the_refusals_every_operation_can_answer() {
         }
     }
 }
+
+/// On an instance without a workspace, an admin's call to each operation: those that need the
+/// workspace answer `503 no_workspace`, and the document lists 503 for exactly them (502 beside
+/// it for those that call it). An operation this probe's empty input does not get past (422)
+/// is held to the document only by the other callers of `AppState::workspace`.
+#[tokio::test]
+async fn operations_that_need_a_workspace_document_503() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("root", Role::Admin).await;
+    let document = serde_json::to_value(backend::http::openapi_document()).expect("json");
+    let mut answered_503 = 0;
+    for operation in operations() {
+        let documented = document["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|item| item.as_object().expect("path item").values())
+            .find(|op| op["operationId"] == operation.id.as_str())
+            .expect("documented")
+            .clone();
+        let lists = |status: &str| documented["responses"].get(status).is_some();
+        let (status, body) = ask(&admin, &operation).await;
+        let what = format!("{} {}: {status} {body}", operation.method, operation.id);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(body["error"]["code"], "no_workspace", "{what}");
+            assert!(lists("503"), "{what}");
+            answered_503 += 1;
+        } else if status != StatusCode::UNPROCESSABLE_ENTITY && operation.id != "get_health" {
+            // (Health's 503 is its own: the database is gone.)
+            // Past its inputs without the workspace: it does not need one.
+            assert!(!lists("503"), "documents 503 but answered {what}");
+        }
+        if lists("502") {
+            assert!(lists("503"), "{what}");
+        }
+    }
+    assert!(answered_503 >= 15, "{answered_503} operations answered 503");
+}
