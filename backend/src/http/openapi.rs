@@ -127,6 +127,8 @@ const NAMED_PATH_PARAMETERS: [&str; 3] = ["endpoint", "deployment", "username"];
 ///   `Content-Type: application/json`, or that is not JSON of the operation's shape.
 /// - `422`: `AppQuery` refuses a query string of the wrong shape, and the typed path
 ///   parameters a name that breaks its rule; `404` for an `{id}` that is no UUID.
+/// - `503` / `502`: `AppState::workspace` without a workspace, and its failures (see
+///   [`WORKSPACE_CALLS`]).
 pub fn document_shared_errors(openapi: &mut utoipa::openapi::OpenApi) {
     for item in openapi.paths.paths.values_mut() {
         let operations = [
@@ -138,13 +140,27 @@ pub fn document_shared_errors(openapi: &mut utoipa::openapi::OpenApi) {
         ];
         for (operation, write) in operations {
             if let Some(operation) = operation {
-                document_operation(operation, write);
+                for (status, description) in shared_errors(operation, write) {
+                    let responses = &mut operation.responses.responses;
+                    match responses.get_mut(status) {
+                        Some(RefOr::T(existing)) if existing.description.is_empty() => {
+                            existing.description = description;
+                        }
+                        Some(_) => {}
+                        None => {
+                            let response = RefOr::T(error_response(description));
+                            responses.insert(status.to_owned(), response);
+                        }
+                    }
+                }
             }
         }
     }
 }
 
-fn document_operation(operation: &mut Operation, write: bool) {
+/// The statuses, with their descriptions, that the shared machinery can answer for `operation`
+/// (`write`: not a GET).
+fn shared_errors(operation: &Operation, write: bool) -> Vec<(&'static str, String)> {
     let id = operation.operation_id.as_deref().unwrap_or_default();
     let public = PUBLIC_OPERATIONS.contains(&id);
     let parameters = operation.parameters.as_deref().unwrap_or_default();
@@ -164,7 +180,7 @@ fn document_operation(operation: &mut Operation, write: bool) {
         .as_ref()
         .is_some_and(|body| body.content.contains_key("application/json"));
 
-    let mut shared: Vec<(&str, String)> = Vec::new();
+    let mut shared: Vec<(&'static str, String)> = Vec::new();
     shared.push((
         "401",
         if public {
@@ -215,19 +231,7 @@ fn document_operation(operation: &mut Operation, write: bool) {
     if !invalid.is_empty() {
         shared.push(("422", capitalized(&invalid.join("; or "))));
     }
-
-    for (status, description) in shared {
-        let responses = &mut operation.responses.responses;
-        match responses.get_mut(status) {
-            Some(RefOr::T(existing)) if existing.description.is_empty() => {
-                existing.description = description;
-            }
-            Some(_) => {}
-            None => {
-                responses.insert(status.to_owned(), RefOr::T(error_response(description)));
-            }
-        }
-    }
+    shared
 }
 
 /// A response in the error envelope.
