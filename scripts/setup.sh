@@ -15,6 +15,7 @@ command -v python3 >/dev/null || missing+=(python3)   # the local workspace's mo
 PATH=/usr/local/bin:/usr/bin:/bin python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v curl >/dev/null || missing+=(curl)   # scripts/fuzz.sh signs in with it
 fi
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
@@ -52,17 +53,24 @@ if [ "$mode" = test ]; then
   npm_ci e2e   # Playwright's test runner; the browser is Debian's /usr/bin/chromium
 fi
 
-# The azure-ai-ml SDK for examples/sdk (the article's notebook against the local workspace), in a
-# venv kept outside the clone and made again only when examples/sdk/requirements.txt changes.
-if [ "$mode" = test ]; then
-  py_cache=${GREENLIGHT_PY_CACHE:-/var/tmp/greenlight-py}
-  stamp=$(sha256sum examples/sdk/requirements.txt | cut -c1-16)
-  if [ "$(cat "$py_cache/sdk/.requirements" 2>/dev/null)" != "$stamp" ]; then
-    echo "==> SDK venv in $py_cache/sdk (azure-ai-ml; about a minute, once)"
-    rm -rf "$py_cache/sdk"
+# Python venvs kept outside the clone, each made again only when its requirements file changes:
+# the azure-ai-ml SDK for examples/sdk (the article's notebook against the local workspace), and
+# schemathesis for scripts/fuzz.sh (the API fuzzed from its OpenAPI document).
+venv() {
+  local name=$1 requirements=$2 what=$3
+  local py_cache=${GREENLIGHT_PY_CACHE:-/var/tmp/greenlight-py}
+  local stamp
+  stamp=$(sha256sum "$requirements" | cut -c1-16)
+  if [ "$(cat "$py_cache/$name/.requirements" 2>/dev/null)" != "$stamp" ]; then
+    echo "==> $name venv in $py_cache/$name ($what; about a minute, once)"
+    rm -rf "${py_cache:?}/$name"
     mkdir -p "$py_cache"
-    python3 -m venv "$py_cache/sdk"
-    "$py_cache/sdk/bin/pip" install --quiet --disable-pip-version-check -r examples/sdk/requirements.txt
-    echo "$stamp" > "$py_cache/sdk/.requirements"
+    python3 -m venv "$py_cache/$name"
+    "$py_cache/$name/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$stamp" > "$py_cache/$name/.requirements"
   fi
+}
+if [ "$mode" = test ]; then
+  venv sdk examples/sdk/requirements.txt azure-ai-ml
+  venv fuzz scripts/fuzz-requirements.txt schemathesis
 fi

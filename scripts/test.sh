@@ -18,6 +18,8 @@ cargo test --workspace --exclude frontend
 # `cargo test` above built the binary the SDK and browser tests drive (integration tests need it).
 case $target_dir in /*) ;; *) target_dir=$PWD/$target_dir ;; esac
 export GREENLIGHT_BIN="$target_dir/debug/greenlight"
+echo "==> API fuzz: schemathesis from /api/openapi.json as a signed-in admin (no 5xx, every status documented)"
+scripts/fuzz.sh
 echo "==> Python: the article's notebook (azure-ai-ml, local paths) against greenlight emulator --tls"
 "${GREENLIGHT_PY_CACHE:-/var/tmp/greenlight-py}/sdk/bin/python" -m unittest discover -s examples/sdk
 echo "==> UI release build"

@@ -2,9 +2,10 @@
 
 use super::error::ApiError;
 use super::json::AppJson;
+use super::paths::Segment;
 use super::AppState;
 use crate::auth::Authenticated;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use shared::api::{AssetKind, AssetList, AssetRef, AssetVersion};
 use shared::ErrorEnvelope;
 
@@ -24,7 +25,7 @@ use shared::ErrorEnvelope;
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authenticated,
-    Path(kind): Path<String>,
+    Segment(kind): Segment,
 ) -> Result<AppJson<AssetList>, ApiError> {
     let kind = AssetKind::parse(&kind).ok_or(ApiError::NotFound)?;
     let versions = state.workspace()?.list_assets(kind.as_str()).await?;

@@ -42,6 +42,7 @@ pub fn page_cursor(after: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditPageQuery {
     /// Rows per page (1–500, default 50).
     limit: Option<u32>,

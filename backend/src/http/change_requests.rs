@@ -25,6 +25,7 @@ pub fn actor(session: &CurrentSession) -> Actor {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequestQuery {
     /// Only requests in this state (`pending`, `applied`, `rejected`, …).

@@ -19,6 +19,7 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Replay events after this id (for clients that cannot set `Last-Event-ID`).
     after: Option<i64>,

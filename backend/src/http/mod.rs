@@ -147,14 +147,22 @@ pub fn route_templates() -> Vec<String> {
     routes
 }
 
+/// The API's routes and their OpenAPI document, which also lists the error statuses the shared
+/// extractors and middleware answer.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut document) = api_routes().split_for_parts();
+    openapi::document_shared_errors(&mut document);
+    (routes, document)
+}
+
 /// The OpenAPI document of [`router`]'s API.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    api().1
 }
 
 /// The whole application.
 pub fn router(state: AppState, ui: &UiConfig) -> Router {
-    let (api, document) = api_routes().split_for_parts();
+    let (api, document) = api();
     let document = Arc::new(document);
     Router::new()
         .merge(api)

@@ -18,6 +18,7 @@ use shared::{ErrorEnvelope, Role};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// How many of the last lines (1–10000, default 200).
     tail: Option<u32>,
@@ -64,6 +65,7 @@ pub async fn logs(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     /// The window: the last this many minutes (1–60, default 60).
     #[param(value_type = Option<u32>)]

@@ -37,6 +37,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OperationQuery {
     /// Only this endpoint's operations.
     endpoint: Option<String>,

@@ -4,6 +4,8 @@
 //! naming the path field, in the error envelope.
 
 use super::error::ApiError;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use serde::Deserialize;
@@ -58,8 +60,18 @@ async fn segments<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<RawSeg
     Path::<RawSegments>::from_request_parts(parts, state)
         .await
         .map(|Path(raw)| raw)
-        // Only a route registered with the wrong extractor gets here: a bug, not bad input.
-        .map_err(|rejection| ApiError::Internal(anyhow::anyhow!("path parameters: {rejection}")))
+        .map_err(unreadable)
+}
+
+/// A path parameter that is not UTF-8 once percent-decoded (`%FF`) is bad input: `422` naming
+/// it. Any other rejection comes from a route registered with the wrong extractor: a bug.
+fn unreadable(rejection: PathRejection) -> ApiError {
+    if let PathRejection::FailedToDeserializePathParams(err) = &rejection {
+        if let ErrorKind::InvalidUtf8InPathParam { key } = err.kind() {
+            return ApiError::invalid(key, "must be UTF-8 text once percent-decoded");
+        }
+    }
+    ApiError::Internal(anyhow::anyhow!("path parameters: {rejection}"))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for EndpointPath {
@@ -94,7 +106,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UserPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|rejection| ApiError::Internal(anyhow::anyhow!("path: {rejection}")))?;
+            .map_err(unreadable)?;
         let username =
             Username::parse(&raw).map_err(|err| ApiError::invalid("username", err.to_string()))?;
         Ok(Self { username })
@@ -110,11 +122,28 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::Internal(anyhow::anyhow!("path: {rejection}")))?;
+        let Segment(raw) = Segment::from_request_parts(parts, state).await?;
         uuid::Uuid::parse_str(&raw)
             .map(Self)
             .map_err(|_| ApiError::NotFound)
+    }
+}
+
+/// The one path parameter of a route whose value is looked up, not checked against a rule
+/// (an id, an asset kind): text that is not UTF-8 once percent-decoded names nothing, `404`.
+#[derive(Debug, Clone)]
+pub struct Segment(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => Ok(Self(raw)),
+            Err(rejection) => match unreadable(rejection) {
+                ApiError::Validation { .. } => Err(ApiError::NotFound),
+                bug => Err(bug),
+            },
+        }
     }
 }

@@ -206,6 +206,7 @@ pub async fn delete(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryPageQuery {
     /// Rows per page (1–500, default 50).
     limit: Option<u32>,

@@ -62,6 +62,7 @@ pub fn accepted(operation: Operation) -> Response {
 
 /// The query of a delete, which asks for approval like any change.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
     /// Why (required; shown to the approvers, kept in the audit log).

@@ -152,3 +152,54 @@ async fn interpreter_and_loader_variables_and_outside_scripts_are_refused_by_the
         assert!(fields.contains(&field), "{field} in {body}");
     }
 }
+
+/// The statuses one operation of the API documents (`/api/openapi.json`).
+fn documented(operation_id: &str) -> Vec<String> {
+    let document = serde_json::to_value(backend::http::openapi_document()).expect("json");
+    document["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().expect("path item").values())
+        .find(|operation| operation["operationId"] == operation_id)
+        .and_then(|operation| operation["responses"].as_object())
+        .map(|responses| responses.keys().cloned().collect())
+        .unwrap_or_else(|| panic!("no operation {operation_id}"))
+}
+
+/// Refusals the fuzzer (scripts/fuzz.sh) met undocumented, like a 415 for a body that is not
+/// JSON, and one that was a 500: a path parameter that is not UTF-8 once percent-decoded (`%FF`)
+/// is a 422 naming it, or a 404 for an id or an asset kind. The document lists each.
+#[tokio::test]
+async fn refusals_of_bad_requests_are_answered_in_the_envelope_and_documented() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("ada", Role::Admin).await;
+    let response = admin
+        .http
+        .post(format!("{}/api/v1/endpoints", admin.base))
+        .header(CSRF_HEADER, admin.csrf.as_deref().expect("csrf"))
+        .header("content-type", "text/plain")
+        .body("name=my-endpoint")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: serde_json::Value = response.json().await.expect("envelope");
+    assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+    assert!(documented("create_endpoint").contains(&"415".to_owned()));
+
+    let (status, body) = admin.get("/api/v1/endpoints/%FF/deployments").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "endpoint", "{body}");
+    assert!(documented("list_deployments").contains(&"422".to_owned()));
+
+    for (path, operation) in [
+        ("/api/v1/operations/%FF", "get_operation"),
+        ("/api/v1/assets/%FF", "list_assets"),
+    ] {
+        let (status, body) = admin.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+        assert!(documented(operation).contains(&"404".to_owned()), "{path}");
+    }
+}
