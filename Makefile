@@ -19,8 +19,9 @@ ui:
 	scripts/build-ui.sh
 
 ## bench: the scoring router's added latency and throughput (backend/benches/scoring.rs), approval -> new split,
-## and the audit review over 1,000,000 events
+## and the audit review over 1,000,000 events; the console's idle memory, first paint and transfer
 bench:
 	cargo bench -p backend --bench scoring
 	cargo test -p backend --test api approval_to_serving -- --ignored --nocapture
 	cargo test -p backend --test api audit_review_benchmark -- --ignored --nocapture
+	scripts/bench-weight.sh

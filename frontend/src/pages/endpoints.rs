@@ -42,17 +42,17 @@ fn EndpointTable() -> impl IntoView {
             <h2 id="endpoints-title">"Endpoints"</h2>
             {listing(list, |list| list.items, Empty("no-endpoints", "No endpoints yet."), |endpoints| view! {
                 <ListTable testid="endpoint-table" columns=&["Name", "Auth", "State", "Traffic"] wide="Traffic">
-                                {endpoints.into_iter().map(|e| {
-                                    let name = e.name.clone();
-                                    view! {
-                                        <tr data-testid=format!("endpoint-row-{name}")>
-                                            <th scope="row"><a href=format!("/endpoints/{name}") data-testid=format!("endpoint-link-{name}")>{name.clone()}</a></th>
-                                            <td data-label="Auth">{e.auth_mode.unwrap_or_default()}</td>
-                                            <td data-label="State" data-testid=format!("endpoint-state-{name}")>{e.provisioning_state.unwrap_or_default()}</td>
-                                            <td class="wide"><TrafficBar traffic=e.traffic mirror=e.mirror_traffic /></td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
+                    {endpoints.into_iter().map(|e| {
+                        let name = e.name.clone();
+                        view! {
+                            <tr data-testid=format!("endpoint-row-{name}")>
+                                <th scope="row"><a href=format!("/endpoints/{name}") data-testid=format!("endpoint-link-{name}")>{name.clone()}</a></th>
+                                <td data-label="Auth">{e.auth_mode.unwrap_or_default()}</td>
+                                <td data-label="State" data-testid=format!("endpoint-state-{name}")>{e.provisioning_state.unwrap_or_default()}</td>
+                                <td class="wide"><TrafficBar traffic=e.traffic mirror=e.mirror_traffic /></td>
+                            </tr>
+                        }
+                    }).collect_view()}
                 </ListTable>
             }.into_any())}
         </section>
