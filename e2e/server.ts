@@ -5,6 +5,8 @@ const READY = /Greenlight is ready at (http:\/\/\S+)/;
 /** A Greenlight the tests started, and how to stop it. */
 export interface RunningServer {
   url: string;
+  /** Its process id, to read its memory from /proc. */
+  pid: number;
   /** Stops it with SIGTERM and waits until it has exited. */
   stop(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export async function serve(args: string[], env: Record<string, string> = {}): P
   });
   return {
     url,
+    pid: server.pid ?? -1,
     async stop() {
       server.kill('SIGTERM');
       await exited;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the console into frontend/dist: release wasm -> wasm-bindgen -> wasm-opt -> hashed
-# file names under assets/ (cached forever) -> gzip siblings -> index.html. Prints bundle sizes.
+# file names under assets/ (cached forever) -> brotli and gzip siblings -> index.html. Prints
+# bundle sizes: raw, gzip, and brotli (what a browser that accepts br transfers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir=${CARGO_TARGET_DIR:-target}
@@ -38,8 +39,10 @@ printf "import init from '/assets/%s';\ninit({ module_or_path: '/assets/%s' });\
 boot=$(hashed "$stage/boot.js" boot js)
 sed -e "s/@WASM@/$wasm/g" -e "s/@JS@/$js/g" -e "s/@CSS@/$css/g" -e "s/@BOOT@/$boot/g" \
   frontend/index.html > "$stage/dist/index.html"
+# The server sends the .br sibling when the browser accepts brotli, else the .gz one
+# (backend/src/http/static_files.rs). -w 24: the largest window, so the wasm compresses as one.
 find "$stage/dist" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.html' \) \
-  -exec gzip -9 -k -n {} \;
+  -exec gzip -9 -k -n {} \; -exec brotli -q 11 -w 24 -k {} \;
 
 rm -rf "$out.old"
 [ -d "$out" ] && mv "$out" "$out.old"
@@ -47,10 +50,12 @@ mv "$stage/dist" "$out"
 rm -rf "$out.old"
 
 echo "UI bundle in $out:"
-total_raw=0 total_gz=0
+total_raw=0 total_gz=0 total_br=0
 for f in "$wasm" "$js" "$css"; do
   raw=$(stat -c %s "$out/assets/$f"); gz=$(stat -c %s "$out/assets/$f.gz")
-  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
-  printf '  %-40s %8d B raw %8d B gzip\n' "$f" "$raw" "$gz"
+  br=$(stat -c %s "$out/assets/$f.br")
+  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz)); total_br=$((total_br + br))
+  printf '  %-40s %8d B raw %8d B gzip %8d B brotli\n' "$f" "$raw" "$gz" "$br"
 done
-printf '  %-40s %8d B raw %8d B gzip\n' "total (wasm + js + css)" "$total_raw" "$total_gz"
+printf '  %-40s %8d B raw %8d B gzip %8d B brotli\n' "total (wasm + js + css)" \
+  "$total_raw" "$total_gz" "$total_br"

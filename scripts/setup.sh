@@ -10,6 +10,7 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v gzip >/dev/null || missing+=(gzip)
+command -v brotli >/dev/null || missing+=(brotli)   # the console's .br files (scripts/build-ui.sh)
 command -v python3 >/dev/null || missing+=(python3)   # the local workspace's model instances
 # Environments with conda packages run in virtual environments (python3 -m venv needs ensurepip).
 PATH=/usr/local/bin:/usr/bin:/bin python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)

@@ -157,8 +157,15 @@ async fn send(builder: RequestBuilder, body: Option<String>) -> Result<Response,
     })
 }
 
-async fn json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
-    response.json::<T>().await.map_err(ApiError::network)
+/// Sends the request and reads the answer's body: one future for every route, so that only the
+/// decoding ([`decode`]) is compiled once per answer type.
+async fn send_for_text(builder: RequestBuilder, body: Option<String>) -> Result<String, ApiError> {
+    let response = send(builder, body).await?;
+    response.text().await.map_err(ApiError::network)
+}
+
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(ApiError::network)
 }
 
 fn to_body(body: &impl Serialize) -> Result<String, ApiError> {
@@ -166,7 +173,7 @@ fn to_body(body: &impl Serialize) -> Result<String, ApiError> {
 }
 
 async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    json(send(Request::get(path), None).await?).await
+    decode(&send_for_text(Request::get(path), None).await?)
 }
 
 /// A write; `body` is sent as JSON. The answer is decoded as `T`.
@@ -175,7 +182,7 @@ async fn write<T: DeserializeOwned>(
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
     let body = body.map(to_body).transpose()?;
-    json(send(with_csrf(builder), body).await?).await
+    decode(&send_for_text(with_csrf(builder), body).await?)
 }
 
 /// A path segment, escaped: names come from the URL bar and may hold anything.

@@ -3,6 +3,7 @@
 //! these read that answer the way every panel shows it.
 
 use crate::api::ApiError;
+use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use shared::api::Operation;
 use uuid::Uuid;
@@ -36,4 +37,20 @@ impl<T: Send + Sync + 'static> AnswerExt<T> for Answer<T> {
 /// The operation the last submit started, to follow it (`None` once a later one is refused).
 pub fn started(answer: Answer<Operation>) -> Signal<Option<Uuid>> {
     Signal::derive(move || answer.accepted(|op| op.id))
+}
+
+/// A form's `on:submit`: sends `request()` through `action` when `valid()` and no earlier send
+/// is still on its way (Enter in a field submits even while the button shows it is disabled).
+pub fn submit_when_valid<I: 'static, O: 'static>(
+    action: Action<I, O>,
+    valid: impl Fn() -> bool + Copy + 'static,
+    request: impl Fn() -> I + Copy + 'static,
+) -> impl Fn(SubmitEvent) + Copy + 'static {
+    let pending = action.pending();
+    move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if valid() && !pending.get_untracked() {
+            action.dispatch_local(request());
+        }
+    }
 }

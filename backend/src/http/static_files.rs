@@ -1,5 +1,6 @@
 //! The built console: hashed assets cached for a year, everything else revalidated, and
-//! `index.html` for every client-side route.
+//! `index.html` for every client-side route. Each file is sent as the brotli (`.br`) or gzip
+//! (`.gz`) sibling the build writes, whichever the browser accepts (brotli first), else as is.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
@@ -12,18 +13,24 @@ use tower_http::services::{ServeDir, ServeFile};
 /// Folder (under the UI dir) whose file names carry a content hash, so they never change.
 const IMMUTABLE_PREFIX: &str = "/assets/";
 
-/// Serves `ui_dir`, preferring the `.gz` siblings the build writes when the browser accepts
-/// gzip; unknown paths get `index.html` so the client router can take them.
+/// Serves `ui_dir`, preferring the `.br`, then the `.gz` siblings the build writes when the
+/// browser accepts that encoding; unknown paths get `index.html` so the client router can take
+/// them.
 pub fn service<S: Clone + Send + Sync + 'static>(ui_dir: &Path) -> MethodRouter<S> {
-    let index = ServeFile::new(ui_dir.join("index.html")).precompressed_gzip();
+    let index = ServeFile::new(ui_dir.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
     let files = ServeDir::new(ui_dir)
+        .precompressed_br()
         .precompressed_gzip()
         .append_index_html_on_directories(true)
         .fallback(index);
-    axum::routing::get_service(files).layer(middleware::from_fn(cache_control))
+    axum::routing::get_service(files).layer(middleware::from_fn(caching_headers))
 }
 
-async fn cache_control(request: Request, next: Next) -> Response {
+/// `Cache-Control` by path, and `Vary: Accept-Encoding`: the same URL has a body per encoding,
+/// so a cache must not hand the brotli one to a client that asked for gzip.
+async fn caching_headers(request: Request, next: Next) -> Response {
     let immutable = request.uri().path().starts_with(IMMUTABLE_PREFIX);
     let mut response = next.run(request).await;
     let value = if immutable && response.status().is_success() {
@@ -31,8 +38,8 @@ async fn cache_control(request: Request, next: Next) -> Response {
     } else {
         "no-cache"
     };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }

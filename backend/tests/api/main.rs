@@ -26,6 +26,7 @@ mod rollout_flow;
 mod rollouts;
 mod scrape;
 mod session;
+mod static_files;
 mod text_rules;
 mod tokens;
 mod users;

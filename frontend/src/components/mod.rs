@@ -6,6 +6,7 @@ pub mod clipboard;
 pub mod confirm_delete;
 pub mod freeze_banner;
 pub mod gate_card;
+pub mod list_card;
 pub mod operation_progress;
 pub mod plan_editor;
 pub mod traffic_bar;

@@ -2,12 +2,12 @@
 //! and what this Greenlight instance is connected to.
 
 use crate::api::{self, ApiError};
+use crate::components::list_card::{listing, Empty, ListTable};
 use crate::components::traffic_bar::TrafficBar;
 use crate::events::use_feed;
 use crate::pages::{current_role, SignedIn};
 use crate::remote::{ErrorNote, Remote};
-use crate::submit::AnswerExt;
-use leptos::ev::SubmitEvent;
+use crate::submit::{submit_when_valid, AnswerExt};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
@@ -40,34 +40,21 @@ fn EndpointTable() -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="endpoints-title">
             <h2 id="endpoints-title">"Endpoints"</h2>
-            {move || list.error().map(|error| view! { <ErrorNote error=error /> })}
-            {move || list.ok().map(|list| if list.items.is_empty() {
-                view! { <p class="muted" data-testid="no-endpoints">"No endpoints yet."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap">
-                        <table class="stack" data-testid="endpoint-table">
-                            <thead><tr>
-                                <th scope="col">"Name"</th><th scope="col">"Auth"</th>
-                                <th scope="col">"State"</th><th scope="col" class="wide">"Traffic"</th>
-                            </tr></thead>
-                            <tbody>
-                                {list.items.into_iter().map(|e| {
-                                    let name = e.name.clone();
-                                    view! {
-                                        <tr data-testid=format!("endpoint-row-{name}")>
-                                            <th scope="row"><a href=format!("/endpoints/{name}") data-testid=format!("endpoint-link-{name}")>{name.clone()}</a></th>
-                                            <td data-label="Auth">{e.auth_mode.unwrap_or_default()}</td>
-                                            <td data-label="State" data-testid=format!("endpoint-state-{name}")>{e.provisioning_state.unwrap_or_default()}</td>
-                                            <td class="wide"><TrafficBar traffic=e.traffic mirror=e.mirror_traffic /></td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            })}
+            {listing(list, |list| list.items, Empty("no-endpoints", "No endpoints yet."), |endpoints| view! {
+                <ListTable testid="endpoint-table" columns=&["Name", "Auth", "State", "Traffic"] wide="Traffic">
+                    {endpoints.into_iter().map(|e| {
+                        let name = e.name.clone();
+                        view! {
+                            <tr data-testid=format!("endpoint-row-{name}")>
+                                <th scope="row"><a href=format!("/endpoints/{name}") data-testid=format!("endpoint-link-{name}")>{name.clone()}</a></th>
+                                <td data-label="Auth">{e.auth_mode.unwrap_or_default()}</td>
+                                <td data-label="State" data-testid=format!("endpoint-state-{name}")>{e.provisioning_state.unwrap_or_default()}</td>
+                                <td class="wide"><TrafficBar traffic=e.traffic mirror=e.mirror_traffic /></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </ListTable>
+            }.into_any())}
         </section>
     }
 }
@@ -103,13 +90,7 @@ fn NewEndpoint() -> impl IntoView {
     });
     let pending = create.pending();
     let answer = create.value();
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let request = request();
-        if request.check().is_ok() && !pending.get_untracked() {
-            create.dispatch_local(request);
-        }
-    };
+    let submit = submit_when_valid(create, move || request().check().is_ok(), request);
 
     view! {
         <form class="card" on:submit=submit aria-labelledby="new-endpoint-title">

@@ -4,11 +4,11 @@
 
 use crate::api::{self, ApiError};
 use crate::components::clipboard::copy;
+use crate::components::list_card::{listing, Empty, ListTable};
 use crate::pages::{current_role, SignedIn};
 use crate::remote::{ErrorNote, Remote};
-use crate::submit::AnswerExt;
+use crate::submit::{submit_when_valid, AnswerExt};
 use chrono::{DateTime, Utc};
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use shared::api::tokens::{CreateTokenRequest, CreatedToken, TokenInfo, TokenList};
 use shared::Role;
@@ -50,26 +50,12 @@ fn TokenTable(list: Remote<TokenList>, on_change: Callback<()>) -> impl IntoView
     view! {
         <section class="card" aria-labelledby="tokens-title">
             <h2 id="tokens-title">"Tokens"</h2>
-            {move || list.error().map(|error| view! { <ErrorNote error=error /> })}
-            {move || list.ok().map(|list| if list.items.is_empty() {
-                view! { <p class="muted" data-testid="no-tokens">"No tokens yet."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap">
-                        <table class="stack" data-testid="token-table">
-                            <thead><tr>
-                                <th scope="col">"Name"</th><th scope="col">"Created by"</th>
-                                <th scope="col">"Role"</th><th scope="col">"Expires"</th>
-                                <th scope="col">"Last used"</th><th scope="col">"State"</th>
-                                <th scope="col">"Actions"</th>
-                            </tr></thead>
-                            <tbody>
-                                {list.items.into_iter().map(|token| view! { <TokenRow token=token on_change=on_change /> }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            })}
+            {listing(list, |list| list.items, Empty("no-tokens", "No tokens yet."), move |tokens| view! {
+                <ListTable testid="token-table"
+                    columns=&["Name", "Created by", "Role", "Expires", "Last used", "State", "Actions"]>
+                    {tokens.into_iter().map(|token| view! { <TokenRow token=token on_change=on_change /> }).collect_view()}
+                </ListTable>
+            }.into_any())}
         </section>
     }
 }
@@ -150,16 +136,15 @@ fn NewToken(on_created: Callback<()>) -> impl IntoView {
     });
     let pending = create.pending();
     let answer = create.value();
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if problems.get_untracked().is_empty() && !pending.get_untracked() {
-            create.dispatch_local(CreateTokenRequest {
-                name: name.get_untracked().trim().to_owned(),
-                role: role.get_untracked(),
-                expires_in_days: days.get_untracked(),
-            });
-        }
-    };
+    let submit = submit_when_valid(
+        create,
+        move || problems.with_untracked(Vec::is_empty),
+        move || CreateTokenRequest {
+            name: name.get_untracked().trim().to_owned(),
+            role: role.get_untracked(),
+            expires_in_days: days.get_untracked(),
+        },
+    );
     view! {
         <form class="card" on:submit=submit aria-labelledby="new-token-title">
             <h2 id="new-token-title">"New token"</h2>

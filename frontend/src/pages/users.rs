@@ -7,8 +7,7 @@ use crate::api::{self, ApiError};
 use crate::pages::{current_role, SignedIn};
 use crate::remote::{ErrorNote, Remote};
 use crate::session::{use_session, SessionState};
-use crate::submit::AnswerExt;
-use leptos::ev::SubmitEvent;
+use crate::submit::{submit_when_valid, AnswerExt};
 use leptos::prelude::*;
 use shared::api::{
     check_new_password, check_user_update, CreateUserRequest, ResetPasswordRequest,
@@ -173,12 +172,11 @@ fn ResetPassword(username: Username, on_change: Callback<()>) -> impl IntoView {
     });
     let pending = reset.pending();
     let answer = reset.value();
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if problem.get_untracked().is_none() && !pending.get_untracked() {
-            reset.dispatch_local(password.get_untracked());
-        }
-    };
+    let submit = submit_when_valid(
+        reset,
+        move || problem.with_untracked(Option::is_none),
+        move || password.get_untracked(),
+    );
     let testid = move |what: &str| format!("user-{what}-{name}");
     view! {
         {move || if open.get() {
@@ -232,16 +230,15 @@ fn NewUser(on_created: Callback<()>) -> impl IntoView {
     });
     let pending = create.pending();
     let answer = create.value();
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if problems.get_untracked().is_empty() && !pending.get_untracked() {
-            create.dispatch_local(CreateUserRequest {
-                username: name.get_untracked().trim().to_owned(),
-                role: role.get_untracked(),
-                password: password.get_untracked(),
-            });
-        }
-    };
+    let submit = submit_when_valid(
+        create,
+        move || problems.with_untracked(Vec::is_empty),
+        move || CreateUserRequest {
+            username: name.get_untracked().trim().to_owned(),
+            role: role.get_untracked(),
+            password: password.get_untracked(),
+        },
+    );
     view! {
         <form class="card" on:submit=submit aria-labelledby="new-user-title">
             <h2 id="new-user-title">"New user"</h2>

@@ -5,10 +5,10 @@
 
 use crate::api::{self, ApiError};
 use crate::components::change_request::clock;
+use crate::components::list_card::{listing, Empty, ListTable};
 use crate::pages::{current_role, SignedIn};
 use crate::remote::{ErrorNote, Remote};
-use crate::submit::AnswerExt;
-use leptos::ev::SubmitEvent;
+use crate::submit::{submit_when_valid, AnswerExt};
 use leptos::prelude::*;
 use shared::api::webhooks::{
     CreateWebhookRequest, DeliveryPage, DeliveryView, UpdateWebhookRequest, WebhookList,
@@ -40,11 +40,8 @@ pub fn WebhooksPage() -> impl IntoView {
                 {move || if is_admin() {
                     view! {
                         <p class="muted">"Greenlight POSTs the events you pick to each URL, signed with HMAC-SHA256 of the secret (see the README)."</p>
-                        {move || list.error().map(|error| view! { <ErrorNote error=error /> })}
-                        {move || list.ok().map(|list| if list.items.is_empty() {
-                            view! { <p class="muted" data-testid="webhooks-empty">"No webhooks yet."</p> }.into_any()
-                        } else {
-                            list.items.into_iter().map(|hook| view! { <WebhookCard hook=hook on_change=on_change /> }).collect_view().into_any()
+                        {listing(list, |list| list.items, Empty("webhooks-empty", "No webhooks yet."), move |hooks| {
+                            hooks.into_iter().map(|hook| view! { <WebhookCard hook=hook on_change=on_change /> }).collect_view().into_any()
                         })}
                         <NewWebhook on_created=on_change />
                     }.into_any()
@@ -125,25 +122,12 @@ fn WebhookCard(hook: WebhookView, on_change: Callback<()>) -> impl IntoView {
 fn DeliveryLog(log: Remote<DeliveryPage>) -> impl IntoView {
     view! {
         <h3>"Deliveries"</h3>
-        {move || log.error().map(|error| view! { <ErrorNote error=error /> })}
-        {move || log.ok().map(|page| if page.items.is_empty() {
-            view! { <p class="muted" data-testid="deliveries-empty">"Nothing sent yet."</p> }.into_any()
-        } else {
-            view! {
-                <div class="table-wrap">
-                    <table class="stack" data-testid="deliveries">
-                        <thead><tr>
-                            <th scope="col">"#"</th><th scope="col">"Event"</th><th scope="col">"Endpoint"</th>
-                            <th scope="col">"State"</th><th scope="col">"Attempts"</th>
-                            <th scope="col">"Last answer"</th><th scope="col">"Next retry"</th>
-                        </tr></thead>
-                        <tbody>
-                            {page.items.into_iter().map(|d| view! { <DeliveryRow delivery=d /> }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
-        })}
+        {listing(log, |page| page.items, Empty("deliveries-empty", "Nothing sent yet."), |deliveries| view! {
+            <ListTable testid="deliveries"
+                columns=&["#", "Event", "Endpoint", "State", "Attempts", "Last answer", "Next retry"]>
+                {deliveries.into_iter().map(|d| view! { <DeliveryRow delivery=d /> }).collect_view()}
+            </ListTable>
+        }.into_any())}
     }
 }
 
@@ -205,22 +189,21 @@ fn NewWebhook(on_created: Callback<()>) -> impl IntoView {
     });
     let pending = create.pending();
     let answer = create.value();
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if problems.get_untracked().is_empty() && !pending.get_untracked() {
-            create.dispatch_local(CreateWebhookRequest {
-                url: url.get_untracked().trim().to_owned(),
-                events: events
-                    .get_untracked()
-                    .iter()
-                    .map(|e| e.as_str().to_owned())
-                    .collect(),
-                secret: secret.get_untracked(),
-                format: Some(format.get_untracked().as_str().to_owned()),
-                enabled: None,
-            });
-        }
-    };
+    let submit = submit_when_valid(
+        create,
+        move || problems.with_untracked(Vec::is_empty),
+        move || CreateWebhookRequest {
+            url: url.get_untracked().trim().to_owned(),
+            events: events
+                .get_untracked()
+                .iter()
+                .map(|e| e.as_str().to_owned())
+                .collect(),
+            secret: secret.get_untracked(),
+            format: Some(format.get_untracked().as_str().to_owned()),
+            enabled: None,
+        },
+    );
     let touched = move || !url.get().is_empty() || !secret.get().is_empty();
     view! {
         <form class="card" on:submit=submit aria-labelledby="new-webhook-title" data-testid="new-webhook">

@@ -6,6 +6,7 @@ mod form;
 
 use crate::api::{self, ApiError};
 use crate::components::change_request::clock;
+use crate::components::list_card::{listing, Empty, ListTable};
 use crate::pages::{current_role, SignedIn};
 use crate::remote::{ErrorNote, Remote};
 use crate::submit::AnswerExt;
@@ -31,25 +32,11 @@ pub fn FreezePage() -> impl IntoView {
                 </p>
                 <section class="card" aria-labelledby="freeze-list-title">
                     <h2 id="freeze-list-title">"Windows"</h2>
-                    {move || list.error().map(|error| view! { <ErrorNote error=error /> })}
-                    {move || list.ok().map(|list| if list.items.is_empty() {
-                        view! { <p class="muted" data-testid="freeze-none">"No freeze windows."</p> }.into_any()
-                    } else {
-                        view! {
-                            <div class="table-wrap">
-                                <table class="stack" data-testid="freeze-table">
-                                    <thead><tr>
-                                        <th scope="col">"Reason"</th><th scope="col">"Covers"</th>
-                                        <th scope="col">"When"</th><th scope="col">"Now"</th>
-                                        <th scope="col">"Set by"</th><th scope="col">"Actions"</th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {list.items.into_iter().map(|w| view! { <WindowRow window=w on_change=changed /> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any()
-                    })}
+                    {listing(list, |list| list.items, Empty("freeze-none", "No freeze windows."), move |windows| view! {
+                        <ListTable testid="freeze-table" columns=&["Reason", "Covers", "When", "Now", "Set by", "Actions"]>
+                            {windows.into_iter().map(|w| view! { <WindowRow window=w on_change=changed /> }).collect_view()}
+                        </ListTable>
+                    }.into_any())}
                 </section>
                 {move || is_admin().then(|| view! { <form::NewWindow on_created=changed /> })}
             </main>
