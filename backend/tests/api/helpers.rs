@@ -136,9 +136,17 @@ impl TestApp {
     /// Has `client` create `endpoint` with blue (v1) alone, and all live traffic on blue
     /// (approved): where a rollout starts from.
     pub async fn blue_takes_all(&self, client: &Client, endpoint: &str) {
-        client
-            .create_endpoint_with(endpoint, &[deployment_request("blue", "regression-v1")])
-            .await;
+        self.blue_takes_all_with(
+            client,
+            endpoint,
+            deployment_request("blue", "regression-v1"),
+        )
+        .await;
+    }
+
+    /// [`Self::blue_takes_all`] with `blue` as the deployment's API body.
+    pub async fn blue_takes_all_with(&self, client: &Client, endpoint: &str, blue: Value) {
+        client.create_endpoint_with(endpoint, &[blue]).await;
         let path = format!("/api/v1/endpoints/{endpoint}/traffic");
         let (_, current) = client.get(&path).await;
         let change = json!({ "traffic": { "blue": 100 }, "version": current["version"] });
