@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{examples_dir, Control};
+use support::{count, examples_dir, Control};
 
 const ENDPOINT: &str = "bench";
 const DEPLOYMENT: &str = "blue";
@@ -50,19 +50,6 @@ impl Settings {
             throughput_requests: count("BENCH_THROUGHPUT_REQUESTS", 4000)?,
         })
     }
-}
-
-/// A positive count from the environment, or `default` when unset.
-fn count(name: &str, default: usize) -> Result<usize> {
-    let Ok(text) = std::env::var(name) else {
-        return Ok(default);
-    };
-    let n: usize = text
-        .trim()
-        .parse()
-        .with_context(|| format!("{name} must be a positive integer (got {text:?})"))?;
-    ensure!(n > 0, "{name} must be at least 1");
-    Ok(n)
 }
 
 /// Where a scoring request goes.

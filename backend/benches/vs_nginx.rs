@@ -21,7 +21,7 @@ use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{examples_dir, Control};
+use support::{count, examples_dir, Control};
 
 const ENDPOINT: &str = "dataplane";
 const MODEL: &str = "regression-v1";
@@ -242,24 +242,10 @@ fn measure(script: &Path, urls: [(&str, String); 3], seconds: u64, rounds: usize
     Ok(())
 }
 
-fn setting(name: &str, default: u64) -> Result<u64> {
-    match std::env::var(name) {
-        Ok(text) => {
-            let n: u64 = text
-                .trim()
-                .parse()
-                .with_context(|| format!("{name} must be a positive integer (got {text:?})"))?;
-            ensure!(n > 0, "{name} must be at least 1");
-            Ok(n)
-        }
-        Err(_) => Ok(default),
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let seconds = setting("DATAPLANE_SECONDS", 5)?;
-    let rounds = usize::try_from(setting("DATAPLANE_ROUNDS", 3)?)?;
+    let seconds = u64::try_from(count("DATAPLANE_SECONDS", 5)?)?;
+    let rounds = count("DATAPLANE_ROUNDS", 3)?;
     let state = tempfile::tempdir().context("creating a state directory")?;
     let emulator = support::start_emulator(state.path()).await?;
     let http = reqwest::Client::builder().no_proxy().build()?;

@@ -35,6 +35,19 @@ pub async fn start_emulator(state_dir: &Path) -> Result<Emulator> {
     .context("starting the local workspace")
 }
 
+/// A positive count from the environment, or `default` when unset.
+pub fn count(name: &str, default: usize) -> Result<usize> {
+    let Ok(text) = std::env::var(name) else {
+        return Ok(default);
+    };
+    let n: usize = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{name} must be a positive integer (got {text:?})"))?;
+    ensure!(n > 0, "{name} must be at least 1");
+    Ok(n)
+}
+
 /// The demo models, found through the running cargo's `CARGO_MANIFEST_DIR` (a bench binary in a
 /// shared target dir may have been built from another clone).
 pub fn examples_dir() -> PathBuf {

@@ -212,6 +212,15 @@ pub struct LocalWorkspace {
 }
 
 impl LocalWorkspace {
+    /// `endpoint`'s scoring URI and primary key, as a caller of the endpoint would have them.
+    pub async fn scoring_target(&self, endpoint: &str) -> (String, String) {
+        let name = crate::common::endpoint_name(endpoint);
+        let found = self.client.get_endpoint(&name).await.expect("endpoint");
+        let uri = found.properties.scoring_uri.expect("scoring uri");
+        let keys = self.client.list_keys(&name).await.expect("keys");
+        (uri, keys.primary_key.expect("a primary key"))
+    }
+
     /// Registers code version `<name>:1` in the workspace directly: a folder holding a
     /// `score.py` with `source`, which lives as long as the returned guard.
     pub async fn register_code(&self, name: &str, source: &str) -> tempfile::TempDir {

@@ -7,8 +7,7 @@
 //! sent. Prints requests, failures, latency and who answered per step; fails on any failure:
 //! anything but the model's own answer (connection errors, timeouts, the router's 4xx/5xx).
 
-use crate::common::endpoint_name;
-use crate::helpers::{deployment_request, spawn_app_with_workspace, Client, LocalWorkspace};
+use crate::helpers::{deployment_request, spawn_app_with_workspace, Client};
 use crate::rollouts::{bob_approves_next, short_plan, until, ENDPOINT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -196,18 +195,6 @@ fn roomy(name: &str, model: &str) -> Value {
     request
 }
 
-async fn scoring_target(workspace: &LocalWorkspace) -> (String, String) {
-    let name = endpoint_name(ENDPOINT);
-    let endpoint = workspace
-        .client
-        .get_endpoint(&name)
-        .await
-        .expect("endpoint");
-    let uri = endpoint.properties.scoring_uri.expect("scoring uri");
-    let keys = workspace.client.list_keys(&name).await.expect("keys");
-    (uri, keys.primary_key.expect("a primary key"))
-}
-
 fn print_table(tallies: &mut [Tally]) {
     println!();
     println!(
@@ -248,7 +235,7 @@ async fn zero_dropped_requests_through_a_rollout() {
         .await;
     let bob = app.signed_in("bob", Role::Approver).await;
     let carol = app.signed_in("carol", Role::Viewer).await;
-    let (uri, key) = scoring_target(&workspace).await;
+    let (uri, key) = workspace.scoring_target(ENDPOINT).await;
     let body =
         json!({ "data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]] });
     let load = Load::start(uri, key, body);
