@@ -126,7 +126,7 @@ http {{
     )
 }
 
-/// nginx in the foreground from `dir`; killed when dropped.
+/// nginx in the foreground from `dir`; stopped with its workers when dropped.
 struct Nginx(Child);
 
 impl Nginx {
@@ -157,7 +157,14 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SIGTERM: the master stops its workers, then exits (SIGKILL would orphan the workers).
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.0.kill();
+        }
         let _ = self.0.wait();
     }
 }
