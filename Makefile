@@ -18,12 +18,16 @@ test:
 ui:
 	scripts/build-ui.sh
 
-## bench: the scoring router's added latency and throughput (backend/benches/scoring.rs), approval -> new split,
-## the audit review over 1,000,000 events, the live feed to 1,000 SSE subscribers, and the
-## console's idle memory, first paint and transfer
+## bench: the scoring router's added latency and throughput (backend/benches/scoring.rs), the router against
+## nginx (backend/benches/vs_nginx.rs), approval -> new split, the audit review over 1,000,000 events,
+## zero dropped requests through a whole rollout (exits non-zero on any), the live feed to 1,000 SSE
+## subscribers, and the console's idle memory, first paint and transfer
 bench:
+	scripts/setup.sh bench
 	cargo bench -p backend --bench scoring
+	cargo bench -p backend --bench vs_nginx
 	cargo test -p backend --test api approval_to_serving -- --ignored --nocapture
 	cargo test -p backend --test api audit_review_benchmark -- --ignored --nocapture
+	cargo test -p backend --test api zero_dropped_requests -- --ignored --nocapture
 	cargo test -p backend --test process live_feed_to_1000_subscribers -- --ignored --nocapture
 	scripts/bench-weight.sh

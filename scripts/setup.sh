@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what `make run` (mode "run") or `make test` (mode "test") needs on a fresh
+# Installs what `make run` (mode "run"), `make test` (mode "test") or `make bench` (mode "bench") needs on a fresh
 # Debian/Ubuntu machine that has a Rust toolchain. Only registries are used: Debian packages,
 # crates.io and npm. Nothing downloads a prebuilt browser or binary of its own.
 set -euo pipefail
@@ -18,6 +18,11 @@ if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v curl >/dev/null || missing+=(curl)   # scripts/fuzz.sh signs in with it
 fi
+if [ "$mode" = bench ]; then
+  # The data-plane benchmark puts nginx (split_clients) beside the scoring router, both loaded by wrk.
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v wrk >/dev/null || missing+=(wrk)
+fi
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${missing[*]} (apt-get)"
@@ -29,6 +34,9 @@ if ((${#missing[@]})); then
     exit 1
   fi
 fi
+
+# The benchmarks build no console: the system packages above are all they need.
+[ "$mode" = bench ] && exit 0
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown \
   || rustup target add wasm32-unknown-unknown

@@ -14,19 +14,17 @@
 //!
 //! Run with `make bench` (`cargo bench -p backend --bench scoring`).
 
+mod support;
+
 use anyhow::{bail, ensure, Context, Result};
-use backend::emulator::{Emulator, EmulatorConfig};
-use backend::secret::Secret;
-use reqwest::{Method, StatusCode};
+use backend::emulator::Emulator;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{count, examples_dir, Control};
 
-const TOKEN: &str = "bench-token";
-const WORKSPACE: &str = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
-const API: &str = "api-version=2024-04-01";
 const ENDPOINT: &str = "bench";
 const DEPLOYMENT: &str = "blue";
 const MODEL: &str = "regression-v1";
@@ -52,19 +50,6 @@ impl Settings {
             throughput_requests: count("BENCH_THROUGHPUT_REQUESTS", 4000)?,
         })
     }
-}
-
-/// A positive count from the environment, or `default` when unset.
-fn count(name: &str, default: usize) -> Result<usize> {
-    let Ok(text) = std::env::var(name) else {
-        return Ok(default);
-    };
-    let n: usize = text
-        .trim()
-        .parse()
-        .with_context(|| format!("{name} must be a positive integer (got {text:?})"))?;
-    ensure!(n > 0, "{name} must be at least 1");
-    Ok(n)
 }
 
 /// Where a scoring request goes.
@@ -314,112 +299,16 @@ async fn concurrent(
     })
 }
 
-/// The control plane, driven over HTTP as any ARM client would.
-struct Control<'a> {
-    http: &'a reqwest::Client,
-    base: &'a str,
-}
-
-impl Control<'_> {
-    async fn arm(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            let separator = if path.contains('?') { '&' } else { '?' };
-            format!("{}{path}{separator}{API}", self.base)
-        };
-        let mut request = self.http.request(method, &url).bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.with_context(|| url.clone())?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.with_context(|| url.clone())?;
-        Ok((
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-        ))
-    }
-
-    /// A write that must be accepted and whose operation must succeed.
-    async fn write(&self, method: Method, path: &str, body: Value) -> Result<()> {
-        let (status, headers, answer) = self.arm(method, path, Some(body)).await?;
-        ensure!(status.is_success(), "{path}: {status} {answer}");
-        let Some(operation) = headers
-            .get("azure-asyncoperation")
-            .and_then(|v| v.to_str().ok())
-        else {
-            return Ok(());
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let (_, _, state) = self.arm(Method::GET, operation, None).await?;
-            match state["status"].as_str() {
-                Some("InProgress") => {}
-                Some("Succeeded") => return Ok(()),
-                _ => bail!("{path}: the operation ended with {state}"),
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "{path}: the operation did not end"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
 /// One endpoint with `blue` at 100 %; returns the endpoint's key.
 async fn deploy(control: &Control<'_>, concurrency: usize) -> Result<String> {
-    let endpoint = format!("{WORKSPACE}/onlineEndpoints/{ENDPOINT}");
+    let key = control.endpoint(ENDPOINT).await?;
     control
-        .write(
-            Method::PUT,
-            &endpoint,
-            json!({ "location": "local", "properties": { "authMode": "Key" } }),
-        )
+        .deployment(ENDPOINT, DEPLOYMENT, MODEL, concurrency.div_ceil(2))
         .await?;
-    // The router refuses (429) once 2 × maxConcurrentRequestsPerInstance × instances requests
-    // are pending, as Azure does; this bound admits every client of the throughput phase.
-    let max_concurrent = concurrency.div_ceil(2).max(1);
     control
-        .write(
-            Method::PUT,
-            &format!("{endpoint}/deployments/{DEPLOYMENT}"),
-            json!({
-                "location": "local",
-                "sku": { "name": "Default", "capacity": 1 },
-                "properties": {
-                    "endpointComputeType": "Managed",
-                    "model": format!("azureml:{MODEL}:1"),
-                    "codeConfiguration": { "codeId": format!("azureml:{MODEL}:1"), "scoringScript": "score.py" },
-                    "environmentId": "azureml:python-stdlib:1",
-                    "instanceType": "Standard_F2s_v2",
-                    "readinessProbe": { "initialDelay": "PT0S", "period": "PT0.2S", "timeout": "PT2S", "failureThreshold": 50 },
-                    "requestSettings": { "requestTimeout": "PT10S", "maxConcurrentRequestsPerInstance": max_concurrent }
-                }
-            }),
-        )
+        .traffic(ENDPOINT, json!({ (DEPLOYMENT): 100 }))
         .await?;
-    let (status, _, mut current) = control.arm(Method::GET, &endpoint, None).await?;
-    ensure!(status == StatusCode::OK, "GET the endpoint: {status}");
-    current["properties"]["traffic"] = json!({ (DEPLOYMENT): 100 });
-    current["properties"]["mirrorTraffic"] = json!({});
-    control.write(Method::PUT, &endpoint, current).await?;
-    let (status, _, keys) = control
-        .arm(Method::POST, &format!("{endpoint}/listKeys"), None)
-        .await?;
-    ensure!(status == StatusCode::OK, "listKeys: {status} {keys}");
-    Ok(keys["primaryKey"]
-        .as_str()
-        .context("listKeys gave no primaryKey")?
-        .to_owned())
+    Ok(key)
 }
 
 /// Warms both paths up: connections opened, code paths hot.
@@ -601,34 +490,8 @@ async fn run(emulator: &Emulator, settings: &Settings) -> Result<()> {
 async fn main() -> Result<()> {
     let settings = Settings::from_env()?;
     let state = tempfile::tempdir().context("creating a state directory")?;
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding a loopback port")
-    };
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            state_dir: state.path().to_path_buf(),
-            token: Secret::new(TOKEN),
-            python: PathBuf::from("python3"),
-            examples_dir: Some(examples_dir()),
-            tls: false,
-        },
-        bind().await?,
-        bind().await?,
-    )
-    .await
-    .context("starting the local workspace")?;
+    let emulator = support::start_emulator(state.path()).await?;
     let outcome = run(&emulator, &settings).await;
     emulator.shutdown().await;
     outcome
-}
-
-/// The demo models, found through the running cargo's `CARGO_MANIFEST_DIR` (a bench binary in a
-/// shared target dir may have been built from another clone).
-fn examples_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .join("../examples")
 }

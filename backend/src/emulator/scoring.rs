@@ -3,11 +3,11 @@
 //! background, and answers with Azure's status codes.
 
 use super::instances::{ScoreError, ScoreReply};
-use super::routing::{EndpointRoute, RoutingTable, Target};
+use super::routing::{RoutingTable, Target};
 use crate::secret::{constant_time_eq, Secret};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -19,6 +19,10 @@ use tokio::sync::oneshot;
 
 /// Header that names the deployment a request is for, and the one that answered.
 pub const DEPLOYMENT_HEADER: &str = "azureml-model-deployment";
+/// The caller's request id, echoed as `x-request-id` when sane.
+const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const DEPLOYMENT: HeaderName = HeaderName::from_static(DEPLOYMENT_HEADER);
 /// Header carrying the scoring script's error on a 424.
 pub const MODEL_ERROR_HEADER: &str = "ms-azureml-model-error-reason";
 /// Largest request body accepted.
@@ -47,7 +51,7 @@ pub fn router(routes: Arc<RoutingTable>, token: Secret) -> Router {
 }
 
 /// The 401 of a request without the endpoint's key or token.
-fn unauthorized(request_id: &str) -> Response {
+fn unauthorized(request_id: HeaderValue) -> Response {
     refuse(
         StatusCode::UNAUTHORIZED,
         "missing or invalid credentials: send Authorization: Bearer <key or token>",
@@ -67,14 +71,14 @@ async fn endpoint_samples(
     headers: HeaderMap,
 ) -> Response {
     let Some(route) = plane.routes.get(&endpoint) else {
-        return refuse(StatusCode::NOT_FOUND, "endpoint not found", "samples");
+        return refuse(StatusCode::NOT_FOUND, "endpoint not found", samples_id());
     };
     if !bearer(&headers).is_some_and(|credential| route.authorizes(credential)) {
-        return unauthorized("samples");
+        return unauthorized(samples_id());
     }
     let (start_ms, end_ms) = match window_of(&query) {
         Ok(window) => window,
-        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message, "samples"),
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message, samples_id()),
     };
     let mut window = route.metrics.window(start_ms, end_ms);
     let ready_instances = route.ready_counts();
@@ -122,7 +126,7 @@ async fn prometheus(State(plane): State<Plane>, headers: HeaderMap) -> Response 
         return refuse(
             StatusCode::UNAUTHORIZED,
             "missing or invalid credentials: send Authorization: Bearer <the workspace's token>",
-            "metrics",
+            HeaderValue::from_static("metrics"),
         );
     }
     let routes = plane.routes;
@@ -143,7 +147,11 @@ async fn prometheus(State(plane): State<Plane>, headers: HeaderMap) -> Response 
 /// A minimal OpenAPI document of the scoring route, as Azure serves at `swaggerUri`.
 async fn swagger(State(plane): State<Plane>, Path(endpoint): Path<String>) -> Response {
     if plane.routes.get(&endpoint).is_none() {
-        return refuse(StatusCode::NOT_FOUND, "endpoint not found", "swagger");
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "endpoint not found",
+            HeaderValue::from_static("swagger"),
+        );
     }
     axum::Json(serde_json::json!({
         "openapi": "3.0.1",
@@ -159,122 +167,154 @@ async fn swagger(State(plane): State<Plane>, Path(endpoint): Path<String>) -> Re
     .into_response()
 }
 
-/// An error answer in the shape Azure's scoring front end uses.
-fn refuse(status: StatusCode, message: &str, request_id: &str) -> Response {
-    let body = serde_json::json!({ "message": message });
-    let mut response = (status, axum::Json(body)).into_response();
-    set_header(&mut response, "x-request-id", request_id);
-    response
+/// The request id of the samples route's answers.
+fn samples_id() -> HeaderValue {
+    HeaderValue::from_static("samples")
 }
 
-fn set_header(response: &mut Response, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response.headers_mut().insert(name, value);
-    }
+/// An error answer in the shape Azure's scoring front end uses.
+fn refuse(status: StatusCode, message: &str, request_id: HeaderValue) -> Response {
+    let body = serde_json::json!({ "message": message });
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(REQUEST_ID, request_id);
+    response
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
-        .get(axum::http::header::AUTHORIZATION)?
+        .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
 }
 
+/// The caller's request id when it sent a sane one, else a fresh random (v4) UUID, formatted
+/// on the stack.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    if let Some(id) = headers
+        .get(CLIENT_REQUEST_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.to_str().is_ok())
+    {
+        return id.clone();
+    }
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let text = id.hyphenated().encode_lower(&mut text);
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// The scoring route. Reads the endpoint's routing once (a snapshot), records the answer in
+/// the chosen deployment's own atomic counters, and allocates only what the answer needs.
 async fn score(
     State(Plane { routes, .. }): State<Plane>,
     Path(endpoint): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let request_id = headers
-        .get("x-ms-client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    let Some(route) = routes.get(&endpoint) else {
-        return refuse(StatusCode::NOT_FOUND, "endpoint not found", &request_id);
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let request_id = request_id(headers);
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request body is larger than {MAX_BODY_BYTES} bytes or was cut off"),
+                request_id,
+            )
+        }
     };
-    if !bearer(&headers).is_some_and(|credential| route.authorizes(credential)) {
-        return unauthorized(&request_id);
+    let Some(route) = routes.get(&endpoint) else {
+        return refuse(StatusCode::NOT_FOUND, "endpoint not found", request_id);
+    };
+    let routing = route.routing();
+    if !bearer(headers).is_some_and(|credential| routing.authorizes(credential)) {
+        return unauthorized(request_id);
     }
     let named = headers.get(DEPLOYMENT_HEADER).and_then(|v| v.to_str().ok());
-    let Some(target) = route.pick(named) else {
+    let Some(Target {
+        deployment,
+        by_weight,
+    }) = routing.pick(named)
+    else {
         let message = match named {
             Some(name) => format!("deployment {name} not found on this endpoint"),
             None => "no deployment of this endpoint has live traffic".to_owned(),
         };
-        return refuse(StatusCode::NOT_FOUND, &message, &request_id);
+        return refuse(StatusCode::NOT_FOUND, &message, request_id);
     };
     // The mirror gets the live answer once there is one, to compare outputs.
     let mut live_answer = None;
-    if target.by_weight {
-        if let Some(mirror) = route.draw_mirror() {
+    if by_weight {
+        if let Some(mirror) = routing.draw_mirror() {
             let (tx, rx) = oneshot::channel();
             live_answer = Some(tx);
-            tokio::spawn(mirror_request(
-                Arc::clone(&route),
-                mirror,
-                target.deployment.clone(),
-                body.clone(),
-                rx,
-            ));
+            let live = deployment.name.clone();
+            tokio::spawn(mirror_request(route, mirror, live, body.clone(), rx));
         }
     }
     let started = Instant::now();
-    let result = target.pool.score(body).await;
+    let result = deployment.pool.score(body).await;
     if let (Some(tx), Ok(reply)) = (live_answer, &result) {
         let _ = tx.send(reply.body.clone());
     }
-    let mut response = answer(&result, &request_id);
-    route.metrics.record_live(
-        &target.deployment,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    set_header(&mut response, DEPLOYMENT_HEADER, &target.deployment);
+    let mut response = answer(result, request_id);
+    deployment
+        .metrics
+        .record_live(response.status().as_u16(), started.elapsed());
+    response
+        .headers_mut()
+        .insert(DEPLOYMENT, deployment.header.clone());
     response
 }
 
 /// Turns an instance's answer into the client's response.
-fn answer(result: &Result<ScoreReply, ScoreError>, request_id: &str) -> Response {
+fn answer(result: Result<ScoreReply, ScoreError>, request_id: HeaderValue) -> Response {
     match result {
         Ok(reply) => {
-            let mut response = (
-                StatusCode::OK,
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                reply.body.clone(),
-            )
-                .into_response();
-            set_header(&mut response, "x-request-id", request_id);
+            let mut response = Response::new(Body::from(reply.body));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert(REQUEST_ID, request_id);
             response
         }
-        Err(ScoreError::Timeout) => refuse(
+        Err(error) => failure(&error, request_id),
+    }
+}
+
+/// The client's response to a request the model did not answer.
+fn failure(error: &ScoreError, request_id: HeaderValue) -> Response {
+    match error {
+        ScoreError::Timeout => refuse(
             StatusCode::REQUEST_TIMEOUT,
             "the request exceeded the deployment's request timeout",
             request_id,
         ),
-        Err(ScoreError::ModelError(reason)) => {
+        ScoreError::ModelError(reason) => {
             let mut response = refuse(
                 StatusCode::FAILED_DEPENDENCY,
                 &format!("the model raised an error: {reason}"),
                 request_id,
             );
-            set_header(&mut response, MODEL_ERROR_HEADER, reason);
+            if let Ok(value) = HeaderValue::from_str(reason) {
+                response.headers_mut().insert(MODEL_ERROR_HEADER, value);
+            }
             response
         }
-        Err(ScoreError::Overloaded) => refuse(
+        ScoreError::Overloaded => refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "too many requests are pending for this deployment; retry later or add instances",
             request_id,
         ),
-        Err(ScoreError::NoInstance) => refuse(
+        ScoreError::NoInstance => refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "no instance of the deployment is ready",
             request_id,
         ),
-        Err(ScoreError::Unavailable(_)) => refuse(
+        ScoreError::Unavailable(_) => refuse(
             StatusCode::BAD_GATEWAY,
             "the deployment's instance did not answer",
             request_id,
@@ -285,22 +325,26 @@ fn answer(result: &Result<ScoreReply, ScoreError>, request_id: &str) -> Response
 /// Sends a copy of a live request to the mirror deployment, discards its answer and records
 /// its status and latency, and both answers (the live one from `live_deployment`) to compare.
 async fn mirror_request(
-    route: Arc<EndpointRoute>,
+    route: Arc<super::routing::EndpointRoute>,
     mirror: Target,
     live_deployment: String,
     body: Bytes,
     live_answer: oneshot::Receiver<Bytes>,
 ) {
+    let mirror = mirror.deployment;
     let started = Instant::now();
     let mirrored = mirror.pool.score(body.clone()).await;
-    let status = answer(&mirrored, "mirror").status().as_u16();
-    route
+    let status = match &mirrored {
+        Ok(_) => StatusCode::OK,
+        Err(error) => failure(error, HeaderValue::from_static("mirror")).status(),
+    };
+    mirror
         .metrics
-        .record_mirrored(&mirror.deployment, status, started.elapsed());
+        .record_mirrored(status.as_u16(), started.elapsed());
     if let (Ok(mirror_reply), Ok(live)) = (mirrored, live_answer.await) {
         route.metrics.record_pair(
             &live_deployment,
-            &mirror.deployment,
+            &mirror.name,
             &body,
             &live,
             &mirror_reply.body,

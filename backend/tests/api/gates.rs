@@ -20,20 +20,7 @@ struct Load {
 
 impl Load {
     async fn start(workspace: &LocalWorkspace) -> Self {
-        let name = endpoint_name(ENDPOINT);
-        let endpoint = workspace
-            .client
-            .get_endpoint(&name)
-            .await
-            .expect("endpoint");
-        let uri = endpoint.properties.scoring_uri.expect("scoring uri");
-        let key = workspace
-            .client
-            .list_keys(&name)
-            .await
-            .expect("keys")
-            .primary_key
-            .expect("key");
+        let (uri, key) = workspace.scoring_target(ENDPOINT).await;
         let stop = Arc::new(AtomicBool::new(false));
         let running = Arc::clone(&stop);
         tokio::spawn(async move {

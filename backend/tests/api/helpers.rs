@@ -136,9 +136,17 @@ impl TestApp {
     /// Has `client` create `endpoint` with blue (v1) alone, and all live traffic on blue
     /// (approved): where a rollout starts from.
     pub async fn blue_takes_all(&self, client: &Client, endpoint: &str) {
-        client
-            .create_endpoint_with(endpoint, &[deployment_request("blue", "regression-v1")])
-            .await;
+        self.blue_takes_all_with(
+            client,
+            endpoint,
+            deployment_request("blue", "regression-v1"),
+        )
+        .await;
+    }
+
+    /// [`Self::blue_takes_all`] with `blue` as the deployment's API body.
+    pub async fn blue_takes_all_with(&self, client: &Client, endpoint: &str, blue: Value) {
+        client.create_endpoint_with(endpoint, &[blue]).await;
         let path = format!("/api/v1/endpoints/{endpoint}/traffic");
         let (_, current) = client.get(&path).await;
         let change = json!({ "traffic": { "blue": 100 }, "version": current["version"] });
@@ -204,6 +212,15 @@ pub struct LocalWorkspace {
 }
 
 impl LocalWorkspace {
+    /// `endpoint`'s scoring URI and primary key, as a caller of the endpoint would have them.
+    pub async fn scoring_target(&self, endpoint: &str) -> (String, String) {
+        let name = crate::common::endpoint_name(endpoint);
+        let found = self.client.get_endpoint(&name).await.expect("endpoint");
+        let uri = found.properties.scoring_uri.expect("scoring uri");
+        let keys = self.client.list_keys(&name).await.expect("keys");
+        (uri, keys.primary_key.expect("a primary key"))
+    }
+
     /// Registers code version `<name>:1` in the workspace directly: a folder holding a
     /// `score.py` with `source`, which lives as long as the returned guard.
     pub async fn register_code(&self, name: &str, source: &str) -> tempfile::TempDir {

@@ -33,3 +33,4 @@ mod users;
 mod webhook_receiver;
 mod webhooks;
 mod workspace_rules;
+mod zero_drop_bench;

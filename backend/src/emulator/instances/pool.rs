@@ -66,6 +66,8 @@ struct ReadyInstance {
     name: String,
     pid: Option<u32>,
     address: std::net::SocketAddr,
+    /// `http://{address}/score`, parsed once.
+    score_url: reqwest::Url,
     in_flight: AtomicUsize,
 }
 
@@ -196,20 +198,26 @@ impl DeploymentPool {
             if !ready.is_empty() && pending >= capacity {
                 return Err(ScoreError::Overloaded);
             }
-            ready
+            let instance = ready
                 .iter()
                 .min_by_key(|r| r.in_flight.load(Ordering::Relaxed))
                 .cloned()
-                .ok_or(ScoreError::NoInstance)?
+                .ok_or(ScoreError::NoInstance)?;
+            // Counted before the ready list is let go: an instance leaving the pool (under the
+            // write lock) then drains this request too.
+            instance.in_flight.fetch_add(1, Ordering::AcqRel);
+            instance
         };
-        instance.in_flight.fetch_add(1, Ordering::AcqRel);
         let _done = InFlight(&instance);
         let started = Instant::now();
         let response = self
             .inner
             .http
-            .post(format!("http://{}/score", instance.address))
-            .header("content-type", "application/json")
+            .post(instance.score_url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            )
             .timeout(self.inner.spec.request_timeout)
             .body(body)
             .send()
@@ -321,10 +329,17 @@ async fn supervise(inner: Arc<Inner>, name: String, mut stop: watch::Receiver<bo
             inner.changed.notify_waiters();
             return;
         }
+        let Ok(score_url) = reqwest::Url::parse(&format!("http://{address}/score")) else {
+            let _ = child.kill().await;
+            *lock(&inner.failure) = Some(format!("the instance's address {address} is no URL"));
+            inner.changed.notify_waiters();
+            return;
+        };
         let instance = Arc::new(ReadyInstance {
             name: name.clone(),
             pid: child.id(),
             address,
+            score_url,
             in_flight: AtomicUsize::new(0),
         });
         write(&inner.ready).push(Arc::clone(&instance));

@@ -8,17 +8,20 @@
 //! growth), and [`MAX_PAIRS`] answer pairs or [`MAX_PAIR_BYTES`] of bodies per endpoint,
 //! whichever is reached first. Anything older than [`ring::KEEP_MS`] (an hour) is dropped.
 
+pub mod counts;
 pub mod prometheus;
 pub mod ring;
 
-use crate::emulator::locks::lock;
+use crate::emulator::locks::{lock, read, write};
+use counts::Counters;
 use ring::TimeRing;
 use serde::Serialize;
 use shared::gates::predictions::{answer, compare, NumberTolerance};
 use shared::gates::window::MAX_ANSWER_BYTES;
 use shared::gates::{AnswerPair, DeploymentSamples, RequestSample, TrafficSamples, WindowSamples};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use prometheus::PROMETHEUS_HEADER;
@@ -41,17 +44,6 @@ pub struct TrafficCounts {
     /// Answers by HTTP status.
     pub statuses: BTreeMap<u16, u64>,
     pub latency_sum_ms: f64,
-}
-
-impl TrafficCounts {
-    fn record(&mut self, status: u16, latency_ms: f64) {
-        self.requests += 1;
-        if status >= 400 {
-            self.errors += 1;
-        }
-        *self.statuses.entry(status).or_default() += 1;
-        self.latency_sum_ms += latency_ms;
-    }
 }
 
 /// How mirrored answers compared with the live answer to the same request, structurally
@@ -85,27 +77,62 @@ impl Default for Rings {
     }
 }
 
-#[derive(Debug)]
-struct Recorded {
-    counts: BTreeMap<String, DeploymentCounts>,
-    rings: BTreeMap<String, Rings>,
-    pairs: TimeRing<AnswerPair>,
+/// What one deployment's traffic did. The scoring path keeps one per deployment in its routing
+/// snapshot and records into it directly: counters are atomics, and the deployment's own raw
+/// samples are the only thing behind a lock (held for one push, shared with no other deployment).
+#[derive(Debug, Default)]
+pub struct DeploymentMetrics {
+    counters: Counters,
+    rings: Mutex<Rings>,
+}
+
+impl DeploymentMetrics {
+    /// A request answered by this deployment for the client.
+    pub fn record_live(&self, status: u16, latency: Duration) {
+        self.counters.live.record(status, latency);
+        self.sample(false, status, latency);
+    }
+
+    /// A mirrored copy answered by this deployment (its answer went nowhere).
+    pub fn record_mirrored(&self, status: u16, latency: Duration) {
+        self.counters.mirrored.record(status, latency);
+        self.sample(true, status, latency);
+    }
+
+    fn sample(&self, mirrored: bool, status: u16, latency: Duration) {
+        let at_ms = now_ms();
+        let sample = RequestSample {
+            at_ms,
+            status,
+            latency_ms: latency.as_secs_f64() * 1000.0,
+        };
+        let mut rings = lock(&self.rings);
+        let ring = if mirrored {
+            &mut rings.mirrored
+        } else {
+            &mut rings.live
+        };
+        ring.push(sample, at_ms);
+    }
+
+    /// True once it served a request, live or mirrored.
+    fn served(&self) -> bool {
+        self.counters.live.requests() + self.counters.mirrored.requests() > 0
+    }
 }
 
 /// Everything recorded of one endpoint's traffic.
 #[derive(Debug)]
 pub struct EndpointMetrics {
-    recorded: Mutex<Recorded>,
+    deployments: RwLock<BTreeMap<String, Arc<DeploymentMetrics>>>,
+    pairs: Mutex<TimeRing<AnswerPair>>,
 }
 
 impl Default for EndpointMetrics {
     fn default() -> Self {
         Self {
-            recorded: Mutex::new(Recorded {
-                counts: BTreeMap::new(),
-                rings: BTreeMap::new(),
-                pairs: TimeRing::new(MAX_PAIRS, MAX_PAIR_BYTES),
-            }),
+            deployments: RwLock::default(),
+            pairs: Mutex::new(TimeRing::new(MAX_PAIRS, MAX_PAIR_BYTES)),
         }
     }
 }
@@ -116,38 +143,27 @@ pub fn now_ms() -> i64 {
 }
 
 impl EndpointMetrics {
+    /// The metrics of `deployment`, made on first use. Counted in [`Self::snapshot`] and
+    /// [`Self::window`] once it has recorded something.
+    pub fn deployment(&self, deployment: &str) -> Arc<DeploymentMetrics> {
+        if let Some(metrics) = read(&self.deployments).get(deployment) {
+            return Arc::clone(metrics);
+        }
+        Arc::clone(
+            write(&self.deployments)
+                .entry(deployment.to_owned())
+                .or_default(),
+        )
+    }
+
     /// A request answered by `deployment` for the client.
     pub fn record_live(&self, deployment: &str, status: u16, latency: Duration) {
-        self.record(deployment, false, status, latency);
+        self.deployment(deployment).record_live(status, latency);
     }
 
     /// A mirrored copy answered by `deployment` (its answer went nowhere).
     pub fn record_mirrored(&self, deployment: &str, status: u16, latency: Duration) {
-        self.record(deployment, true, status, latency);
-    }
-
-    fn record(&self, deployment: &str, mirrored: bool, status: u16, latency: Duration) {
-        let latency_ms = latency.as_secs_f64() * 1000.0;
-        let mut recorded = lock(&self.recorded);
-        let at_ms = now_ms();
-        let counts = recorded.counts.entry(deployment.to_owned()).or_default();
-        let sample = RequestSample {
-            at_ms,
-            status,
-            latency_ms,
-        };
-        if mirrored {
-            counts.mirrored.record(status, latency_ms);
-        } else {
-            counts.live.record(status, latency_ms);
-        }
-        let rings = recorded.rings.entry(deployment.to_owned()).or_default();
-        let ring = if mirrored {
-            &mut rings.mirrored
-        } else {
-            &mut rings.live
-        };
-        ring.push(sample, at_ms);
+        self.deployment(deployment).record_mirrored(status, latency);
     }
 
     /// A mirrored request's two answers: `live` from `live_deployment` (what the client got)
@@ -169,43 +185,43 @@ impl EndpointMetrics {
             NumberTolerance::default(),
         )
         .agree;
+        let counters = &self.deployment(mirror_deployment).counters;
+        let outcome = if agree {
+            &counters.equal
+        } else {
+            &counters.differ
+        };
+        outcome.fetch_add(1, Ordering::Relaxed);
+        let at_ms = now_ms();
         let pair = AnswerPair {
-            at_ms: 0,
+            at_ms,
             live_deployment: live_deployment.to_owned(),
             mirror_deployment: mirror_deployment.to_owned(),
             live,
             mirrored,
             request: excerpt(request),
         };
-        let mut recorded = lock(&self.recorded);
-        let comparison = &mut recorded
-            .counts
-            .entry(mirror_deployment.to_owned())
-            .or_default()
-            .comparison;
-        if agree {
-            comparison.equal += 1;
-        } else {
-            comparison.differ += 1;
-        }
-        let at_ms = now_ms();
-        recorded.pairs.push(AnswerPair { at_ms, ..pair }, at_ms);
+        lock(&self.pairs).push(pair, at_ms);
     }
 
     /// Running counts per deployment since the workspace started.
     pub fn snapshot(&self) -> BTreeMap<String, DeploymentCounts> {
-        lock(&self.recorded).counts.clone()
+        read(&self.deployments)
+            .iter()
+            .filter(|(_, metrics)| metrics.counters.any())
+            .map(|(name, metrics)| (name.clone(), metrics.counters.read()))
+            .collect()
     }
 
     /// The raw samples and answer pairs of `[start_ms, end_ms)`, for every deployment that
     /// served traffic since the workspace started (those with none in the window get empty
     /// samples).
     pub fn window(&self, start_ms: i64, end_ms: i64) -> WindowSamples {
-        let recorded = lock(&self.recorded);
-        let deployments = recorded
-            .rings
+        let deployments = read(&self.deployments)
             .iter()
-            .map(|(name, rings)| {
+            .filter(|(_, metrics)| metrics.served())
+            .map(|(name, metrics)| {
+                let rings = lock(&metrics.rings);
                 let samples = DeploymentSamples {
                     live: TrafficSamples::PerRequest(rings.live.window(start_ms, end_ms)),
                     mirrored: TrafficSamples::PerRequest(rings.mirrored.window(start_ms, end_ms)),
@@ -217,7 +233,7 @@ impl EndpointMetrics {
             start_ms,
             end_ms,
             deployments,
-            pairs: Some(recorded.pairs.window(start_ms, end_ms)),
+            pairs: Some(lock(&self.pairs).window(start_ms, end_ms)),
         }
     }
 
