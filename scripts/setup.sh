@@ -50,6 +50,14 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
+# wasm-split moves the lazy routes' code out of the main wasm (scripts/build-ui.sh). Its section
+# format is versioned with the wasm_split_helpers crate that Leptos links in; 0.2.4 reads it.
+split_cli=0.2.4
+if ! cargo install --list | grep -qx "wasm_split_cli_support v$split_cli:"; then
+  echo "==> cargo install wasm_split_cli_support $split_cli (a minute, once)"
+  cargo install --locked wasm_split_cli_support --version "$split_cli" --features build-binary
+fi
+
 # npm ci only when the lock file changed since the last install.
 npm_ci() {
   if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then

@@ -9,11 +9,11 @@ import { addAccounts, serve } from '../server';
 /**
  * The most the browser may transfer for the console's first signed-in load (HTML, script, wasm,
  * styles and the API calls of the start page, as sent on the wire: compressed, with headers).
- * Issue 14 asks for 350 KB; the bundle is not there yet, so this is the measured figure
- * (529,301 B, of which the wasm is 511,305 B) + 5 %: it keeps what was won and fails on growth.
- * Lower it as the bundle shrinks.
+ * Issue 14 asks for 350 KB. Every page but the start page and sign-in is a lazy route whose code
+ * loads when it opens (frontend/src/routes.rs), so this is the measured 230,341 B (the main wasm
+ * 211,242 B) + 5 %: it keeps what was won and fails on growth. Lower it as the bundle shrinks.
  */
-const BUDGET_BYTES = 555_000;
+const BUDGET_BYTES = 242_000;
 
 interface Load {
   /** Bytes on the wire for every request that finished during the load. */
@@ -107,6 +107,34 @@ test('the console\'s first signed-in load transfers no more than the budget, bro
   expect(load.wasmAcceptEncoding).toContain('br');
   expect(load.wasmContentEncoding).toBe('br');
   expect(load.transferred).toBeLessThanOrEqual(BUDGET_BYTES);
+});
+
+test('a page beyond the start page fetches its code when it first opens, and works', async ({ browser }) => {
+  const url = ConsolePage.baseUrl();
+  const context = await browser.newContext({ storageState: await session(browser, url) });
+  const page = await context.newPage();
+  const wasm: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.endsWith('.wasm')) wasm.push(new URL(request.url()).pathname);
+  });
+  const console = new ConsolePage(page);
+  await page.goto(url);
+  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await page.waitForLoadState('networkidle');
+  // The start page needs the main module only.
+  expect(wasm.map((path) => path.split('/').pop())).toEqual(['frontend_bg.wasm']);
+
+  await page.getByTestId('nav-audit').click();
+  await expect(page.getByRole('heading', { name: 'Audit log' })).toBeVisible();
+  const chunks = wasm.filter((path) => !path.endsWith('/frontend_bg.wasm'));
+  expect(chunks.length).toBeGreaterThan(0);
+  // Back and forth again: the chunks are loaded once per page load, not per visit.
+  await page.goBack();
+  await page.getByTestId('nav-audit').click();
+  await expect(page.getByRole('heading', { name: 'Audit log' })).toBeVisible();
+  expect(wasm.length).toBe(chunks.length + 1);
+  expect(console.errors).toEqual([]);
+  await context.close();
 });
 
 /** Resident memory of process `pid` in bytes, from /proc (0 once it is gone). */

@@ -5,12 +5,14 @@ mod components;
 mod events;
 mod pages;
 mod remote;
+mod routes;
 mod session;
 mod submit;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
+use routes::*;
 
 /// Mounts the console on `<body>`.
 pub fn start() {
@@ -26,16 +28,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/") view=pages::endpoints::EndpointsPage />
-                <Route path=path!("/endpoints/:name") view=pages::endpoint::EndpointPage />
+                <Route path=path!("/endpoints/:name") view={Lazy::<EndpointRoute>::new()} />
                 <Route path=path!("/signin") view=pages::SignIn />
-                <Route path=path!("/users") view=pages::users::UsersPage />
-                <Route path=path!("/freeze-windows") view=pages::freeze::FreezePage />
-                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage />
-                <Route path=path!("/approvals") view=pages::approvals::ApprovalsPage />
-                <Route path=path!("/audit") view=pages::audit::AuditPage />
-                <Route path=path!("/rollouts/:id") view=pages::rollout::RolloutPage />
-                <Route path=path!("/password") view=pages::password::PasswordPage />
-                <Route path=path!("/tokens") view=pages::tokens::TokensPage />
+                <Route path=path!("/users") view={Lazy::<UsersRoute>::new()} />
+                <Route path=path!("/freeze-windows") view={Lazy::<FreezeRoute>::new()} />
+                <Route path=path!("/webhooks") view={Lazy::<WebhooksRoute>::new()} />
+                <Route path=path!("/approvals") view={Lazy::<ApprovalsRoute>::new()} />
+                <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
+                <Route path=path!("/rollouts/:id") view={Lazy::<RolloutRoute>::new()} />
+                <Route path=path!("/password") view={Lazy::<PasswordRoute>::new()} />
+                <Route path=path!("/tokens") view={Lazy::<TokensRoute>::new()} />
             </Routes>
         </Router>
     }
