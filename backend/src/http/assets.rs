@@ -18,7 +18,6 @@ use shared::ErrorEnvelope;
     params(("kind" = String, Path, description = "`models`, `environments` or `codes`")),
     responses(
         (status = 200, body = AssetList),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, description = "No such kind", body = ErrorEnvelope),
     )
 )]

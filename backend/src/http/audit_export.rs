@@ -45,7 +45,6 @@ pub struct ExportQuery {
     params(ExportQuery, AuditQuery),
     responses(
         (status = 200, description = "The events, streamed", content_type = "application/x-ndjson"),
-        (status = 401, body = ErrorEnvelope),
         (status = 422, description = "A bad `format` or filter", body = ErrorEnvelope),
     )
 )]

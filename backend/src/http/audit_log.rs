@@ -64,7 +64,6 @@ pub fn filter_of(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
     params(AuditPageQuery, AuditQuery),
     responses(
         (status = 200, body = AuditPage),
-        (status = 401, body = ErrorEnvelope),
         (status = 422, description = "A bad `limit`, `after` or filter", body = ErrorEnvelope),
     )
 )]
@@ -91,7 +90,6 @@ pub async fn list(
     tag = "audit",
     responses(
         (status = 200, body = AuditChainState),
-        (status = 401, body = ErrorEnvelope),
     )
 )]
 pub async fn chain(

@@ -47,7 +47,6 @@ pub struct ChangeRequestQuery {
     params(ChangeRequestQuery),
     responses(
         (status = 200, body = ChangeRequestList),
-        (status = 401, body = ErrorEnvelope),
         (status = 422, description = "A filter breaks a rule", body = ErrorEnvelope),
     )
 )]
@@ -101,7 +100,6 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "The request's id")),
     responses(
         (status = 200, body = ChangeRequestDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -128,7 +126,6 @@ pub async fn get(
     request_body = ApproveRequest,
     responses(
         (status = 200, body = ChangeRequestDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "`self_approval`, or `forbidden` below the approver role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 409, description = "`not_pending`, `expired` or `already_approved`", body = ErrorEnvelope),
@@ -157,7 +154,6 @@ pub async fn approve(
     request_body = RejectRequest,
     responses(
         (status = 200, body = ChangeRequestDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "`self_approval`, or `forbidden` below the approver role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 409, description = "`not_pending` or `expired`", body = ErrorEnvelope),

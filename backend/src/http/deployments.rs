@@ -32,7 +32,6 @@ use shared::{DeploymentName, ErrorEnvelope};
     params(EndpointPath),
     responses(
         (status = 200, body = DeploymentList),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -61,7 +60,6 @@ pub async fn list(
     params(DeploymentPath),
     responses(
         (status = 200, body = DeploymentSummary),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -91,7 +89,6 @@ pub async fn get(
     request_body = CreateDeploymentRequest,
     responses(
         (status = 202, description = "Creating; follow the operation", body = Operation),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
         (status = 404, description = "No such endpoint", body = ErrorEnvelope),
         (status = 409, description = "The name is taken", body = ErrorEnvelope),
@@ -155,7 +152,6 @@ pub async fn create(
     request_body = ScaleRequest,
     responses(
         (status = 202, description = "Scaling; follow the operation", body = Operation),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
@@ -203,7 +199,6 @@ pub async fn scale(
     params(DeploymentPath, DeleteQuery),
     responses(
         (status = 202, description = "Requested; waits for approval", body = ChangeRequestDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role (break-glass: admin)", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "It still takes traffic, or the reason is missing", body = ErrorEnvelope),
@@ -247,7 +242,6 @@ pub async fn delete(
     params(DeploymentPath),
     responses(
         (status = 200, description = "The sample request body", body = Object),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, description = "No such deployment, or its model has no sample", body = ErrorEnvelope),
     )
 )]

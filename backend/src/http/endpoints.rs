@@ -30,7 +30,6 @@ use shared::{EndpointName, ErrorEnvelope};
     tag = "endpoints",
     responses(
         (status = 200, body = EndpointList),
-        (status = 401, body = ErrorEnvelope),
         (status = 502, description = "The workspace failed", body = ErrorEnvelope),
     )
 )]
@@ -58,7 +57,6 @@ pub async fn list(
     params(EndpointPath),
     responses(
         (status = 200, body = EndpointSummary),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -81,7 +79,6 @@ pub async fn get(
     request_body = CreateEndpointRequest,
     responses(
         (status = 202, description = "Creating; follow the operation", body = Operation),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
         (status = 409, description = "The name is taken", body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
@@ -145,7 +142,6 @@ pub async fn create(
     params(EndpointPath, DeleteQuery),
     responses(
         (status = 202, description = "Requested; waits for approval", body = ChangeRequestDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role (break-glass: admin)", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "The reason is missing or breaks a rule", body = ErrorEnvelope),

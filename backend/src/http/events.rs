@@ -99,7 +99,6 @@ impl Cursor {
     ),
     responses(
         (status = 200, description = "A text/event-stream of operation events", content_type = "text/event-stream"),
-        (status = 401, body = shared::ErrorEnvelope),
     )
 )]
 pub async fn stream(

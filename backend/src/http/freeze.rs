@@ -22,7 +22,6 @@ use shared::ErrorEnvelope;
     tag = "freeze-windows",
     responses(
         (status = 200, body = FreezeWindowList),
-        (status = 401, body = ErrorEnvelope),
     )
 )]
 pub async fn list(
@@ -48,7 +47,6 @@ pub async fn list(
     request_body = NewFreezeWindow,
     responses(
         (status = 201, body = FreezeWindow),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
     )
@@ -88,7 +86,6 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "The window's id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
@@ -111,7 +108,6 @@ pub async fn delete(
     params(EndpointPath),
     responses(
         (status = 200, body = EndpointFreeze),
-        (status = 401, body = ErrorEnvelope),
     )
 )]
 pub async fn endpoint(

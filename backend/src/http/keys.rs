@@ -44,7 +44,6 @@ fn keys_of(keys: EndpointAuthKeys, masked: bool) -> EndpointKeys {
     params(EndpointPath),
     responses(
         (status = 200, body = EndpointKeys),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -66,7 +65,6 @@ pub async fn masked(
     params(EndpointPath),
     responses(
         (status = 200, body = EndpointKeys),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
@@ -103,7 +101,6 @@ pub async fn reveal(
     request_body = RegenerateKeyRequest,
     responses(
         (status = 202, description = "Regenerating; follow the operation", body = Operation),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )

@@ -36,7 +36,6 @@ pub struct LogQuery {
     ),
     responses(
         (status = 200, body = DeploymentLogs),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "`tail` is out of range", body = ErrorEnvelope),
     )
@@ -106,7 +105,6 @@ fn window_minutes(raw: Option<&str>) -> Result<u32, ApiError> {
     params(EndpointPath, MetricsQuery),
     responses(
         (status = 200, body = EndpointMetricsSummary),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "`minutes` is not 1–60", body = ErrorEnvelope),
     )

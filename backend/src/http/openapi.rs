@@ -153,6 +153,24 @@ pub fn document_shared_errors(openapi: &mut utoipa::openapi::OpenApi) {
                         }
                     }
                 }
+                describe_undescribed(&mut operation.responses.responses);
+            }
+        }
+    }
+}
+
+/// Gives a response its status's reason phrase ("Not Found") where the handler documented the
+/// status without a description: OpenAPI requires one, and an empty one tells a reader nothing.
+fn describe_undescribed(responses: &mut std::collections::BTreeMap<String, RefOr<Response>>) {
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(response) = response {
+            if response.description.is_empty() {
+                let reason = status
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                    .and_then(|code| code.canonical_reason());
+                response.description = reason.unwrap_or("See the error envelope").to_owned();
             }
         }
     }

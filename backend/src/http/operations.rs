@@ -21,7 +21,6 @@ use shared::ErrorEnvelope;
     params(("id" = Uuid, Path, description = "The operation's id")),
     responses(
         (status = 200, body = Operation),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -54,7 +53,6 @@ pub struct OperationQuery {
     params(OperationQuery),
     responses(
         (status = 200, body = OperationList),
-        (status = 401, body = ErrorEnvelope),
         (status = 422, description = "`limit` is out of range", body = ErrorEnvelope),
     )
 )]

@@ -28,7 +28,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed; other sessions of this user ended"),
-        (status = 401, body = ErrorEnvelope),
         (status = 422, description = "Wrong current password, or the new one breaks a rule", body = ErrorEnvelope),
         (status = 429, description = "Too many wrong passwords", body = ErrorEnvelope),
     )
@@ -76,7 +75,6 @@ pub async fn change_own(
     request_body = ResetPasswordRequest,
     responses(
         (status = 200, body = UserInfo),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 404, description = "No such user", body = ErrorEnvelope),
         (status = 422, description = "The password breaks a rule", body = ErrorEnvelope),

@@ -19,7 +19,6 @@ use shared::ErrorEnvelope;
     params(EndpointPath),
     responses(
         (status = 200, body = EndpointPolicy),
-        (status = 401, body = ErrorEnvelope),
     )
 )]
 pub async fn get(
@@ -45,7 +44,6 @@ pub async fn get(
     request_body = EndpointPolicy,
     responses(
         (status = 200, body = EndpointPolicy),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 422, description = "Out of range", body = ErrorEnvelope),
     )

@@ -73,7 +73,6 @@ async fn detail(state: &AppState, id: Uuid, role: Role) -> Result<RolloutDetail,
     request_body = StartRolloutRequest,
     responses(
         (status = 201, description = "Started; the executor walks the plan", body = RolloutDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 409, description = "Another rollout is active, or the endpoint can't start one", body = ErrorEnvelope),
@@ -106,7 +105,6 @@ pub async fn start(
     params(EndpointPath),
     responses(
         (status = 200, body = RolloutList),
-        (status = 401, body = ErrorEnvelope),
     )
 )]
 pub async fn list(
@@ -129,7 +127,6 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "The rollout's id")),
     responses(
         (status = 200, body = RolloutDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -174,7 +171,6 @@ macro_rules! steering_route {
             request_body = RolloutActionRequest,
             responses(
                 (status = 200, body = RolloutDetail),
-                (status = 401, body = ErrorEnvelope),
                 (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
                 (status = 404, body = ErrorEnvelope),
                 (status = 409, description = "Not possible in the rollout's state", body = ErrorEnvelope),

@@ -21,7 +21,6 @@ use shared::{DeploymentName, ErrorEnvelope};
     request_body = InvokeRequest,
     responses(
         (status = 200, description = "The scoring URI answered", body = InvokeResult),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),

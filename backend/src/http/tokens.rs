@@ -28,7 +28,6 @@ fn owner_filter(session: &CurrentSession) -> Option<Uuid> {
     request_body = CreateTokenRequest,
     responses(
         (status = 201, description = "Created; `secret` is shown only now", body = CreatedToken),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "`not_with_token`: a token can't create tokens", body = ErrorEnvelope),
         (status = 409, description = "The caller has an unrevoked token of this name", body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule (e.g. `role` above the caller's)", body = ErrorEnvelope),
@@ -73,7 +72,6 @@ pub async fn create(
     tag = "tokens",
     responses(
         (status = 200, body = TokenList),
-        (status = 401, body = ErrorEnvelope),
     )
 )]
 pub async fn list(
@@ -93,7 +91,6 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "The token's id")),
     responses(
         (status = 200, description = "Revoked", body = TokenInfo),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, description = "No such token among the caller's", body = ErrorEnvelope),
     )
 )]

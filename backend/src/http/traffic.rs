@@ -46,7 +46,6 @@ fn expected_version(body: Option<&str>, headers: &HeaderMap) -> Option<String> {
     params(EndpointPath),
     responses(
         (status = 200, body = TrafficState, headers(("ETag" = String, description = "The version"))),
-        (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
 )]
@@ -81,7 +80,6 @@ pub async fn get(
     request_body = TrafficChangeRequest,
     responses(
         (status = 202, description = "Requested; the change request waits for approval", body = ChangeRequestDetail),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the operator role (break-glass: admin)", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 409, description = "Stale version; `current` holds the split", body = ErrorEnvelope),

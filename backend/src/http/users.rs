@@ -22,7 +22,6 @@ use shared::{ErrorEnvelope, Username};
     tag = "users",
     responses(
         (status = 200, body = UserList),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
     )
 )]
@@ -45,7 +44,6 @@ pub async fn list(
     request_body = CreateUserRequest,
     responses(
         (status = 201, body = UserInfo),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 409, description = "The name is taken", body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
@@ -84,7 +82,6 @@ pub async fn create(
     request_body = UpdateUserRequest,
     responses(
         (status = 200, body = UserInfo),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 404, description = "No such user", body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),

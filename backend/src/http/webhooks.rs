@@ -34,7 +34,6 @@ fn problem(field: &str, message: String) -> FieldError {
     tag = "webhooks",
     responses(
         (status = 200, body = WebhookList),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
     )
 )]
@@ -56,7 +55,6 @@ pub async fn list(
     request_body = CreateWebhookRequest,
     responses(
         (status = 201, body = WebhookView),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
     )
@@ -109,7 +107,6 @@ pub async fn create(
     request_body = UpdateWebhookRequest,
     responses(
         (status = 200, body = WebhookView),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "A field breaks a rule", body = ErrorEnvelope),
@@ -190,7 +187,6 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "The webhook's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )
@@ -223,7 +219,6 @@ pub struct DeliveryPageQuery {
     params(("id" = Uuid, Path, description = "The webhook's id"), DeliveryPageQuery),
     responses(
         (status = 200, body = DeliveryPage),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 422, description = "A bad `limit` or `after`", body = ErrorEnvelope),
@@ -254,7 +249,6 @@ pub async fn deliveries(
     params(("id" = Uuid, Path, description = "The webhook's id")),
     responses(
         (status = 202, description = "Queued; see the delivery log", body = DeliveryView),
-        (status = 401, body = ErrorEnvelope),
         (status = 403, description = "Needs the admin role", body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
     )

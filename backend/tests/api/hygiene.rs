@@ -203,3 +203,24 @@ async fn refusals_of_bad_requests_are_answered_in_the_envelope_and_documented() 
         assert!(documented(operation).contains(&"404".to_owned()), "{path}");
     }
 }
+
+/// Every response of every operation says what it means: OpenAPI requires a description, and
+/// the handlers may document a status (a `404`, say) without one.
+#[test]
+fn every_documented_response_has_a_description() {
+    let document = serde_json::to_value(backend::http::openapi_document()).expect("json");
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.is_empty(),
+                    "{method} {path}: {status} has no description"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} responses documented");
+}
