@@ -130,15 +130,7 @@ async fn the_seed_rollout_runs_with_an_approval_for_every_traffic_step() {
     bob_approves_next(&alice, &bob, &id, 5).await;
     bob_approves_next(&alice, &bob, &id, 6).await;
     let done = until(&alice, &id, "the end", |r| r["state"] == "succeeded").await;
-    assert!(
-        done["steps"]
-            .as_array()
-            .expect("steps")
-            .iter()
-            .all(|s| s["state"] == "succeeded"),
-        "{done}"
-    );
-    assert_eq!(done["approvers"], json!(["bob"]));
+    crate::common::assert_rollout_succeeded_with(&done, &["bob"]);
     let split = live(&workspace).await;
     assert_eq!(split["traffic"]["green"], 100, "{split}");
     assert_eq!(split["traffic"]["blue"].as_i64().unwrap_or(0), 0, "{split}");

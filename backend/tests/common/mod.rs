@@ -188,3 +188,18 @@ pub async fn as_superuser_without_the_trigger(db: &TestDatabase, statements: &[&
         .expect("enable trigger");
     tx.commit().await.expect("commit");
 }
+
+/// Panics, showing the rollout, unless every step of `rollout` (the API's JSON of one) succeeded
+/// and its traffic steps were approved by `approvers` and no one else.
+pub fn assert_rollout_succeeded_with(rollout: &serde_json::Value, approvers: &[&str]) {
+    let steps = rollout["steps"].as_array().expect("the rollout's steps");
+    assert!(
+        !steps.is_empty() && steps.iter().all(|step| step["state"] == "succeeded"),
+        "not every step succeeded: {rollout}"
+    );
+    assert_eq!(
+        rollout["approvers"],
+        serde_json::json!(approvers),
+        "approvers: {rollout}"
+    );
+}

@@ -136,14 +136,7 @@ async fn one_replica_executes_a_rollout_and_the_other_takes_over_when_it_dies() 
     })
     .await
     .expect("replica b drives");
-    assert!(
-        ended["steps"]
-            .as_array()
-            .expect("steps")
-            .iter()
-            .all(|s| s["state"] == "succeeded"),
-        "{ended}"
-    );
+    common::assert_rollout_succeeded_with(&ended, &["bob"]);
     let creates: i64 = sqlx::query_scalar(
         "select count(*) from operations where kind = 'deployment.create' and deployment = 'green'",
     )
