@@ -137,6 +137,36 @@ test('a page beyond the start page fetches its code when it first opens, and wor
   await context.close();
 });
 
+test('a page whose code fails to download reloads the console, and opens on the next click', async ({ browser }) => {
+  const url = ConsolePage.baseUrl();
+  const context = await browser.newContext({ storageState: await session(browser, url) });
+  const page = await context.newPage();
+  const console = new ConsolePage(page);
+  await page.goto(url);
+  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  // The first chunk request fails, as when the server was upgraded under an open tab and the
+  // old build's files are gone; every later one goes through.
+  let failed = 0;
+  await page.route(/\/assets\/.*\.wasm$/, async (route) => {
+    if (!route.request().url().endsWith('/frontend_bg.wasm') && failed === 0) {
+      failed += 1;
+      await route.abort('failed');
+    } else {
+      await route.continue();
+    }
+  });
+  const reloaded = page.waitForEvent('load');
+  await page.getByTestId('nav-audit').click();
+  await reloaded;
+  expect(failed).toBe(1);
+  // The reload brings the console back where it was, signed in, with a working app.
+  await expect(console.currentUser).toHaveText(OPERATOR.name);
+  await page.getByTestId('nav-audit').click();
+  await expect(page).toHaveURL(/\/audit$/);
+  await expect(page.getByRole('heading', { name: 'Audit log' })).toBeVisible();
+  await context.close();
+});
+
 /** Resident memory of process `pid` in bytes, from /proc (0 once it is gone). */
 function residentBytes(pid: number): number {
   try {

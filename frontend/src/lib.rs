@@ -1,6 +1,7 @@
 //! The Greenlight console: a Leptos client-side-rendered app, served by the backend as wasm.
 
 mod api;
+mod chunks;
 mod components;
 mod events;
 mod pages;
@@ -16,7 +17,7 @@ use routes::*;
 
 /// Mounts the console on `<body>`.
 pub fn start() {
-    console_error_panic_hook::set_once();
+    chunks::install_panic_hook();
     leptos::mount::mount_to_body(App);
 }
 
