@@ -105,3 +105,30 @@ async fn assets_are_sent_brotli_then_gzip_then_as_they_are_by_accept_encoding() 
         assert_eq!(body, raw);
     }
 }
+
+/// A client-side route gets `index.html`; a file missing under `assets/` (a chunk of a build the
+/// server no longer has) gets a 404 that no cache keeps, never the page in its place.
+#[tokio::test]
+async fn a_missing_asset_is_a_404_and_a_client_route_gets_the_page() {
+    let (dir, _) = ui_dir_with_compressed_asset();
+    let ui_dir = dir.path().to_path_buf();
+    let app = spawn_app_tuned(|settings| settings.ui.dir = ui_dir).await;
+    let client = reqwest::Client::new();
+
+    let page = client
+        .get(format!("{}/endpoints/blue-green", app.url))
+        .send()
+        .await
+        .expect("request a client route");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.text().await.expect("body"), "<!doctype html>");
+
+    let gone = client
+        .get(format!("{}/assets/0123456789abcdef/chunk_7.wasm", app.url))
+        .send()
+        .await
+        .expect("request a missing asset");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let cache = gone.headers().get(reqwest::header::CACHE_CONTROL);
+    assert_eq!(cache.and_then(|v| v.to_str().ok()), Some("no-cache"));
+}
