@@ -43,6 +43,7 @@ mkdir -p "$stage/dist/assets"
 mv "$stage/build" "$stage/dist/assets/$build"
 sed -e "s|@WASM@|$build/frontend_bg.wasm|g" -e "s|@JS@|$build/frontend.js|g" \
   -e "s|@CSS@|$build/greenlight.css|g" -e "s|@BOOT@|$build/boot.js|g" \
+  -e "s|@SPLIT@|$build/__wasm_split.js|g" \
   frontend/index.html > "$stage/dist/index.html"
 # The server sends the .br sibling when the browser accepts brotli, else the .gz one
 # (backend/src/http/static_files.rs). -w 24: the largest window, so the wasm compresses as one.

@@ -10,8 +10,8 @@ import { addAccounts, serve } from '../server';
  * The most the browser may transfer for the console's first signed-in load (HTML, script, wasm,
  * styles and the API calls of the start page, as sent on the wire: compressed, with headers).
  * Issue 14 asks for 350 KB. Every page but the start page and sign-in is a lazy route whose code
- * loads when it opens (frontend/src/routes.rs), so this is the measured 230,341 B (the main wasm
- * 211,242 B) + 5 %: it keeps what was won and fails on growth. Lower it as the bundle shrinks.
+ * loads when it opens (frontend/src/routes.rs), so this is the measured 230,992 B (the main wasm
+ * 211,880 B) + 5 %: it keeps what was won and fails on growth. Lower it as the bundle shrinks.
  */
 const BUDGET_BYTES = 242_000;
 
