@@ -6,8 +6,8 @@
 //! but it fails (exit status 1) if any request fails or nginx / wrk are missing.
 //!
 //! nginx runs unprivileged from a temporary prefix (`-p DIR -c nginx.conf`, `daemon off`, pid
-//! and logs in DIR, `access_log off`), with as many workers as the router has threads (one per
-//! CPU), an upstream `keepalive` pool per deployment so it reuses connections to the instances
+//! and logs in DIR, `access_log off`), with one worker per CPU (the router serves its scoring
+//! plane from one thread; at 1 connection one nginx worker serves too), an upstream `keepalive` pool per deployment so it reuses connections to the instances
 //! as the router does, and the endpoint key checked, as the router checks it.
 //!
 //! Settings (environment): `DATAPLANE_SECONDS` per wrk run (5), `DATAPLANE_ROUNDS` (3): each

@@ -113,18 +113,18 @@ impl Emulator {
         })
         .merge(workspace.blobs().router());
         let scoring_app = scoring::router(Arc::clone(&workspace.routes), config.token.clone());
-        // The control plane is served by our own loop, which can drop a connection unanswered
-        // (the fault switch); the scoring plane by axum's, which drains requests on stop.
-        let mut servers = vec![tokio::spawn(serve::serve(
-            control,
-            control_app,
-            tls.clone(),
-            stopped.clone(),
-        ))];
-        servers.push(match &tls {
-            Some(_) => tokio::spawn(serve::serve(scoring, scoring_app, tls.clone(), stopped)),
-            None => tokio::spawn(serve_until(scoring, scoring_app, stopped)),
-        });
+        // The control plane's connections may be dropped unanswered (the fault switch); the
+        // scoring plane runs on its own thread and drains its requests on stop.
+        let servers = vec![
+            tokio::spawn(serve::serve(
+                control,
+                control_app,
+                tls.clone(),
+                stopped.clone(),
+                serve::OnStop::Leave,
+            )),
+            scoring_plane(scoring, scoring_app, tls.clone(), stopped)?,
+        ];
         Ok(Self {
             control_url,
             scoring_url,
@@ -145,16 +145,38 @@ impl Emulator {
     }
 }
 
-async fn serve_until(
+/// Serves the scoring plane on a thread of its own with a single-threaded runtime, as nginx
+/// serves from one event loop: a request's two hops (the caller's connection and the
+/// instance's) are polled on the same thread, with no wake-ups across threads between them.
+/// The returned task ends when the plane has stopped and drained.
+fn scoring_plane(
     listener: TcpListener,
     app: axum::Router,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
+    tls: Option<tls::Tls>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
+    let listener = listener.into_std()?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("scoring-plane".into())
+        .spawn(move || {
+            let served = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|runtime| {
+                    runtime.block_on(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        serve::serve(listener, app, tls, stop, serve::OnStop::Drain).await
+                    })
+                });
+            let _ = done.send(served);
         })
-        .await
+        .context("starting the scoring plane's thread")?;
+    Ok(tokio::spawn(async move {
+        finished
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the scoring plane's thread panicked")))
+    }))
 }
 
 /// Registers each `examples/<name>/` holding `model/` and `code/` as model and code version

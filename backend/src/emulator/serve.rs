@@ -24,36 +24,61 @@ impl std::fmt::Display for CutOff {
 
 impl std::error::Error for CutOff {}
 
+/// What happens to open connections when the listener stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStop {
+    /// They finish on their own (the control plane's).
+    Leave,
+    /// Each finishes the request it is serving, idle ones close, and `serve` returns once all
+    /// have (the scoring plane's zero-drop stop).
+    Drain,
+}
+
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` turns true.
-/// Connections already open finish their current requests.
+/// Connections already open finish their current requests. Accepted sockets get TCP_NODELAY:
+/// an answer goes out as soon as it is written.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     tls: Option<Tls>,
     mut stop: watch::Receiver<bool>,
+    on_stop: OnStop,
 ) -> std::io::Result<()> {
+    // Every draining connection holds a receiver; the sender sees them all gone.
+    let (open, open_rx) = watch::channel(());
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted?,
-            _ = stop.wait_for(|stopped| *stopped) => return Ok(()),
+            _ = stop.wait_for(|stopped| *stopped) => break,
         };
+        let _ = stream.set_nodelay(true);
         let app = app.clone();
         let tls = tls.clone();
+        let drain = (on_stop == OnStop::Drain).then(|| (stop.clone(), open_rx.clone()));
         tokio::spawn(async move {
             match tls {
                 Some(tls) => {
                     if let Ok(stream) = tls.accept(stream).await {
-                        connection(stream, app).await;
+                        connection(stream, app, drain).await;
                     }
                 }
-                None => connection(stream, app).await,
+                None => connection(stream, app, drain).await,
             }
         });
     }
+    drop(open_rx);
+    if on_stop == OnStop::Drain {
+        open.closed().await;
+    }
+    Ok(())
 }
 
-async fn connection<S>(stream: S, app: axum::Router)
-where
+/// Serves one connection; with `drain`, shuts it down gracefully once the stop signal comes.
+async fn connection<S>(
+    stream: S,
+    app: axum::Router,
+    drain: Option<(watch::Receiver<bool>, watch::Receiver<()>)>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service =
@@ -69,10 +94,20 @@ where
             }
         });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    if let Err(err) = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let ended = match drain {
+        None => connection.await,
+        Some((mut stop, _open)) => tokio::select! {
+            ended = connection.as_mut() => ended,
+            // (the guard `wait_for` returns is not `Send`: dropped before the next await)
+            () = async { drop(stop.wait_for(|stopped| *stopped).await) } => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        },
+    };
+    if let Err(err) = ended {
         tracing::debug!(%err, "connection ended with an error");
     }
 }

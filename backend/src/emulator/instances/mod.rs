@@ -8,6 +8,7 @@ mod logs;
 mod pool;
 mod process;
 mod sandbox;
+mod upstream;
 
 pub use logs::LogBuffer;
 pub use pool::{DeploymentPool, InstanceInfo, PoolStatus, ScoreError, ScoreReply};

@@ -2,6 +2,7 @@
 
 use super::logs::LogBuffer;
 use super::process::{self, Group, InstanceSpec, Probe, StartError, Started};
+use super::upstream::Upstream;
 use crate::emulator::locks::{lock, read, write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -66,8 +67,8 @@ struct ReadyInstance {
     name: String,
     pid: Option<u32>,
     address: std::net::SocketAddr,
-    /// `http://{address}/score`, parsed once.
-    score_url: reqwest::Url,
+    /// Keep-alive connections to the instance's `/score`.
+    upstream: Upstream,
     in_flight: AtomicUsize,
 }
 
@@ -210,50 +211,30 @@ impl DeploymentPool {
         };
         let _done = InFlight(&instance);
         let started = Instant::now();
-        let response = self
-            .inner
-            .http
-            .post(instance.score_url.clone())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .timeout(self.inner.spec.request_timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    ScoreError::Timeout
-                } else {
-                    ScoreError::Unavailable(e.to_string())
-                }
-            })?;
-        let status = response.status();
-        let model_error = response.headers().contains_key("x-ms-model-error");
-        let body = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                ScoreError::Timeout
-            } else {
-                ScoreError::Unavailable(e.to_string())
-            }
-        })?;
-        if status.is_success() {
+        let answer = tokio::time::timeout(
+            self.inner.spec.request_timeout,
+            instance.upstream.score(body),
+        )
+        .await
+        .map_err(|_| ScoreError::Timeout)?
+        .map_err(ScoreError::Unavailable)?;
+        if answer.status.is_success() {
             return Ok(ScoreReply {
-                body,
+                body: answer.body,
                 instance: instance.name.clone(),
                 latency: started.elapsed(),
             });
         }
-        if model_error {
-            let reason = serde_json::from_slice::<serde_json::Value>(&body)
+        if answer.model_error {
+            let reason = serde_json::from_slice::<serde_json::Value>(&answer.body)
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "the scoring script raised".to_owned());
             return Err(ScoreError::ModelError(reason));
         }
         Err(ScoreError::Unavailable(format!(
-            "the instance answered {status}"
+            "the instance answered {}",
+            answer.status
         )))
     }
 
@@ -329,17 +310,11 @@ async fn supervise(inner: Arc<Inner>, name: String, mut stop: watch::Receiver<bo
             inner.changed.notify_waiters();
             return;
         }
-        let Ok(score_url) = reqwest::Url::parse(&format!("http://{address}/score")) else {
-            let _ = child.kill().await;
-            *lock(&inner.failure) = Some(format!("the instance's address {address} is no URL"));
-            inner.changed.notify_waiters();
-            return;
-        };
         let instance = Arc::new(ReadyInstance {
             name: name.clone(),
             pid: child.id(),
             address,
-            score_url,
+            upstream: Upstream::new(address),
             in_flight: AtomicUsize::new(0),
         });
         write(&inner.ready).push(Arc::clone(&instance));
