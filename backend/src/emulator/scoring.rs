@@ -216,10 +216,17 @@ async fn score(
     let request_id = request_id(headers);
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(_) => {
+        Err(error) if over_the_limit(&error) => {
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the request body is larger than {MAX_BODY_BYTES} bytes or was cut off"),
+                &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                request_id,
+            )
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "the request body was cut off before its end",
                 request_id,
             )
         }
@@ -266,6 +273,13 @@ async fn score(
         .headers_mut()
         .insert(DEPLOYMENT, deployment.header.clone());
     response
+}
+
+/// Whether reading a body failed because it passed the limit (rather than because the caller
+/// stopped sending it).
+fn over_the_limit(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>())
 }
 
 /// Turns an instance's answer into the client's response.

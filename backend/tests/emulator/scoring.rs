@@ -1,5 +1,6 @@
 //! The data plane answers as Azure's scoring URIs do: 404 without live traffic, 424 for a model
-//! error, 408 past the request timeout, 413 for a body too large, 429 past the queue, and
+//! error, 408 past the request timeout, 413 for a body too large, 400 for one cut off, 429 past
+//! the queue, and
 //! raw traffic samples per endpoint (for the endpoint's key or token) and counters for
 //! Prometheus (for the workspace's token).
 
@@ -64,6 +65,7 @@ async fn scoring_answers_with_azures_status_codes() {
         .await
         .expect("score");
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(cut_off_request(&local.score_url("codes"), &key).await, 400);
 
     // More than 2 × maxConcurrentRequestsPerInstance × instances pending: 429.
     let requests = (0..6).map(|_| {
@@ -234,4 +236,36 @@ async fn prometheus_metrics_need_the_token() {
         "{text}"
     );
     local.emulator.shutdown().await;
+}
+
+/// The status of a scoring request whose body stops after 10 of the 100 bytes its
+/// `Content-Length` announces (the caller shuts its side of the connection).
+async fn cut_off_request(url: &str, key: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = reqwest::Url::parse(url).expect("scoring url");
+    let address = format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().expect("port")
+    );
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST {} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"data\": [",
+        url.path()
+    );
+    stream.write_all(head.as_bytes()).await.expect("send");
+    stream.shutdown().await.expect("shut the writing side");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .await
+        .expect("read the answer");
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"))
 }
