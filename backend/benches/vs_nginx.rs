@@ -1,8 +1,10 @@
 //! The data plane against nginx: the local workspace's scoring router and nginx's
 //! `split_clients`, both splitting 90/10 over the *same* two instance processes (blue and
 //! green), and the blue instance called directly, each loaded by `wrk` at 1 and at 8
-//! connections. Prints throughput (router / nginx) and the latency each proxy adds over the
-//! direct call at p50 and p99. A benchmark, not a test: it asserts nothing about the numbers,
+//! connections. Prints throughput (router / nginx), the latency each proxy adds over the
+//! direct call at p50 and p99, and each proxy's own CPU time per request (nginx's workers, the
+//! router's scoring thread: what the proxy itself costs, apart from the machine's noise).
+//! A benchmark, not a test: it asserts nothing about the numbers,
 //! but it fails (exit status 1) if any request fails or nginx / wrk are missing.
 //!
 //! nginx runs unprivileged from a temporary prefix (`-p DIR -c nginx.conf`, `daemon off`, pid
@@ -33,10 +35,72 @@ struct Run {
     per_second: f64,
     p50_us: f64,
     p99_us: f64,
+    /// The proxy's own CPU time per request (not the instance's, nor wrk's), when known.
+    cpu_us: Option<f64>,
+}
+
+/// The threads whose CPU time is a proxy's own: their `schedstat` files in `/proc`, whose
+/// first field is the nanoseconds they ran — exact, where `stat`'s ticks are 10 ms.
+#[derive(Debug, Clone, Default)]
+struct Threads(Vec<PathBuf>);
+
+impl Threads {
+    /// The scoring plane's thread of this process (named in `emulator::scoring_plane`).
+    fn scoring_plane() -> Self {
+        let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten();
+        Self(
+            tasks
+                .flatten()
+                .filter(|task| {
+                    std::fs::read_to_string(task.path().join("comm"))
+                        .is_ok_and(|name| name.trim() == "scoring-plane")
+                })
+                .map(|task| task.path().join("schedstat"))
+                .collect(),
+        )
+    }
+
+    /// nginx's worker processes: the children of its master, `parent`.
+    fn children_of(parent: u32) -> Self {
+        let processes = std::fs::read_dir("/proc").into_iter().flatten();
+        Self(
+            processes
+                .flatten()
+                .filter(|process| {
+                    // `pid (comm) state ppid ...`: the fields after the last `)`.
+                    std::fs::read_to_string(process.path().join("stat")).is_ok_and(|stat| {
+                        stat.rsplit_once(')')
+                            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                            .is_some_and(|ppid| ppid == parent.to_string())
+                    })
+                })
+                .map(|process| process.path().join("schedstat"))
+                .collect(),
+        )
+    }
+
+    /// Nanoseconds on CPU, all threads together; `None` when there are none or one is gone.
+    fn cpu_ns(&self) -> Option<u64> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.iter().try_fold(0u64, |sum, path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            Some(sum + text.split_whitespace().next()?.parse::<u64>().ok()?)
+        })
+    }
 }
 
 /// Runs `wrk` against `url` with `connections` connections for `seconds`; fails on any error.
-fn wrk(script: &Path, url: &str, connections: usize, seconds: u64) -> Result<Run> {
+/// `threads` are the proxy's, whose CPU time per request is reported.
+fn wrk(
+    script: &Path,
+    url: &str,
+    threads: &Threads,
+    connections: usize,
+    seconds: u64,
+) -> Result<Run> {
+    let cpu_before = threads.cpu_ns();
     let output = Command::new("wrk")
         .args(["-t1", "--latency", "--timeout", "10s"])
         .arg(format!("-c{connections}"))
@@ -46,6 +110,7 @@ fn wrk(script: &Path, url: &str, connections: usize, seconds: u64) -> Result<Run
         .arg(url)
         .output()
         .context("running wrk (install it: scripts/setup.sh bench)")?;
+    let cpu_after = threads.cpu_ns();
     let text = String::from_utf8_lossy(&output.stdout);
     ensure!(output.status.success(), "wrk failed: {text}");
     for bad in ["Non-2xx or 3xx responses", "Socket errors"] {
@@ -60,10 +125,23 @@ fn wrk(script: &Path, url: &str, connections: usize, seconds: u64) -> Result<Run
             .map(str::trim)
             .with_context(|| format!("no {prefix:?} in wrk's output: {text}"))
     };
+    // `  12345 requests in 5.00s, 1.23MB read`
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .with_context(|| format!("no request count in wrk's output: {text}"))?;
+    let cpu_us = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) if requests > 0.0 => {
+            Some(after.saturating_sub(before) as f64 / 1e3 / requests)
+        }
+        _ => None,
+    };
     Ok(Run {
         per_second: field("Requests/sec:")?.parse()?,
         p50_us: micros(field("50%")?)?,
         p99_us: micros(field("99%")?)?,
+        cpu_us,
     })
 }
 
@@ -204,17 +282,22 @@ fn spread(values: &[f64], digits: usize) -> String {
 }
 
 /// Rounds of direct / nginx / router at each connection count; prints the table.
-fn measure(script: &Path, urls: [(&str, String); 3], seconds: u64, rounds: usize) -> Result<()> {
+fn measure(
+    script: &Path,
+    urls: [(&str, String, Threads); 3],
+    seconds: u64,
+    rounds: usize,
+) -> Result<()> {
     for connections in CONNECTIONS {
         // Warm-up: connections opened, code paths hot.
-        for (_, url) in &urls {
-            wrk(script, url, connections, 1)?;
+        for (_, url, threads) in &urls {
+            wrk(script, url, threads, connections, 1)?;
         }
         let mut runs: Vec<[Run; 3]> = Vec::new();
         for _ in 0..rounds {
             let mut round = Vec::new();
-            for (_, url) in &urls {
-                round.push(wrk(script, url, connections, seconds)?);
+            for (_, url, threads) in &urls {
+                round.push(wrk(script, url, threads, connections, seconds)?);
             }
             runs.push([round[0], round[1], round[2]]);
         }
@@ -225,7 +308,7 @@ fn measure(script: &Path, urls: [(&str, String); 3], seconds: u64, rounds: usize
             "{:<8} {:>24} {:>24} {:>24}",
             "", "req/s", "p50 µs", "p99 µs"
         );
-        for (i, (name, _)) in urls.iter().enumerate() {
+        for (i, (name, _, _)) in urls.iter().enumerate() {
             println!(
                 "{:<8} {:>24} {:>24} {:>24}",
                 name,
@@ -244,6 +327,19 @@ fn measure(script: &Path, urls: [(&str, String); 3], seconds: u64, rounds: usize
                 spread(&series(&|r| r[i].p50_us - r[0].p50_us), 0),
                 spread(&series(&|r| r[i].p99_us - r[0].p99_us), 0),
             );
+        }
+        for (i, name) in [(1, "nginx"), (2, "router")] {
+            match runs
+                .iter()
+                .map(|r| r[i].cpu_us)
+                .collect::<Option<Vec<f64>>>()
+            {
+                Some(cpu) => println!(
+                    "{name:<6} CPU per request (its own threads): {} µs",
+                    spread(&cpu, 1)
+                ),
+                None => println!("{name:<6} CPU per request: unknown (no /proc schedstat)"),
+            }
         }
     }
     Ok(())
@@ -294,11 +390,16 @@ async fn main() -> Result<()> {
         port,
     )?;
     let urls = [
-        ("direct", format!("http://{blue}/score")),
-        ("nginx", format!("http://127.0.0.1:{port}/score")),
+        ("direct", format!("http://{blue}/score"), Threads::default()),
+        (
+            "nginx",
+            format!("http://127.0.0.1:{port}/score"),
+            Threads::children_of(_nginx.0.id()),
+        ),
         (
             "router",
             format!("{}/endpoints/{ENDPOINT}/score", emulator.scoring_url),
+            Threads::scoring_plane(),
         ),
     ];
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);

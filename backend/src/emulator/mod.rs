@@ -112,7 +112,7 @@ impl Emulator {
             faults: Arc::default(),
         })
         .merge(workspace.blobs().router());
-        let scoring_app = scoring::router(Arc::clone(&workspace.routes), config.token.clone());
+        let scoring_app = scoring::plane(Arc::clone(&workspace.routes), config.token.clone());
         // The control plane's connections may be dropped unanswered (the fault switch); the
         // scoring plane runs on its own thread and drains its requests on stop.
         let servers = vec![
@@ -151,7 +151,7 @@ impl Emulator {
 /// The returned task ends when the plane has stopped and drained.
 fn scoring_plane(
     listener: TcpListener,
-    app: axum::Router,
+    app: scoring::ScoringPlane,
     tls: Option<tls::Tls>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {

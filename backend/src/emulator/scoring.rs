@@ -4,13 +4,16 @@
 
 use super::instances::{ScoreError, ScoreReply};
 use super::routing::{RoutingTable, Target};
+use super::serve::Handler;
 use crate::secret::{constant_time_eq, Secret};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::{Body as HttpBody, Incoming};
 use shared::api::metrics::LocalWindow;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,18 +39,50 @@ struct Plane {
     token: Secret,
 }
 
-/// The scoring router over `routes`. Scoring URIs are `/endpoints/{endpoint}/score`; each
+/// The scoring plane over `routes`. Scoring URIs are `/endpoints/{endpoint}/score`; each
 /// endpoint's raw traffic samples are JSON at `/endpoints/{endpoint}/samples` (for the
 /// endpoint's key or token, as scoring), every endpoint's counters Prometheus text at
 /// `/metrics` (for the workspace's `token`).
-pub fn router(routes: Arc<RoutingTable>, token: Secret) -> Router {
-    Router::new()
-        .route("/endpoints/{endpoint}/score", post(score))
+pub fn plane(routes: Arc<RoutingTable>, token: Secret) -> ScoringPlane {
+    let plane = Plane { routes, token };
+    let router = Router::new()
+        .route("/endpoints/{endpoint}/score", post(score_route))
         .route("/endpoints/{endpoint}/swagger.json", get(swagger))
         .route("/endpoints/{endpoint}/samples", get(endpoint_samples))
         .route("/metrics", get(prometheus))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Plane { routes, token })
+        .with_state(plane.clone());
+    ScoringPlane { plane, router }
+}
+
+/// The scoring plane as served: `POST /endpoints/{endpoint}/score` goes straight to [`score`]
+/// (no routing table, extractors or boxed body: it is the hot path), everything else, and a
+/// scoring URI with a percent-encoded name, through the axum router.
+#[derive(Debug, Clone)]
+pub struct ScoringPlane {
+    plane: Plane,
+    router: Router,
+}
+
+impl Handler for ScoringPlane {
+    async fn handle(self, request: hyper::Request<Incoming>) -> Response {
+        // (a `Uri` clone shares its bytes: the name is borrowed, not copied)
+        let uri = request.uri().clone();
+        let endpoint = (request.method() == Method::POST)
+            .then(|| scoring_uri_endpoint(uri.path()))
+            .flatten();
+        match endpoint {
+            Some(endpoint) => score(&self.plane, endpoint, request).await,
+            None => self.router.handle(request).await,
+        }
+    }
+}
+
+/// The endpoint named by a scoring URI's path, when it is one and needs no decoding.
+fn scoring_uri_endpoint(path: &str) -> Option<&str> {
+    let name = path.strip_prefix("/endpoints/")?.strip_suffix("/score")?;
+    let plain = !name.is_empty() && !name.contains(['/', '%']);
+    plain.then_some(name)
 }
 
 /// The 401 of a request without the endpoint's key or token.
@@ -204,19 +239,29 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
-/// The scoring route. Reads the endpoint's routing once (a snapshot), records the answer in
-/// the chosen deployment's own atomic counters, and allocates only what the answer needs.
-async fn score(
-    State(Plane { routes, .. }): State<Plane>,
+/// The scoring route as the axum router reaches it (a percent-encoded endpoint name).
+async fn score_route(
+    State(plane): State<Plane>,
     Path(endpoint): Path<String>,
     request: Request,
 ) -> Response {
+    score(&plane, &endpoint, request).await
+}
+
+/// Scores a request to `endpoint`. Reads the endpoint's routing once (a snapshot), records the
+/// answer in the chosen deployment's own atomic counters, and allocates only what the answer
+/// needs.
+async fn score<B>(plane: &Plane, endpoint: &str, request: hyper::Request<B>) -> Response
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     let request_id = request_id(headers);
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(error) if over_the_limit(&error) => {
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(error) if error.is::<LengthLimitError>() => {
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
@@ -231,7 +276,7 @@ async fn score(
             )
         }
     };
-    let Some(route) = routes.get(&endpoint) else {
+    let Some(route) = plane.routes.get(endpoint) else {
         return refuse(StatusCode::NOT_FOUND, "endpoint not found", request_id);
     };
     let routing = route.routing();
@@ -273,13 +318,6 @@ async fn score(
         .headers_mut()
         .insert(DEPLOYMENT, deployment.header.clone());
     response
-}
-
-/// Whether reading a body failed because it passed the limit (rather than because the caller
-/// stopped sending it).
-fn over_the_limit(error: &axum::Error) -> bool {
-    std::error::Error::source(error)
-        .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>())
 }
 
 /// Turns an instance's answer into the client's response.
@@ -363,5 +401,28 @@ async fn mirror_request(
             &live,
             &mirror_reply.body,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scoring_uri_endpoint;
+
+    #[test]
+    fn only_plain_scoring_uris_take_the_hot_path() {
+        assert_eq!(
+            scoring_uri_endpoint("/endpoints/my-ep/score"),
+            Some("my-ep")
+        );
+        for other in [
+            "/endpoints//score",
+            "/endpoints/my%2Dep/score",
+            "/endpoints/a/b/score",
+            "/endpoints/my-ep/samples",
+            "/endpoints/my-ep/score/",
+            "/metrics",
+        ] {
+            assert_eq!(scoring_uri_endpoint(other), None, "{other}");
+        }
     }
 }

@@ -4,9 +4,10 @@
 //! closes the connection before writing a byte of it.
 
 use super::tls::Tls;
-use axum::extract::Request;
 use axum::response::Response;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::future::Future;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -24,6 +25,25 @@ impl std::fmt::Display for CutOff {
 
 impl std::error::Error for CutOff {}
 
+/// What answers a plane's requests: an axum router, or a plane with a hot path of its own
+/// in front of one (the scoring plane's).
+/// Each request gets its own clone (an `Arc` or two).
+pub trait Handler: Clone + Send + Sync + 'static {
+    fn handle(self, request: hyper::Request<Incoming>) -> impl Future<Output = Response> + Send;
+}
+
+impl Handler for axum::Router {
+    fn handle(self, request: hyper::Request<Incoming>) -> impl Future<Output = Response> + Send {
+        let request = request.map(axum::body::Body::new);
+        async move {
+            match self.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    }
+}
+
 /// What happens to open connections when the listener stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnStop {
@@ -39,7 +59,7 @@ pub enum OnStop {
 /// an answer goes out as soon as it is written.
 pub async fn serve(
     listener: TcpListener,
-    app: axum::Router,
+    app: impl Handler,
     tls: Option<Tls>,
     mut stop: watch::Receiver<bool>,
     on_stop: OnStop,
@@ -76,23 +96,15 @@ pub async fn serve(
 /// Serves one connection; with `drain`, shuts it down gracefully once the stop signal comes.
 async fn connection<S>(
     stream: S,
-    app: axum::Router,
+    app: impl Handler,
     drain: Option<(watch::Receiver<bool>, watch::Receiver<()>)>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service =
-        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            let app = app.clone();
-            async move {
-                let request: Request = request.map(axum::body::Body::new);
-                let response: Response = match app.oneshot(request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                };
-                answer(response)
-            }
-        });
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let response = app.clone().handle(request);
+        async move { answer(response.await) }
+    });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);

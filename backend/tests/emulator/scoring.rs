@@ -1,6 +1,6 @@
 //! The data plane answers as Azure's scoring URIs do: 404 without live traffic, 424 for a model
 //! error, 408 past the request timeout, 413 for a body too large, 400 for one cut off, 429 past
-//! the queue, and
+//! the queue, the same through its hot path and through its router, and
 //! raw traffic samples per endpoint (for the endpoint's key or token) and counters for
 //! Prometheus (for the workspace's token).
 
@@ -67,6 +67,23 @@ async fn scoring_answers_with_azures_status_codes() {
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(cut_off_request(&local.score_url("codes"), &key).await, 400);
 
+    // The hot path takes plain scoring URIs; an encoded name and other methods go through the
+    // router, to the same scoring code.
+    let encoded = format!("{}/endpoints/cod%65s/score", local.emulator.scoring_url);
+    let response = local
+        .http
+        .post(&encoded)
+        .bearer_auth(&key)
+        .header("azureml-model-deployment", "failing")
+        .json(&sample_request())
+        .send()
+        .await
+        .expect("score");
+    assert_eq!(response.status(), StatusCode::FAILED_DEPENDENCY);
+    assert_eq!(response.headers()["azureml-model-deployment"], "failing");
+    let status = status_of(&local, &local.score_url("codes"), Some(&key)).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
     // More than 2 × maxConcurrentRequestsPerInstance × instances pending: 429.
     let requests = (0..6).map(|_| {
         let http = local.http.clone();
@@ -111,7 +128,7 @@ async fn scoring_answers_with_azures_status_codes() {
         .as_array()
         .map(|samples| samples.iter().map(|s| &s["status"]).collect())
         .unwrap_or_default();
-    assert_eq!(statuses, vec![&json!(424)], "{window}");
+    assert_eq!(statuses, vec![&json!(424); 2], "{window}");
     let bad = local
         .http
         .get(format!(
@@ -140,7 +157,7 @@ async fn scoring_answers_with_azures_status_codes() {
         .text()
         .await
         .expect("text");
-    assert!(text.contains(r#"greenlight_scoring_requests_total{endpoint="codes",deployment="failing",traffic="live",status="424"} 1"#), "{text}");
+    assert!(text.contains(r#"greenlight_scoring_requests_total{endpoint="codes",deployment="failing",traffic="live",status="424"} 2"#), "{text}");
     local.emulator.shutdown().await;
 }
 

@@ -37,12 +37,10 @@ pub struct InstanceInfo {
     pub address: std::net::SocketAddr,
 }
 
-/// An answer from an instance.
+/// A model's answer (the scoring router times and counts requests itself).
 #[derive(Debug)]
 pub struct ScoreReply {
     pub body: bytes::Bytes,
-    pub instance: String,
-    pub latency: Duration,
 }
 
 /// Why a request got no answer from the model.
@@ -210,7 +208,6 @@ impl DeploymentPool {
             instance
         };
         let _done = InFlight(&instance);
-        let started = Instant::now();
         let answer = tokio::time::timeout(
             self.inner.spec.request_timeout,
             instance.upstream.score(body),
@@ -219,11 +216,7 @@ impl DeploymentPool {
         .map_err(|_| ScoreError::Timeout)?
         .map_err(ScoreError::Unavailable)?;
         if answer.status.is_success() {
-            return Ok(ScoreReply {
-                body: answer.body,
-                instance: instance.name.clone(),
-                latency: started.elapsed(),
-            });
+            return Ok(ScoreReply { body: answer.body });
         }
         if answer.model_error {
             let reason = serde_json::from_slice::<serde_json::Value>(&answer.body)

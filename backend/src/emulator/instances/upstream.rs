@@ -6,13 +6,15 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use tokio::net::TcpStream;
 
+/// The harness's mark on an answer that is the scoring script's own error.
+const MODEL_ERROR: HeaderName = HeaderName::from_static("x-ms-model-error");
 /// Idle connections kept per instance; more are opened under load and closed after use.
 const MAX_IDLE: usize = 64;
 
@@ -60,7 +62,7 @@ impl Upstream {
             match sent {
                 Ok(response) => {
                     let status = response.status();
-                    let model_error = response.headers().contains_key("x-ms-model-error");
+                    let model_error = response.headers().contains_key(MODEL_ERROR);
                     let body = response
                         .into_body()
                         .collect()

@@ -4,21 +4,23 @@
 //! (live and mirror) to compare predictions; and running counters for Prometheus.
 //!
 //! Memory is bounded: [`MAX_SAMPLES_PER_RING`] samples per deployment and traffic kind (a
-//! `RequestSample` is 24 bytes, so at most ~3 MiB per ring with `VecDeque`'s power-of-two
-//! growth), and [`MAX_PAIRS`] answer pairs or [`MAX_PAIR_BYTES`] of bodies per endpoint,
+//! slot of [`samples::SampleRing`] is 24 bytes, so at most ~2.3 MiB per ring, allocated as it
+//! fills), and [`MAX_PAIRS`] answer pairs or [`MAX_PAIR_BYTES`] of bodies per endpoint,
 //! whichever is reached first. Anything older than [`ring::KEEP_MS`] (an hour) is dropped.
 
 pub mod counts;
 pub mod prometheus;
 pub mod ring;
+pub mod samples;
 
 use crate::emulator::locks::{lock, read, write};
 use counts::Counters;
 use ring::TimeRing;
+use samples::SampleRing;
 use serde::Serialize;
 use shared::gates::predictions::{answer, compare, NumberTolerance};
 use shared::gates::window::MAX_ANSWER_BYTES;
-use shared::gates::{AnswerPair, DeploymentSamples, RequestSample, TrafficSamples, WindowSamples};
+use shared::gates::{AnswerPair, DeploymentSamples, TrafficSamples, WindowSamples};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
@@ -62,28 +64,24 @@ pub struct DeploymentCounts {
     pub comparison: ComparisonCounts,
 }
 
-#[derive(Debug)]
-struct Rings {
-    live: TimeRing<RequestSample>,
-    mirrored: TimeRing<RequestSample>,
-}
-
-impl Default for Rings {
-    fn default() -> Self {
-        Self {
-            live: TimeRing::new(MAX_SAMPLES_PER_RING, usize::MAX),
-            mirrored: TimeRing::new(MAX_SAMPLES_PER_RING, usize::MAX),
-        }
-    }
-}
-
 /// What one deployment's traffic did. The scoring path keeps one per deployment in its routing
-/// snapshot and records into it directly: counters are atomics, and the deployment's own raw
-/// samples are the only thing behind a lock (held for one push, shared with no other deployment).
-#[derive(Debug, Default)]
+/// snapshot and records into it directly, without a lock: counters are atomics, and raw
+/// samples go into lock-free rings.
+#[derive(Debug)]
 pub struct DeploymentMetrics {
     counters: Counters,
-    rings: Mutex<Rings>,
+    live: SampleRing,
+    mirrored: SampleRing,
+}
+
+impl Default for DeploymentMetrics {
+    fn default() -> Self {
+        Self {
+            counters: Counters::default(),
+            live: SampleRing::new(MAX_SAMPLES_PER_RING),
+            mirrored: SampleRing::new(MAX_SAMPLES_PER_RING),
+        }
+    }
 }
 
 impl DeploymentMetrics {
@@ -100,19 +98,8 @@ impl DeploymentMetrics {
     }
 
     fn sample(&self, mirrored: bool, status: u16, latency: Duration) {
-        let at_ms = now_ms();
-        let sample = RequestSample {
-            at_ms,
-            status,
-            latency_ms: latency.as_secs_f64() * 1000.0,
-        };
-        let mut rings = lock(&self.rings);
-        let ring = if mirrored {
-            &mut rings.mirrored
-        } else {
-            &mut rings.live
-        };
-        ring.push(sample, at_ms);
+        let ring = if mirrored { &self.mirrored } else { &self.live };
+        ring.push(now_ms(), status, latency);
     }
 
     /// True once it served a request, live or mirrored.
@@ -217,14 +204,16 @@ impl EndpointMetrics {
     /// served traffic since the workspace started (those with none in the window get empty
     /// samples).
     pub fn window(&self, start_ms: i64, end_ms: i64) -> WindowSamples {
+        let now = now_ms();
         let deployments = read(&self.deployments)
             .iter()
             .filter(|(_, metrics)| metrics.served())
             .map(|(name, metrics)| {
-                let rings = lock(&metrics.rings);
                 let samples = DeploymentSamples {
-                    live: TrafficSamples::PerRequest(rings.live.window(start_ms, end_ms)),
-                    mirrored: TrafficSamples::PerRequest(rings.mirrored.window(start_ms, end_ms)),
+                    live: TrafficSamples::PerRequest(metrics.live.window(start_ms, end_ms, now)),
+                    mirrored: TrafficSamples::PerRequest(
+                        metrics.mirrored.window(start_ms, end_ms, now),
+                    ),
                 };
                 (name.clone(), samples)
             })
@@ -272,6 +261,7 @@ fn excerpt(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::gates::RequestSample;
 
     fn per_request(samples: &TrafficSamples) -> &[RequestSample] {
         match samples {
@@ -322,8 +312,8 @@ mod tests {
         );
         // Not a timed assertion: the number is printed for the record (`--nocapture`).
         println!(
-            "{n} samples recorded, {each:?} each; a sample is {} bytes",
-            std::mem::size_of::<RequestSample>()
+            "{n} samples recorded, {each:?} each; a sample is {} bytes in its ring",
+            3 * std::mem::size_of::<u64>()
         );
     }
 

@@ -2,7 +2,7 @@
 //! and a byte budget so a busy endpoint's memory stays flat however long it runs.
 
 use shared::api::metrics::MAX_METRICS_MINUTES;
-use shared::gates::{AnswerPair, RequestSample};
+use shared::gates::AnswerPair;
 use std::collections::VecDeque;
 
 /// How long samples are kept: the longest window the backend asks for.
@@ -16,15 +16,6 @@ pub trait Stamped: Clone {
     /// Heap bytes beyond the struct itself (answer bodies), counted against the byte budget.
     fn heap_bytes(&self) -> usize {
         0
-    }
-}
-
-impl Stamped for RequestSample {
-    fn at_ms(&self) -> i64 {
-        self.at_ms
-    }
-    fn set_at_ms(&mut self, at_ms: i64) {
-        self.at_ms = at_ms;
     }
 }
 
@@ -104,6 +95,16 @@ impl<T: Stamped> TimeRing<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::gates::RequestSample;
+
+    impl Stamped for RequestSample {
+        fn at_ms(&self) -> i64 {
+            self.at_ms
+        }
+        fn set_at_ms(&mut self, at_ms: i64) {
+            self.at_ms = at_ms;
+        }
+    }
 
     fn sample(at_ms: i64) -> RequestSample {
         RequestSample {
