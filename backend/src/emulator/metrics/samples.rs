@@ -20,6 +20,9 @@ const CHUNK: usize = 4096;
 const LATENCY_BITS: u32 = 48;
 const LATENCY_MASK: u64 = (1 << LATENCY_BITS) - 1;
 
+/// A run of slots, allocated on its first sample.
+type Chunk = OnceLock<Box<[Slot]>>;
+
 /// One sample's place in the ring.
 #[derive(Debug, Default)]
 struct Slot {
@@ -35,7 +38,7 @@ struct Slot {
 /// The last `capacity` samples of one kind of traffic, oldest overwritten first.
 #[derive(Debug)]
 pub struct SampleRing {
-    chunks: Box<[OnceLock<Box<[Slot]>>]>,
+    chunks: Box<[Chunk]>,
     capacity: u64,
     /// How many samples were ever claimed: the next sample's number.
     next: AtomicU64,
@@ -53,15 +56,21 @@ impl SampleRing {
         }
     }
 
-    /// The slot of sample `n`, allocated with its chunk on first use.
-    fn slot(&self, n: u64) -> Option<&Slot> {
+    /// Where sample `n` lives: its chunk, its index in the chunk, and that chunk's length.
+    fn position(&self, n: u64) -> Option<(&Chunk, usize, usize)> {
         let index = usize::try_from(n % self.capacity).ok()?;
         let chunk = self.chunks.get(index / CHUNK)?;
         let first = index - index % CHUNK;
         let len = CHUNK.min(usize::try_from(self.capacity).ok()? - first);
+        Some((chunk, index % CHUNK, len))
+    }
+
+    /// The slot of sample `n`, allocated with its chunk on first use.
+    fn slot(&self, n: u64) -> Option<&Slot> {
+        let (chunk, offset, len) = self.position(n)?;
         chunk
             .get_or_init(|| (0..len).map(|_| Slot::default()).collect())
-            .get(index % CHUNK)
+            .get(offset)
     }
 
     /// Records a request answered at `at_ms` with `status` after `latency`.
@@ -110,12 +119,8 @@ impl SampleRing {
 
     /// Sample `n`, if it is in its slot, written in full.
     fn read(&self, n: u64) -> Option<RequestSample> {
-        let chunk = self
-            .chunks
-            .get(usize::try_from(n % self.capacity).ok()? / CHUNK)?;
-        let slot = chunk
-            .get()?
-            .get(usize::try_from(n % self.capacity).ok()? % CHUNK)?;
+        let (chunk, offset, _) = self.position(n)?;
+        let slot = chunk.get()?.get(offset)?;
         let written = 2 * n + 2;
         if slot.stamp.load(Ordering::Acquire) != written {
             return None;
