@@ -69,18 +69,9 @@ async fn scoring_answers_with_azures_status_codes() {
 
     // The hot path takes plain scoring URIs; an encoded name and other methods go through the
     // router, to the same scoring code.
-    let encoded = format!("{}/endpoints/cod%65s/score", local.emulator.scoring_url);
-    let response = local
-        .http
-        .post(&encoded)
-        .bearer_auth(&key)
-        .header("azureml-model-deployment", "failing")
-        .json(&sample_request())
-        .send()
-        .await
-        .expect("score");
-    assert_eq!(response.status(), StatusCode::FAILED_DEPENDENCY);
-    assert_eq!(response.headers()["azureml-model-deployment"], "failing");
+    let (status, by, _) = local.score("cod%65s", &key, Some("failing")).await;
+    assert_eq!(status, StatusCode::FAILED_DEPENDENCY);
+    assert_eq!(by.as_deref(), Some("failing"));
     let status = status_of(&local, &local.score_url("codes"), Some(&key)).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 
