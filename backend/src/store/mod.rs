@@ -45,6 +45,18 @@ impl StoreError {
     }
 }
 
+/// A read-only transaction in which every query sees the database as of its first one. A view
+/// assembled from several queries reads through it, so it never mixes states from before and
+/// after a concurrent commit (e.g. a rollout still `running` beside the request that made it
+/// wait for approval). Dropped without a commit, it ends with a rollback, which is all it needs.
+pub async fn snapshot(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// Turns the violation of one named constraint into the error the caller should see.
 pub trait ResultExt<T> {
     /// When this is the database refusing a write because of the constraint (or unique index)

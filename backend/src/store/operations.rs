@@ -276,8 +276,8 @@ pub async fn finish(
     Ok(Some(operation))
 }
 
-pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Operation>> {
-    find(pool, id).await
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Operation>> {
+    find(db, id).await
 }
 
 /// The latest operations, optionally of one endpoint, newest first.

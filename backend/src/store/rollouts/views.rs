@@ -46,9 +46,10 @@ pub(super) async fn summary_of(
     })
 }
 
-/// The rollout as `GET /api/v1/rollouts/{id}` shows it.
+/// The rollout as `GET /api/v1/rollouts/{id}` shows it, read in one snapshot: its state, steps,
+/// requests and timeline always agree.
 pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetail>> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = crate::store::snapshot(pool).await?;
     let Some(r) = load(&mut conn, id).await? else {
         return Ok(None);
     };
@@ -84,7 +85,7 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetai
             }
         }
         let arm_operation_id = match step.operation_id {
-            Some(op) => crate::store::operations::get(pool, op)
+            Some(op) => crate::store::operations::get(&mut *conn, op)
                 .await?
                 .and_then(|o| o.arm_operation_id),
             None => None,
@@ -141,14 +142,14 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<RolloutDetai
     }))
 }
 
-/// An endpoint's rollouts, newest first (at most `limit`).
+/// An endpoint's rollouts, newest first (at most `limit`), read in one snapshot.
 pub async fn list(
     pool: &PgPool,
     workspace: &WorkspaceId,
     endpoint: &EndpointName,
     limit: i64,
 ) -> sqlx::Result<RolloutList> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = crate::store::snapshot(pool).await?;
     let ids = sqlx::query_scalar!(
         "select id from rollouts where workspace = $1 and lower(endpoint) = lower($2)
           order by created_at desc, id desc limit $3",
