@@ -294,6 +294,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a client (or proxy) opening more connections at
+    # once than that has SYNs dropped and waits for their retransmission, a second or more.
+    request_queue_size = 128
 
     def server_bind(self):
         # HTTPServer.server_bind resolves the host's FQDN, which can stall on a machine without
