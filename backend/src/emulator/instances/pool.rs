@@ -214,7 +214,11 @@ impl DeploymentPool {
         )
         .await
         .map_err(|_| ScoreError::Timeout)?
-        .map_err(ScoreError::Unavailable)?;
+        .map_err(|reason| {
+            // The caller sees only a 502; the reason (our own words, no request data) is here.
+            tracing::warn!(instance = %instance.name, %reason, "the instance did not answer");
+            ScoreError::Unavailable(reason)
+        })?;
         if answer.status.is_success() {
             return Ok(ScoreReply { body: answer.body });
         }

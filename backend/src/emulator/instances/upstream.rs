@@ -24,7 +24,7 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Most headers in an answer head.
 const MAX_HEADERS: usize = 32;
 /// Longest answer body: a model may not make the workspace buffer without bound.
-pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 /// Room made in a connection's read buffer before each read.
 const READ_RESERVE: usize = 8 * 1024;
 
