@@ -181,8 +181,10 @@ pub async fn find(
     detail(row, decisions).map(Some)
 }
 
+/// The request with its decisions, read in one snapshot: its state and approvals agree.
 pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<ChangeRequestDetail>> {
-    find(&mut *pool.acquire().await?, id, false).await
+    let mut snapshot = super::snapshot(pool).await?;
+    find(&mut snapshot, id, false).await
 }
 
 /// Which requests a list shows.
@@ -195,9 +197,10 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-/// Requests newest first; `next` is the cursor of the following page.
+/// Requests newest first; `next` is the cursor of the following page. Read in one snapshot, so
+/// each request listed still matches the filter its state was chosen by.
 pub async fn list(pool: &PgPool, filter: &ListFilter) -> sqlx::Result<ChangeRequestList> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = super::snapshot(pool).await?;
     let (after_at, after_id) = filter.after.unzip();
     let ids = sqlx::query!(
         r#"select id, created_at from change_requests
