@@ -103,7 +103,7 @@ pub async fn publish(
 }
 
 /// The operation `id`, if there is one.
-async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Operation>> {
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Operation>> {
     sqlx::query_as!(
         OperationRow,
         "select id, kind, endpoint, deployment, status, requested_by, progress, error,
@@ -119,7 +119,7 @@ async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Operatio
 
 /// The operation `id`, which this transaction has just written.
 async fn fetch_in(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Operation> {
-    find(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
+    get(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Starts an operation run by the app instance `owner`, storing what a successor needs to
@@ -274,10 +274,6 @@ pub async fn finish(
     super::change_requests::settle(&mut tx, id, status).await?;
     tx.commit().await?;
     Ok(Some(operation))
-}
-
-pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Operation>> {
-    find(db, id).await
 }
 
 /// The latest operations, optionally of one endpoint, newest first.
