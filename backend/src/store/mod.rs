@@ -49,12 +49,12 @@ impl StoreError {
 /// assembled from several queries reads through it, so it never mixes states from before and
 /// after a concurrent commit (e.g. a rollout still `running` beside the request that made it
 /// wait for approval). Dropped without a commit, it ends with a rollback, which is all it needs.
+///
+/// The isolation level is part of the `BEGIN` itself: a separate `SET TRANSACTION` after it was
+/// refused once under load ("must be called before any query").
 pub async fn snapshot(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("set transaction isolation level repeatable read, read only")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    pool.begin_with("begin isolation level repeatable read, read only")
+        .await
 }
 
 /// Turns the violation of one named constraint into the error the caller should see.
